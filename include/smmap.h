@@ -1,0 +1,363 @@
+/*
+ * smmap.h - fast random read access to many large files through memory maps,
+ * under budgets.
+ *
+ * This header is the manual. Read it top to bottom once and you know the
+ * library.
+ *
+ * WHAT IT DOES
+ *
+ * A manager maps *windows* (regions) of read-only files on demand and keeps
+ * three scarce resources under budget:
+ *
+ *   - mapped bytes (address space; a 32-bit process cannot map a 6 GiB file),
+ *   - live mappings (each counts against Linux's vm.max_map_count),
+ *   - open file descriptors.
+ *
+ * Regions are shared by every cursor that needs bytes they cover. A region
+ * that no cursor holds stays mapped as a cache; when a budget would be
+ * exceeded, the region released longest ago is unmapped first (a true LRU,
+ * O(1) per eviction). When the operating system itself refuses (mmap ENOMEM,
+ * open EMFILE or ENFILE), the manager unmaps everything unused, closes idle
+ * descriptors and retries once.
+ *
+ * Two modes, one manager type:
+ *   - sliding (window_size > 0): windows of window_size bytes;
+ *   - static (window_size == 0): every file is mapped whole; unused whole-file
+ *     maps are still unloaded on demand.
+ *
+ * OBJECTS AND LIFETIMES
+ *
+ *   smmap_manager  owns every region and descriptor. Create with
+ *                  smmap_manager_new(), destroy with smmap_manager_free().
+ *                  Freeing a manager while files are still open only marks it;
+ *                  the last smmap_file_close() completes the free, so a
+ *                  garbage-collected language may finalize in any order.
+ *   smmap_file     a handle on one open file, from smmap_file_open() or
+ *                  smmap_file_open_fd(); close with smmap_file_close().
+ *                  Opening the same file twice (same device and inode, any
+ *                  spelling of its path) gives handles that share one set of
+ *                  regions.
+ *   smmap_cursor   caller-allocated (on the stack, in your struct). It holds
+ *                  at most one region at a time; while it holds it, that
+ *                  region is never unmapped. Release every cursor before
+ *                  closing its file.
+ *
+ * ERRORS
+ *
+ * Functions return 0 (or a count) on success and a negative errno value on
+ * failure; smmap_strerror() gives text. Nothing prints, nothing aborts on bad
+ * input. The codes used:
+ *
+ *   -EINVAL  a NULL pointer, a cursor without a file, contradictory options,
+ *            a file that is neither a regular file nor a directory
+ *   -EISDIR  the path names a directory
+ *   -ENOENT, -EACCES, -EBADF, ...  as the operating system reports them
+ *   -ERANGE  an offset at or past the end of the file
+ *   -ENOMEM  out of memory, or out of address space, or a hard max_mapped
+ *            budget that pinned regions fill, or a region larger than the
+ *            address space can hold (a whole 6 GiB file in a 32-bit process)
+ *   -EMFILE  max_regions reached with every region held by a cursor
+ *   -EBUSY   smmap_manager_release_path() while a cursor holds a region of
+ *            a matching file
+ *   -ESTALE  a descriptor that was closed to stay in budget could not be
+ *            reopened to the same file (replaced, or shrunk, on disk)
+ *
+ * THREADS
+ *
+ * Managers and file handles may be shared between threads; all their
+ * functions are thread-safe. A cursor is used by one thread at a time. No
+ * lock is held across mmap, munmap, open or read, so one thread mapping a
+ * window never stalls another thread's hits.
+ *
+ * CAVEATS (read these)
+ *
+ *   - Read-only. Mappings are PROT_READ; writing through a returned pointer
+ *     crashes.
+ *   - SIGBUS: if another process truncates a file while it is mapped,
+ *     touching a mapped page past the new end raises SIGBUS (on Windows an
+ *     in-page exception). Pointers handed out (c->data, smmap_cursor_at) are
+ *     raw memory and are not guarded. Do not let other programs truncate
+ *     files you read through smmap, or copy with smmap_read and handle the
+ *     signal yourself.
+ *   - Pointer lifetime: c->data and the pointers smmap_cursor_at() returns
+ *     are valid until the cursor moves (smmap_cursor_use, smmap_cursor_at
+ *     outside the window, smmap_read) or is released. Keep a second cursor
+ *     (smmap_cursor_copy) to hold a window while moving another.
+ *   - Size: the size of a file is taken when it is opened and never changes
+ *     for that handle. Bytes appended later are not seen by it; open again.
+ *   - 32-bit: address space, not the file, is the limit. Use sliding mode;
+ *     static mode returns -ENOMEM for a file larger than the address space.
+ *     File offsets are 64-bit everywhere.
+ *   - fork(): mappings are inherited, the manager's lock state may not be.
+ *     Do not use a manager in a child that another thread of the parent was
+ *     using at the time of the fork.
+ *   - Descriptors: a path-opened file's descriptor may be closed to stay
+ *     within max_open_files and reopened on demand; the reopened file must be
+ *     the same (device, inode) and at least as large, or windows give
+ *     -ESTALE. A file opened with smmap_file_open_fd() keeps its duplicate
+ *     descriptor open until closed.
+ */
+#ifndef SMMAP_H
+#define SMMAP_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(SMMAP_SHARED)
+#  ifdef SMMAP_BUILDING
+#    define SMMAP_API __declspec(dllexport)
+#  else
+#    define SMMAP_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && defined(SMMAP_BUILDING)
+#  define SMMAP_API __attribute__((visibility("default")))
+#else
+#  define SMMAP_API
+#endif
+
+/* Not every C library defines every code the library returns. */
+#ifndef ESTALE
+#  define ESTALE 116
+#endif
+
+#define SMMAP_VERSION_MAJOR 0
+#define SMMAP_VERSION_MINOR 1
+#define SMMAP_VERSION_PATCH 0
+#define SMMAP_VERSION_STRING "0.1.0"
+
+typedef struct smmap_manager smmap_manager; /* opaque */
+typedef struct smmap_file smmap_file;       /* opaque, one per open */
+typedef struct smmap_region smmap_region;   /* opaque, internal */
+
+/* max_mapped is hard: -ENOMEM instead of mapping over budget when every
+ * region is held by a cursor. */
+#define SMMAP_HARD_LIMITS 0x1u
+
+/*
+ * Options of a manager. Fill with smmap_options_init(), then change fields.
+ *
+ * window_size:    bytes per window, rounded up to the allocation granularity
+ *                 (the page size on POSIX, 64 KiB on Windows); 0 selects the
+ *                 static mode, where each file is mapped whole.
+ * max_mapped:     budget of mapped bytes. Soft by default: when every region
+ *                 is held by a cursor the manager maps anyway (as Python's
+ *                 smmap does); with SMMAP_HARD_LIMITS it returns -ENOMEM.
+ * max_regions:    budget of live mappings; always hard (-EMFILE).
+ * max_open_files: budget of descriptors the manager keeps open. Descriptors
+ *                 are a cache: the least recently used idle one is closed,
+ *                 and reopened when a window of its file is needed.
+ * flags:          SMMAP_* flags, 0 for defaults.
+ *
+ * Defaults:
+ *
+ *   option          64-bit    32-bit
+ *   window_size     1 GiB     64 MiB
+ *   max_mapped      8 GiB     1 GiB
+ *   max_regions     a quarter of vm.max_map_count where readable, else 16384
+ *   max_open_files  a quarter of the RLIMIT_NOFILE soft limit, at least 8
+ *
+ * smmap_manager_new() returns -EINVAL for: a zero max_mapped, max_regions or
+ * max_open_files; max_mapped < window_size in sliding mode; unknown flags; a
+ * window_size that does not fit the address space.
+ */
+typedef struct smmap_options {
+    uint64_t window_size;
+    uint64_t max_mapped;
+    uint32_t max_regions;
+    uint32_t max_open_files;
+    uint32_t flags;
+} smmap_options;
+
+/*
+ * Statistics of a manager, exact at all times (taken under its lock).
+ *
+ * mapped_bytes:      sum of the sizes of live regions
+ * peak_mapped_bytes: the largest mapped_bytes seen
+ * regions:           live mappings; peak_regions the largest count seen
+ * files:             distinct files open (the same file opened twice counts
+ *                    once)
+ * files_mapped:      files with at least one region (smmap's num_open_files)
+ * open_fds:          descriptors the manager holds
+ * maps, unmaps:      mmap and munmap calls that succeeded
+ * evictions:         regions unmapped to stay within a budget
+ * reuses:            smmap_cursor_use() calls served by a region that was
+ *                    already mapped (including the cursor's own)
+ * retries:           operating-system refusals (ENOMEM, EMFILE, ENFILE)
+ *                    recovered by collecting unused resources and retrying
+ * fd_closes:         descriptors closed to stay within max_open_files
+ * fd_reopens:        descriptors reopened on demand
+ */
+typedef struct smmap_stats {
+    uint64_t mapped_bytes, peak_mapped_bytes;
+    uint32_t regions, peak_regions;
+    uint32_t files, files_mapped, open_fds;
+    uint64_t maps, unmaps, evictions, reuses, retries;
+    uint64_t fd_closes, fd_reopens;
+} smmap_stats;
+
+/*
+ * A cursor: a caller-allocated view of one window of one file.
+ *
+ * When valid (data != NULL), data[0 .. size) are the file's bytes
+ * [begin, begin + size). Read the public fields; do not write them. The
+ * private fields belong to the library.
+ */
+typedef struct smmap_cursor {
+    const unsigned char *data; /* the held window; NULL when not valid */
+    uint64_t begin;            /* file offset of data[0] */
+    size_t size;               /* length of the window */
+    int error;                 /* last error of this cursor, 0 if none */
+    /* private: */
+    smmap_file *file;
+    smmap_region *region;
+} smmap_cursor;
+
+/* Fill *o with the platform defaults above. */
+SMMAP_API void smmap_options_init(smmap_options *o);
+
+/*
+ * Create a manager.
+ *
+ * @param out  receives the manager
+ * @param o    options, or NULL for the defaults
+ * @return 0, -EINVAL (NULL out, invalid options) or -ENOMEM
+ */
+SMMAP_API int smmap_manager_new(smmap_manager **out, const smmap_options *o);
+
+/*
+ * Free a manager. NULL is ignored. With files still open, the manager is only
+ * marked, and the last smmap_file_close() frees it; the handles stay usable
+ * until then.
+ */
+SMMAP_API void smmap_manager_free(smmap_manager *m);
+
+/*
+ * Unmap every region that no cursor holds.
+ *
+ * @return the number of regions unmapped (0 for NULL)
+ */
+SMMAP_API size_t smmap_manager_collect(smmap_manager *m);
+
+/*
+ * Unmap every region and close the descriptor of each file whose path starts
+ * with prefix, so that the files can be deleted or renamed (Windows) and
+ * their disk space returns. The handles stay valid; their windows are
+ * remapped (and descriptors reopened) on demand. Files opened from a
+ * descriptor have no path and never match.
+ *
+ * @return 0; -EINVAL for NULL; -EBUSY, touching nothing, while a cursor holds
+ *         a region of a matching file
+ */
+SMMAP_API int smmap_manager_release_path(smmap_manager *m, const char *prefix);
+
+/* Copy the manager's statistics into *out (zeroed for a NULL manager). */
+SMMAP_API void smmap_manager_stats(smmap_manager *m, smmap_stats *out);
+
+/*
+ * Open a file for reading through the manager. The size is taken now and
+ * never changes for this handle.
+ *
+ * @return 0; -EINVAL (NULL argument, not a regular file), -EISDIR, or the
+ *         error of open/fstat (-ENOENT, -EACCES, -EMFILE, ...)
+ */
+SMMAP_API int smmap_file_open(smmap_manager *m, const char *path,
+                              smmap_file **out);
+
+/*
+ * Open a file from a descriptor. The descriptor is duplicated: the caller
+ * keeps (and may close) its own. On Windows, fd is a C runtime descriptor
+ * (from _open or _fileno); the handle behind it is duplicated.
+ *
+ * @return 0; -EINVAL, -EBADF, or the error of dup/fstat
+ */
+SMMAP_API int smmap_file_open_fd(smmap_manager *m, int fd, smmap_file **out);
+
+/*
+ * Close a handle. NULL is ignored. Release its cursors first. The last handle
+ * of a file unmaps its regions and closes its descriptor.
+ */
+SMMAP_API void smmap_file_close(smmap_file *f);
+
+/* The size of the file when this handle was opened (0 for NULL). */
+SMMAP_API uint64_t smmap_file_size(const smmap_file *f);
+
+/* Make *c an empty cursor over f (f may be NULL: every use gives -EINVAL). */
+SMMAP_API void smmap_cursor_init(smmap_cursor *c, smmap_file *f);
+
+/*
+ * Point the cursor at a window containing the file bytes [offset, offset + n)
+ * contiguously, n = min(size, file size - offset); size == 0 asks for what
+ * one window gives from offset (at least one byte). A request larger than
+ * window_size is served by one oversized region. The byte at offset is
+ * c->data[offset - c->begin]. The window previously held is released.
+ *
+ * @return 0; -ERANGE (offset >= file size: the cursor is left not valid),
+ *         -EINVAL (NULL cursor, no file), -ENOMEM, -EMFILE, -ESTALE, or an
+ *         error of the operating system. The code is also stored in c->error.
+ */
+SMMAP_API int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size);
+
+/* Release the window the cursor holds; idempotent. NULL is ignored. */
+SMMAP_API void smmap_cursor_release(smmap_cursor *c);
+
+/*
+ * Make dst hold the same window as src (sharing the region). dst must have
+ * been initialized; the window it held is released first.
+ */
+SMMAP_API void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src);
+
+/* Whether the cursor's window contains the byte at offset. */
+static inline int smmap_cursor_includes(const smmap_cursor *c, uint64_t offset)
+{
+    return offset - c->begin < (uint64_t)c->size;
+}
+
+/*
+ * A pointer to len contiguous bytes at file offset offset, or NULL with
+ * c->error set (-ERANGE when offset + len exceeds the file size).
+ *
+ * When [offset, offset + len) lies in the cursor's window this is two
+ * comparisons and an add, with no call, lock or atomic; otherwise it moves
+ * the cursor with smmap_cursor_use(). The pointer lives as long as the
+ * window (see CAVEATS).
+ */
+static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
+                                                   uint64_t offset, size_t len)
+{
+    uint64_t rel = offset - c->begin;
+    if (rel < (uint64_t)c->size && (uint64_t)len <= (uint64_t)c->size - rel)
+        return c->data + (size_t)rel;
+    if (smmap_cursor_use(c, offset, len) != 0)
+        return NULL;
+    rel = offset - c->begin;
+    if ((uint64_t)len > (uint64_t)c->size - rel) {
+        c->error = -ERANGE;
+        return NULL;
+    }
+    return c->data + (size_t)rel;
+}
+
+/*
+ * Copy min(len, file size - offset) bytes at offset into dst, across as many
+ * windows as needed, moving the cursor.
+ *
+ * @return the number of bytes copied (0 at or past the end of the file), or a
+ *         negative error (-EINVAL for a NULL cursor or NULL dst with len > 0)
+ */
+SMMAP_API int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst,
+                             size_t len);
+
+/* Text for an error code (negative or positive errno); never NULL. */
+SMMAP_API const char *smmap_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMMAP_H */

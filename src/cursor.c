@@ -1,0 +1,105 @@
+/*
+ * cursor.c - cursors: caller-allocated views that pin one region at a time.
+ *
+ * The hit path (smmap_cursor_at inside the window) lives in smmap.h and
+ * touches only the cursor. Everything here that changes which region a
+ * cursor holds takes the manager lock once.
+ */
+#include "smmap_int.h"
+
+static void clear_window(smmap_cursor *c)
+{
+    c->data = NULL;
+    c->begin = 0;
+    c->size = 0;
+    c->region = NULL;
+}
+
+/* Describe r as seen through handle f: never past the handle's size, which
+ * may be smaller than a region another handle of the same file mapped. */
+static void set_window(smmap_cursor *c, const smmap_file *f,
+                       smmap_region *r)
+{
+    uint64_t end = r->offset + r->size;
+    if (end > f->size)
+        end = f->size;
+    c->region = r;
+    c->data = r->base;
+    c->begin = r->offset;
+    c->size = (size_t)(end - r->offset);
+    c->error = 0;
+}
+
+void smmap_cursor_init(smmap_cursor *c, smmap_file *f)
+{
+    if (c == NULL)
+        return;
+    clear_window(c);
+    c->error = 0;
+    c->file = f;
+}
+
+void smmap_cursor_release(smmap_cursor *c)
+{
+    smmap_manager *m;
+    if (c == NULL || c->region == NULL)
+        return;
+    m = c->file->manager;
+    smmap__mutex_lock(&m->lock);
+    smmap__region_unpin(m, c->region);
+    smmap__mutex_unlock(&m->lock);
+    clear_window(c);
+}
+
+int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
+{
+    smmap_file *f;
+    smmap_region *r;
+    uint64_t avail, n;
+    int err;
+
+    if (c == NULL)
+        return -EINVAL;
+    f = c->file;
+    if (f == NULL)
+        return c->error = -EINVAL;
+    if (offset >= f->size) {
+        smmap_cursor_release(c);
+        return c->error = -ERANGE;
+    }
+    avail = f->size - offset;
+    n = size == 0 ? 1 : smmap__min_u64(size, avail);
+    err = smmap__region_acquire(f, offset, n, c->region, &r);
+    if (err != 0) {
+        /* acquire released the old window whenever it failed */
+        clear_window(c);
+        return c->error = err;
+    }
+    set_window(c, f, r);
+    return 0;
+}
+
+void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)
+{
+    smmap_manager *m;
+    if (dst == NULL || src == NULL || dst == src)
+        return;
+    if (src->region == NULL) {
+        smmap_cursor_release(dst);
+        dst->file = src->file;
+        dst->error = src->error;
+        return;
+    }
+    m = src->file->manager;
+    smmap__mutex_lock(&m->lock);
+    smmap__region_pin(m, src->region);
+    if (dst->region != NULL)
+        smmap__region_unpin(dst->file->manager, dst->region);
+    smmap__mutex_unlock(&m->lock);
+    dst->file = src->file;
+    dst->region = src->region;
+    dst->data = src->data;
+    dst->begin = src->begin;
+    dst->size = src->size;
+    dst->error = src->error;
+}

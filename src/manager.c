@@ -1,0 +1,204 @@
+/*
+ * manager.c - managers: options and their defaults, creation and (deferred)
+ * destruction, collect, release_path, and the relief taken when the
+ * operating system refuses a resource.
+ */
+#include "smmap_int.h"
+
+#include <string.h>
+
+#define GIB (1024ull * 1024 * 1024)
+#define MIB (1024ull * 1024)
+#define INITIAL_BUCKETS 16
+
+void smmap_options_init(smmap_options *o)
+{
+    uint64_t map_count, nofile;
+    if (o == NULL)
+        return;
+    memset(o, 0, sizeof(*o));
+    if (sizeof(void *) >= 8) {
+        o->window_size = 1 * GIB;
+        o->max_mapped = 8 * GIB;
+    } else {
+        o->window_size = 64 * MIB;
+        o->max_mapped = 1 * GIB;
+    }
+    map_count = smmap__os.max_map_count();
+    o->max_regions = map_count >= 4 ? (uint32_t)smmap__min_u64(map_count / 4,
+                                                               UINT32_MAX)
+                                    : 16384;
+    nofile = smmap__os.max_open_files();
+    if (nofile == 0)
+        nofile = 1024;
+    nofile /= 4;
+    o->max_open_files = (uint32_t)smmap__min_u64(nofile < 8 ? 8 : nofile,
+                                                 UINT32_MAX);
+    o->flags = 0;
+}
+
+static int validate(smmap_options *o, uint64_t granularity)
+{
+    uint64_t w = o->window_size;
+    if (o->max_mapped == 0 || o->max_regions == 0 || o->max_open_files == 0)
+        return -EINVAL;
+    if (o->flags & ~(uint32_t)SMMAP_HARD_LIMITS)
+        return -EINVAL;
+    if (w != 0) {
+        if (w > (uint64_t)SIZE_MAX - granularity)
+            return -EINVAL;
+        if (w % granularity != 0)
+            w += granularity - w % granularity;
+        if (o->max_mapped < w)
+            return -EINVAL;
+        o->window_size = w;
+    }
+    return 0;
+}
+
+int smmap_manager_new(smmap_manager **out, const smmap_options *o)
+{
+    smmap_manager *m;
+    smmap_options opt;
+    uint64_t granularity;
+    int err;
+
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (o != NULL)
+        opt = *o;
+    else
+        smmap_options_init(&opt);
+    granularity = smmap__os.granularity();
+    err = validate(&opt, granularity);
+    if (err != 0)
+        return err;
+    m = smmap__os.malloc(sizeof(*m));
+    if (m == NULL)
+        return -ENOMEM;
+    memset(m, 0, sizeof(*m));
+    m->opt = opt;
+    m->granularity = granularity;
+    m->nbuckets = INITIAL_BUCKETS;
+    m->buckets = smmap__os.malloc(m->nbuckets * sizeof(*m->buckets));
+    if (m->buckets == NULL) {
+        smmap__os.free(m);
+        return -ENOMEM;
+    }
+    memset(m->buckets, 0, m->nbuckets * sizeof(*m->buckets));
+    err = smmap__mutex_init(&m->lock);
+    if (err != 0) {
+        smmap__os.free(m->buckets);
+        smmap__os.free(m);
+        return err;
+    }
+    *out = m;
+    return 0;
+}
+
+/* Every entry is freed with its last handle, so nothing is left to unmap. */
+void smmap__manager_destroy(smmap_manager *m)
+{
+    assert(m->handles == 0 && m->stats.regions == 0 && m->stats.files == 0);
+    smmap__mutex_destroy(&m->lock);
+    smmap__os.free(m->buckets);
+    smmap__os.free(m);
+}
+
+void smmap_manager_free(smmap_manager *m)
+{
+    int now;
+    if (m == NULL)
+        return;
+    smmap__mutex_lock(&m->lock);
+    now = m->handles == 0;
+    if (!now)
+        m->free_pending = 1;
+    smmap__mutex_unlock(&m->lock);
+    if (now)
+        smmap__manager_destroy(m);
+}
+
+size_t smmap_manager_collect(smmap_manager *m)
+{
+    smmap_region *chain = NULL;
+    size_t count;
+    if (m == NULL)
+        return 0;
+    smmap__mutex_lock(&m->lock);
+    count = smmap__region_detach_unused(m, &chain);
+    smmap__mutex_unlock(&m->lock);
+    smmap__region_unmap_chain(chain);
+    return count;
+}
+
+void smmap__manager_relieve(smmap_manager *m)
+{
+    smmap_region *chain = NULL;
+    smmap__mutex_lock(&m->lock);
+    (void)smmap__region_detach_unused(m, &chain);
+    smmap__fd_trim(m, 0);
+    smmap__mutex_unlock(&m->lock);
+    smmap__region_unmap_chain(chain);
+}
+
+static int entry_matches(const smmap_entry *e, const char *prefix, size_t len)
+{
+    const smmap_file *f;
+    for (f = e->handle_list; f != NULL; f = f->next)
+        if (f->path != NULL && strncmp(f->path, prefix, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Apply fn to every entry matching prefix; stops at the first non-zero. */
+static int for_each_match(smmap_manager *m, const char *prefix,
+                          int (*fn)(smmap_manager *, smmap_entry *, void *),
+                          void *arg)
+{
+    size_t i, len = strlen(prefix);
+    for (i = 0; i < m->nbuckets; i++) {
+        smmap_entry *e;
+        for (e = m->buckets[i]; e != NULL; e = e->hash_next) {
+            int err;
+            if (!entry_matches(e, prefix, len))
+                continue;
+            err = fn(m, e, arg);
+            if (err != 0)
+                return err;
+        }
+    }
+    return 0;
+}
+
+static int check_idle(smmap_manager *m, smmap_entry *e, void *arg)
+{
+    (void)m;
+    (void)arg;
+    return e->npinned != 0 || e->fd_busy != 0 ? -EBUSY : 0;
+}
+
+static int release_entry(smmap_manager *m, smmap_entry *e, void *chain)
+{
+    while (e->tree != NULL)
+        smmap__region_detach(m, e->tree, (smmap_region **)chain);
+    if (e->fd != SMMAP_OS_NO_FD && e->path != NULL && e->fd_handles == 0)
+        smmap__entry_close_fd(m, e);
+    return 0;
+}
+
+int smmap_manager_release_path(smmap_manager *m, const char *prefix)
+{
+    smmap_region *chain = NULL;
+    int err;
+    if (m == NULL || prefix == NULL)
+        return -EINVAL;
+    smmap__mutex_lock(&m->lock);
+    err = for_each_match(m, prefix, check_idle, NULL);
+    if (err == 0)
+        (void)for_each_match(m, prefix, release_entry, &chain);
+    smmap__mutex_unlock(&m->lock);
+    smmap__region_unmap_chain(chain);
+    return err;
+}

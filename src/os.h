@@ -1,0 +1,78 @@
+/*
+ * os.h - the operating-system layer: the only interface through which the
+ * library touches files, mappings, memory and locks.
+ *
+ * Every system call goes through the table smmap__os, so a test can replace
+ * one entry (make mmap fail with ENOMEM at its Nth call, open with EMFILE)
+ * and check that the library returns a clean error and leaks nothing. Each
+ * entry returns 0 or a negative errno value; platform errors are translated
+ * into the errno values the public header documents.
+ *
+ * os_posix.c and os_win32.c each provide smmap__os_default. Nothing above
+ * this layer knows which platform it runs on.
+ */
+#ifndef SMMAP_OS_H
+#define SMMAP_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A native descriptor: an int on POSIX, a HANDLE on Windows. */
+typedef intptr_t smmap_os_fd;
+#define SMMAP_OS_NO_FD ((smmap_os_fd)-1)
+
+enum smmap_os_kind {
+    SMMAP_OS_REGULAR = 0,
+    SMMAP_OS_DIRECTORY = 1,
+    SMMAP_OS_OTHER = 2
+};
+
+typedef struct smmap_os_stat {
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t size;
+    int64_t mtime_ns; /* 0 where the platform does not give it */
+    int kind;         /* enum smmap_os_kind */
+} smmap_os_stat;
+
+typedef struct smmap_os {
+    /* Open path read-only (close-on-exec; on Windows with full sharing). */
+    int (*open_ro)(const char *path, smmap_os_fd *out);
+    /* Duplicate a caller's descriptor (an int C runtime descriptor). */
+    int (*dup_fd)(int fd, smmap_os_fd *out);
+    int (*close)(smmap_os_fd fd);
+    int (*fstat)(smmap_os_fd fd, smmap_os_stat *out);
+    /* Map len bytes at offset (a multiple of granularity) read-only. */
+    int (*map)(smmap_os_fd fd, uint64_t offset, size_t len, void **out);
+    int (*unmap)(void *addr, size_t len);
+    /* Read up to len bytes at offset; returns the count or a negative error. */
+    int64_t (*pread)(smmap_os_fd fd, void *buf, size_t len, uint64_t offset);
+    void *(*malloc)(size_t size);
+    void (*free)(void *p);
+    /* The mapping granularity: page size on POSIX, 64 KiB on Windows. */
+    uint64_t (*granularity)(void);
+    /* vm.max_map_count, or 0 where unknown. */
+    uint64_t (*max_map_count)(void);
+    /* The soft limit on open descriptors, or 0 where unknown. */
+    uint64_t (*max_open_files)(void);
+} smmap_os;
+
+extern const smmap_os smmap__os_default;
+
+/* The table in use. Tests may assign entries; the library only reads it. */
+extern smmap_os smmap__os;
+
+/* A mutex: pthread on POSIX, SRWLOCK on Windows. Never fails once made. */
+#ifdef _WIN32
+typedef struct smmap_mutex { void *srw; } smmap_mutex;
+#else
+#include <pthread.h>
+typedef struct smmap_mutex { pthread_mutex_t mu; } smmap_mutex;
+#endif
+
+int smmap__mutex_init(smmap_mutex *m);
+void smmap__mutex_destroy(smmap_mutex *m);
+void smmap__mutex_lock(smmap_mutex *m);
+void smmap__mutex_unlock(smmap_mutex *m);
+
+#endif /* SMMAP_OS_H */

@@ -1,0 +1,165 @@
+/*
+ * os_posix.c - the OS layer on POSIX systems (Linux, macOS, the BSDs).
+ *
+ * This and os_win32.c are the only files that include <sys/mman.h> or
+ * <windows.h>. Each entry returns 0 or a negative errno, and retries EINTR
+ * itself so that callers never see a spurious interruption from the system
+ * (a test may still inject -EINTR through the table).
+ */
+#ifndef _WIN32
+
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+
+static int posix_open_ro(const char *path, smmap_os_fd *out)
+{
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return -errno;
+    *out = fd;
+    return 0;
+}
+
+static int posix_dup_fd(int fd, smmap_os_fd *out)
+{
+    int copy;
+    if (fd < 0)
+        return -EBADF;
+    copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0)
+        return -errno;
+    *out = copy;
+    return 0;
+}
+
+static int posix_close(smmap_os_fd fd)
+{
+    /* POSIX leaves the descriptor state after EINTR unspecified; on Linux it
+     * is closed, so retrying would close someone else's descriptor. */
+    if (close((int)fd) != 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
+static int posix_fstat(smmap_os_fd fd, smmap_os_stat *out)
+{
+    struct stat st;
+    if (fstat((int)fd, &st) != 0)
+        return -errno;
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
+    out->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+#if defined(__APPLE__)
+    out->mtime_ns = (int64_t)st.st_mtimespec.tv_sec * 1000000000 +
+                    st.st_mtimespec.tv_nsec;
+#else
+    out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+                    st.st_mtim.tv_nsec;
+#endif
+    out->kind = S_ISREG(st.st_mode)   ? SMMAP_OS_REGULAR
+                : S_ISDIR(st.st_mode) ? SMMAP_OS_DIRECTORY
+                                      : SMMAP_OS_OTHER;
+    return 0;
+}
+
+static int posix_map(smmap_os_fd fd, uint64_t offset, size_t len, void **out)
+{
+    void *p;
+    if ((uint64_t)(off_t)offset != offset || (off_t)offset < 0)
+        return -EOVERFLOW;
+    p = mmap(NULL, len, PROT_READ, MAP_SHARED, (int)fd, (off_t)offset);
+    if (p == MAP_FAILED)
+        return -errno;
+    *out = p;
+    return 0;
+}
+
+static int posix_unmap(void *addr, size_t len)
+{
+    return munmap(addr, len) == 0 ? 0 : -errno;
+}
+
+static int64_t posix_pread(smmap_os_fd fd, void *buf, size_t len,
+                           uint64_t offset)
+{
+    ssize_t n;
+    if ((uint64_t)(off_t)offset != offset || (off_t)offset < 0)
+        return -EOVERFLOW;
+    do
+        n = pread((int)fd, buf, len, (off_t)offset);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : (int64_t)n;
+}
+
+static uint64_t posix_granularity(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    return page > 0 ? (uint64_t)page : 4096;
+}
+
+static uint64_t posix_max_map_count(void)
+{
+    unsigned long long count = 0;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%llu", &count) != 1)
+        count = 0;
+    fclose(f);
+    return count;
+}
+
+static uint64_t posix_max_open_files(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    return (uint64_t)rl.rlim_cur;
+}
+
+#define POSIX_OS_TABLE                                                      \
+    {                                                                       \
+        posix_open_ro, posix_dup_fd, posix_close, posix_fstat, posix_map,   \
+            posix_unmap, posix_pread, malloc, free, posix_granularity,      \
+            posix_max_map_count, posix_max_open_files,                      \
+    }
+
+const smmap_os smmap__os_default = POSIX_OS_TABLE;
+smmap_os smmap__os = POSIX_OS_TABLE;
+
+int smmap__mutex_init(smmap_mutex *m)
+{
+    return -pthread_mutex_init(&m->mu, NULL);
+}
+
+void smmap__mutex_destroy(smmap_mutex *m)
+{
+    pthread_mutex_destroy(&m->mu);
+}
+
+void smmap__mutex_lock(smmap_mutex *m)
+{
+    pthread_mutex_lock(&m->mu);
+}
+
+void smmap__mutex_unlock(smmap_mutex *m)
+{
+    pthread_mutex_unlock(&m->mu);
+}
+
+#endif /* !_WIN32 */

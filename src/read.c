@@ -1,0 +1,42 @@
+/*
+ * read.c - smmap_read: copying reads across as many windows as needed.
+ */
+#include "smmap_int.h"
+
+#include <string.h>
+
+int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
+{
+    unsigned char *out = dst;
+    uint64_t fsize, total, done = 0, window;
+
+    if (c == NULL)
+        return -EINVAL;
+    if (c->file == NULL || (dst == NULL && len > 0))
+        return c->error = -EINVAL;
+    fsize = c->file->size;
+    if (offset >= fsize)
+        return 0;
+    total = smmap__min_u64(len, fsize - offset);
+    window = c->file->manager->opt.window_size;
+    while (done < total) {
+        uint64_t pos = offset + done, rel = pos - c->begin, chunk;
+        if (!(rel < (uint64_t)c->size)) {
+            /* Ask for a whole window (not the rest of a huge read, which
+             * would map it at once, nor one byte, which would place the
+             * window mostly behind pos). */
+            uint64_t want = total - done;
+            int err;
+            if (window != 0 && want > window)
+                want = window;
+            err = smmap_cursor_use(c, pos, (size_t)want);
+            if (err != 0)
+                return err;
+            rel = pos - c->begin;
+        }
+        chunk = smmap__min_u64((uint64_t)c->size - rel, total - done);
+        memcpy(out + done, c->data + rel, (size_t)chunk);
+        done += chunk;
+    }
+    return (int64_t)done;
+}

@@ -1,0 +1,329 @@
+/*
+ * region.c - regions: where a window is placed, the budgets reserved before
+ * mapping it, the LRU of unused regions, and eviction.
+ *
+ * A region with no cursor (pins == 0) sits in the manager's LRU list, most
+ * recently released at the tail. Evicting takes the head: O(1) to choose,
+ * O(log n) to unlink from its file's tree, whatever the number of files.
+ */
+#include "smmap_int.h"
+
+static void lru_append(smmap_manager *m, smmap_region *r)
+{
+    r->lru_next = NULL;
+    r->lru_prev = m->lru_tail;
+    if (m->lru_tail)
+        m->lru_tail->lru_next = r;
+    else
+        m->lru_head = r;
+    m->lru_tail = r;
+}
+
+static void lru_unlink(smmap_manager *m, smmap_region *r)
+{
+    if (r->lru_prev)
+        r->lru_prev->lru_next = r->lru_next;
+    else
+        m->lru_head = r->lru_next;
+    if (r->lru_next)
+        r->lru_next->lru_prev = r->lru_prev;
+    else
+        m->lru_tail = r->lru_prev;
+    r->lru_prev = r->lru_next = NULL;
+}
+
+void smmap__region_pin(smmap_manager *m, smmap_region *r)
+{
+    if (r->pins++ == 0) {
+        lru_unlink(m, r);
+        r->entry->npinned++;
+    }
+}
+
+void smmap__region_unpin(smmap_manager *m, smmap_region *r)
+{
+    assert(r->pins > 0);
+    if (--r->pins == 0) {
+        lru_append(m, r);
+        assert(r->entry->npinned > 0);
+        r->entry->npinned--;
+    }
+}
+
+/* Called with the lock held, for a region already unlinked from the LRU
+ * (or never in it) and from its tree. */
+static void account_removed(smmap_manager *m, smmap_region *r)
+{
+    smmap_entry *e = r->entry;
+    assert(m->stats.mapped_bytes >= r->size && m->stats.regions > 0);
+    m->stats.mapped_bytes -= r->size;
+    m->stats.regions--;
+    m->stats.unmaps++;
+    if (--e->nregions == 0)
+        m->stats.files_mapped--;
+}
+
+void smmap__region_detach(smmap_manager *m, smmap_region *r,
+                          smmap_region **chain)
+{
+    if (r->pins == 0)
+        lru_unlink(m, r);
+    else
+        r->entry->npinned--;
+    smmap__tree_remove(&r->entry->tree, r);
+    account_removed(m, r);
+    r->lru_next = *chain;
+    *chain = r;
+}
+
+size_t smmap__region_detach_unused(smmap_manager *m, smmap_region **chain)
+{
+    size_t count = 0;
+    while (m->lru_head != NULL) {
+        smmap__region_detach(m, m->lru_head, chain);
+        count++;
+    }
+    return count;
+}
+
+void smmap__region_unmap_chain(smmap_region *chain)
+{
+    while (chain != NULL) {
+        smmap_region *next = chain->lru_next;
+        /* munmap of a range we mapped only fails on a corrupted address;
+         * nothing useful can be done then, and the region is gone for us. */
+        (void)smmap__os.unmap((void *)chain->base, chain->size);
+        smmap__os.free(chain);
+        chain = next;
+    }
+}
+
+/*
+ * Where to map [off, end): smmap's placement. The window grows left into the
+ * gap up to the neighbouring region, then right, to at most window_size (or
+ * the request, if larger), then is aligned to the granularity and clamped to
+ * the right neighbour and the end of the file. The minimal window is the
+ * aligned request alone, used when the full one does not fit the budget.
+ */
+static void place(const smmap_manager *m, const smmap_entry *e, uint64_t fsize,
+                  uint64_t off, uint64_t end, int minimal, uint64_t *pa,
+                  uint64_t *pb)
+{
+    uint64_t g = m->granularity, w = m->opt.window_size;
+    uint64_t n = end - off, lo, hi, a, b, grow;
+
+    if (w == 0) {
+        *pa = 0;
+        *pb = fsize;
+        return;
+    }
+    if (minimal) {
+        lo = off;
+        hi = end;
+    } else {
+        smmap__tree_gap(e->tree, off, end, &lo, &hi);
+    }
+    if (hi > fsize)
+        hi = fsize;
+    if (w < n)
+        w = n;
+    grow = smmap__min_u64(off - lo, w - n);
+    a = off - grow;
+    n += grow;
+    b = a + n + smmap__min_u64(hi - end, w - n);
+    a -= a % g;
+    if (b % g != 0)
+        b += g - b % g;
+    if (b > hi) /* hi >= end: the request stays inside */
+        b = hi;
+    *pa = a;
+    *pb = b;
+}
+
+/*
+ * Evict unused regions, oldest first, until a region of len bytes fits both
+ * budgets, then reserve it. Called with the lock held.
+ */
+static int reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
+                   uint64_t *chosen, smmap_region **victims)
+{
+    smmap_stats *s = &m->stats;
+    while (m->lru_head != NULL &&
+           (s->mapped_bytes + len > m->opt.max_mapped ||
+            s->regions >= m->opt.max_regions)) {
+        smmap__region_detach(m, m->lru_head, victims);
+        s->evictions++;
+    }
+    if (s->regions >= m->opt.max_regions)
+        return -EMFILE;
+    if (s->mapped_bytes + len > m->opt.max_mapped) {
+        /* Everything left is pinned: shrink to the request itself. */
+        len = min_len;
+        if ((m->opt.flags & SMMAP_HARD_LIMITS) &&
+            s->mapped_bytes + len > m->opt.max_mapped)
+            return -ENOMEM;
+    }
+    s->mapped_bytes += len;
+    s->regions++;
+    *chosen = len;
+    return 0;
+}
+
+static void unreserve(smmap_manager *m, uint64_t len)
+{
+    m->stats.mapped_bytes -= len;
+    m->stats.regions--;
+}
+
+static int is_os_refusal(int err)
+{
+    return err == -ENOMEM || err == -EMFILE || err == -ENFILE;
+}
+
+/* Map outside the lock: reopen the descriptor if it was closed, then map,
+ * retrying once after freeing everything unused if the system refuses. */
+static int map_unlocked(smmap_manager *m, smmap_entry *e, smmap_os_fd *fd,
+                        uint64_t a, size_t len, void **base, int *retried)
+{
+    int err = 0, attempt;
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (*fd == SMMAP_OS_NO_FD)
+            err = smmap__entry_reopen(e, fd);
+        if (err == 0)
+            err = smmap__os.map(*fd, a, len, base);
+        if (err == 0 || !is_os_refusal(err) || attempt == 1)
+            break;
+        smmap__manager_relieve(m);
+        *retried = 1;
+        err = 0;
+    }
+    return err;
+}
+
+static void set_peaks(smmap_stats *s)
+{
+    if (s->mapped_bytes > s->peak_mapped_bytes)
+        s->peak_mapped_bytes = s->mapped_bytes;
+    if (s->regions > s->peak_regions)
+        s->peak_regions = s->regions;
+}
+
+int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
+                          smmap_region *held, smmap_region **out)
+{
+    smmap_manager *m = f->manager;
+    smmap_entry *e = f->entry;
+    uint64_t end = off + n, a, b, min_a, min_b, len = 0;
+    smmap_region *r, *victims = NULL, *loser = NULL;
+    smmap_os_fd fd, extra_fd = SMMAP_OS_NO_FD;
+    void *base = NULL;
+    int err, retried = 0, reopened;
+
+    smmap__mutex_lock(&m->lock);
+    if (held != NULL && held->offset <= off &&
+        end <= held->offset + held->size) {
+        m->stats.reuses++;
+        smmap__mutex_unlock(&m->lock);
+        *out = held;
+        return 0;
+    }
+    r = smmap__tree_find_covering(e->tree, off, end);
+    if (r != NULL) {
+        smmap__region_pin(m, r);
+        if (held != NULL)
+            smmap__region_unpin(m, held);
+        m->stats.reuses++;
+        smmap__mutex_unlock(&m->lock);
+        *out = r;
+        return 0;
+    }
+    if (held != NULL)
+        smmap__region_unpin(m, held);
+
+    place(m, e, f->size, off, end, 0, &a, &b);
+    place(m, e, f->size, off, end, 1, &min_a, &min_b);
+    if (min_b - min_a > (uint64_t)SIZE_MAX) {
+        smmap__mutex_unlock(&m->lock);
+        return -ENOMEM;
+    }
+    if (b - a > (uint64_t)SIZE_MAX) {
+        a = min_a;
+        b = min_b;
+    }
+    err = reserve(m, b - a, min_b - min_a, &len, &victims);
+    if (err != 0) {
+        smmap__mutex_unlock(&m->lock);
+        smmap__region_unmap_chain(victims);
+        return err;
+    }
+    if (len != b - a) {
+        a = min_a;
+        b = min_b;
+    }
+    fd = e->fd;
+    reopened = fd == SMMAP_OS_NO_FD;
+    e->fd_busy++;
+    smmap__fd_lru_update(m, e);
+    smmap__mutex_unlock(&m->lock);
+
+    smmap__region_unmap_chain(victims);
+    r = smmap__os.malloc(sizeof(*r));
+    if (r == NULL)
+        err = -ENOMEM;
+    else
+        err = map_unlocked(m, e, &fd, a, (size_t)len, &base, &retried);
+
+    smmap__mutex_lock(&m->lock);
+    e->fd_busy--;
+    if (reopened && fd != SMMAP_OS_NO_FD) {
+        m->stats.fd_reopens++;
+        if (e->fd == SMMAP_OS_NO_FD) {
+            e->fd = fd;
+            m->stats.open_fds++;
+        } else {
+            extra_fd = fd; /* another thread reopened it first */
+        }
+    }
+    smmap__fd_lru_update(m, e);
+    smmap__fd_trim(m, m->opt.max_open_files);
+    if (err == 0 && retried)
+        m->stats.retries++;
+    if (err != 0) {
+        unreserve(m, len);
+        smmap__mutex_unlock(&m->lock);
+        if (extra_fd != SMMAP_OS_NO_FD)
+            (void)smmap__os.close(extra_fd);
+        smmap__os.free(r);
+        return err;
+    }
+    r->base = base;
+    r->offset = a;
+    r->size = (size_t)len;
+    r->entry = e;
+    r->lru_prev = r->lru_next = NULL;
+    m->stats.maps++;
+
+    /* While unlocked, another thread may have mapped a covering region. */
+    *out = smmap__tree_find_covering(e->tree, off, end);
+    if (*out != NULL) {
+        smmap__region_pin(m, *out);
+        m->stats.reuses++;
+        m->stats.unmaps++;
+        unreserve(m, len);
+        loser = r;
+        loser->lru_next = NULL;
+    } else {
+        r->pins = 1;
+        e->npinned++;
+        smmap__tree_insert(&e->tree, r);
+        if (e->nregions++ == 0)
+            m->stats.files_mapped++;
+        set_peaks(&m->stats);
+        *out = r;
+    }
+    smmap__mutex_unlock(&m->lock);
+    if (extra_fd != SMMAP_OS_NO_FD)
+        (void)smmap__os.close(extra_fd);
+    smmap__region_unmap_chain(loser);
+    return 0;
+}

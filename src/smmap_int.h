@@ -1,0 +1,123 @@
+/*
+ * smmap_int.h - the library's internal structures and the functions its
+ * modules share (named smmap__*).
+ *
+ * Ownership: a manager owns its file entries (one per device and inode), each
+ * entry owns its regions (an interval tree ordered by offset) and its
+ * descriptor. Handles (smmap_file) are per open and point at a shared entry.
+ * Everything below the manager is guarded by the manager's one lock, except
+ * what a cursor reads on the hit path: a pinned region's base, offset and
+ * size never change while it is pinned.
+ */
+#ifndef SMMAP_INT_H
+#define SMMAP_INT_H
+
+#include "smmap.h"
+#include "os.h"
+
+#include <assert.h>
+
+typedef struct smmap_entry smmap_entry;
+
+struct smmap_region {
+    const unsigned char *base; /* the mapping */
+    uint64_t offset;           /* file offset of base[0] */
+    size_t size;
+    uint32_t pins;   /* cursors holding it; in the unused LRU iff 0 */
+    int32_t height;  /* AVL height of the subtree rooted here */
+    uint64_t max_end; /* largest offset + size in the subtree */
+    smmap_entry *entry;
+    smmap_region *left, *right;         /* interval tree of the entry */
+    smmap_region *lru_prev, *lru_next;  /* unused LRU, or a to-unmap chain */
+};
+
+struct smmap_entry {
+    smmap_manager *manager;
+    uint64_t dev, ino;
+    uint64_t size;     /* largest size any handle saw; a reopen needs this */
+    char *path;        /* for reopening; NULL when opened from a descriptor */
+    smmap_os_fd fd;    /* SMMAP_OS_NO_FD while closed */
+    uint32_t fd_busy;  /* map or reopen calls using fd outside the lock */
+    uint32_t fd_handles; /* handles opened from a descriptor: fd stays open */
+    uint32_t handles;
+    uint32_t nregions;
+    uint32_t npinned;  /* regions with pins > 0 */
+    int in_fd_lru;
+    smmap_region *tree;
+    smmap_entry *hash_next;
+    smmap_entry *fd_prev, *fd_next; /* LRU of idle, closable descriptors */
+    smmap_file *handle_list;
+};
+
+struct smmap_file {
+    smmap_manager *manager;
+    smmap_entry *entry;
+    uint64_t size; /* taken at open, never changes */
+    char *path;    /* as given; NULL when opened from a descriptor */
+    int from_fd;
+    smmap_file *prev, *next; /* the entry's handles */
+};
+
+struct smmap_manager {
+    smmap_mutex lock;
+    smmap_options opt; /* validated; window_size rounded to granularity */
+    uint64_t granularity;
+    smmap_region *lru_head, *lru_tail; /* head: released longest ago */
+    smmap_entry *fd_head, *fd_tail;    /* head: idle longest */
+    smmap_entry **buckets;             /* entries by (dev, ino) */
+    size_t nbuckets;
+    uint32_t handles;  /* open smmap_file handles */
+    int free_pending;  /* smmap_manager_free called with handles open */
+    smmap_stats stats;
+};
+
+/* tree.c: an AVL tree of regions by (offset, size), augmented with max_end. */
+void smmap__tree_insert(smmap_region **root, smmap_region *r);
+void smmap__tree_remove(smmap_region **root, smmap_region *r);
+/* A region containing [lo, hi), or NULL. O(log n). */
+smmap_region *smmap__tree_find_covering(smmap_region *root, uint64_t lo,
+                                        uint64_t hi);
+/* The free gap around [lo, hi): *gap_lo is the end of the regions left of lo
+ * (lo itself if one overlaps lo, 0 if none), *gap_hi the start of the first
+ * region right of lo (hi if one starts inside [lo, hi), UINT64_MAX if none). */
+void smmap__tree_gap(smmap_region *root, uint64_t lo, uint64_t hi,
+                     uint64_t *gap_lo, uint64_t *gap_hi);
+/* Append every region of the tree to *chain (through lru_next); empties it. */
+void smmap__tree_drain(smmap_region **root, smmap_region **chain);
+
+/* region.c. Called with the manager lock held unless said otherwise. */
+void smmap__region_pin(smmap_manager *m, smmap_region *r);
+void smmap__region_unpin(smmap_manager *m, smmap_region *r);
+/* Detach a region from every list and the counters; it joins *chain. */
+void smmap__region_detach(smmap_manager *m, smmap_region *r,
+                          smmap_region **chain);
+/* Detach every unused region into *chain; returns how many. */
+size_t smmap__region_detach_unused(smmap_manager *m, smmap_region **chain);
+/* Unmap and free a chain. Called without the lock. */
+void smmap__region_unmap_chain(smmap_region *chain);
+/* Pin a region holding [off, off + n) of f, mapping one if needed, and unpin
+ * held (may be NULL). Called without the lock. */
+int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
+                          smmap_region *held, smmap_region **out);
+
+/* file.c. Called with the manager lock held. */
+void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e);
+/* Close e's descriptor (open, not busy) and update the counters. */
+void smmap__entry_close_fd(smmap_manager *m, smmap_entry *e);
+/* Close idle closable descriptors until at most budget stay open. */
+void smmap__fd_trim(smmap_manager *m, uint32_t budget);
+/* Reopen a path-opened entry's file, checking its identity. No lock held. */
+int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out);
+
+/* manager.c */
+/* Free everything unused (regions and idle descriptors) after an OS refusal.
+ * Called without the lock. */
+void smmap__manager_relieve(smmap_manager *m);
+void smmap__manager_destroy(smmap_manager *m);
+
+static inline uint64_t smmap__min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+#endif /* SMMAP_INT_H */

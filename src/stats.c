@@ -1,0 +1,20 @@
+/*
+ * stats.c - the manager's statistics, copied under its lock so that every
+ * counter is consistent with the others.
+ */
+#include "smmap_int.h"
+
+#include <string.h>
+
+void smmap_manager_stats(smmap_manager *m, smmap_stats *out)
+{
+    if (out == NULL)
+        return;
+    if (m == NULL) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    smmap__mutex_lock(&m->lock);
+    *out = m->stats;
+    smmap__mutex_unlock(&m->lock);
+}
