@@ -100,42 +100,43 @@ void smmap__region_unmap_chain(smmap_region *chain)
 
 /*
  * Where to map [off, end): smmap's placement. The window grows left into the
- * gap up to the neighbouring region, then right, to at most window_size (or
- * the request, if larger), then is aligned to the granularity and clamped to
- * the right neighbour and the end of the file. The minimal window is the
- * aligned request alone, used when the full one does not fit the budget.
+ * gap up to the neighbouring region's end, then right up to the next
+ * region's start, to at most window_size (or the aligned request, if
+ * larger), never past the end of the file. The start is aligned up inside
+ * the left gap (down only when the request itself needs it), so that
+ * alignment never makes a window larger than window_size nor overlap a
+ * neighbour it need not overlap. The minimal window is the aligned request
+ * alone, used when the full one does not fit the budget.
  */
 static void place(const smmap_manager *m, const smmap_entry *e, uint64_t fsize,
                   uint64_t off, uint64_t end, int minimal, uint64_t *pa,
                   uint64_t *pb)
 {
     uint64_t g = m->granularity, w = m->opt.window_size;
-    uint64_t n = end - off, lo, hi, a, b, grow;
+    uint64_t lo, hi, a, b, span, first = off - off % g;
 
     if (w == 0) {
         *pa = 0;
         *pb = fsize;
         return;
     }
+    span = end - first;
+    if (span % g != 0)
+        span += g - span % g;
     if (minimal) {
-        lo = off;
-        hi = end;
-    } else {
-        smmap__tree_gap(e->tree, off, end, &lo, &hi);
+        *pa = first;
+        *pb = smmap__min_u64(first + span, fsize);
+        return;
     }
-    if (hi > fsize)
-        hi = fsize;
-    if (w < n)
-        w = n;
-    grow = smmap__min_u64(off - lo, w - n);
-    a = off - grow;
-    n += grow;
-    b = a + n + smmap__min_u64(hi - end, w - n);
-    a -= a % g;
-    if (b % g != 0)
-        b += g - b % g;
-    if (b > hi) /* hi >= end: the request stays inside */
-        b = hi;
+    smmap__tree_gap(e->tree, off, end, &lo, &hi);
+    if (w < span)
+        w = span;
+    a = off - smmap__min_u64(off - lo, w - (end - off));
+    if (a % g != 0)
+        a += g - a % g;
+    if (a > first)
+        a = first;
+    b = smmap__min_u64(a + w, smmap__min_u64(hi, fsize));
     *pa = a;
     *pb = b;
 }

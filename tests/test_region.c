@@ -1,0 +1,443 @@
+/*
+ * test_region.c - window placement, reuse, the budgets, true LRU eviction and
+ * the collect-and-retry on an operating-system refusal.
+ *
+ * Offsets are written in units of the granularity g (a page here, 64 KiB on
+ * Windows) so the expected windows are the same on every platform.
+ */
+#include "test.h"
+#include "os.h"
+
+static uint64_t g;
+
+static void setup(void)
+{
+    g = test_granularity();
+}
+
+#define EXPECT_WINDOW(c, b, s)                                               \
+    do {                                                                     \
+        CHECK_EQ((c)->begin, (b));                                           \
+        CHECK_EQ((c)->size, (s));                                            \
+        CHECK(pattern_matches((c)->data, (c)->begin, (c)->size));            \
+    } while (0)
+
+static void test_region__placement_extends_left_then_right(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c[6];
+    int i;
+
+    setup();
+    m = test_manager(4 * g, 1000 * g, 100, 8, 0);
+    f = test_open(m, fixture_file("data", 25 * g));
+    for (i = 0; i < 6; i++)
+        smmap_cursor_init(&c[i], f);
+
+    /* Nothing mapped: grows left to the start of the file, then right. */
+    REQUIRE_EQ(smmap_cursor_use(&c[0], g + 904, 100), 0);
+    EXPECT_WINDOW(&c[0], 0, 4 * g);
+    /* Left neighbour ends at 4g: the window takes what it may of the gap on
+     * the left, aligned up so it stays at 4 pages. */
+    REQUIRE_EQ(smmap_cursor_use(&c[1], 9 * g + 3136, 10), 0);
+    EXPECT_WINDOW(&c[1], 6 * g, 4 * g);
+    /* Between two regions: fills the gap [4g, 6g) exactly. */
+    REQUIRE_EQ(smmap_cursor_use(&c[2], 4 * g + 1616, 10), 0);
+    EXPECT_WINDOW(&c[2], 4 * g, 2 * g);
+    /* size 0 near the end: at least one byte, clamped to the end of file. */
+    REQUIRE_EQ(smmap_cursor_use(&c[3], 24 * g + 1696, 0), 0);
+    EXPECT_WINDOW(&c[3], 21 * g, 4 * g);
+    /* Straddling two regions: a new region overlaps both, only as needed. */
+    REQUIRE_EQ(smmap_cursor_use(&c[4], 4 * g - 384, 1000), 0);
+    EXPECT_WINDOW(&c[4], 3 * g, g + 616);
+    /* Larger than the window: one oversized region, up to the request. */
+    REQUIRE_EQ(smmap_cursor_use(&c[5], 12 * g + 848, 9 * g + 3136), 0);
+    EXPECT_WINDOW(&c[5], 12 * g, 9 * g + 3984);
+
+    CHECK_EQ(test_stats(m).regions, 6);
+    CHECK_EQ(test_stats(m).mapped_bytes,
+             4 * g + 4 * g + 2 * g + 4 * g + (g + 616) + (9 * g + 3984));
+    for (i = 0; i < 6; i++)
+        smmap_cursor_release(&c[i]);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_region__reuse_covering_region(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor a, b;
+    smmap_stats s;
+
+    setup();
+    m = test_manager(4 * g, 100 * g, 100, 8, 0);
+    f = test_open(m, fixture_file("data", 10 * g));
+    smmap_cursor_init(&a, f);
+    smmap_cursor_init(&b, f);
+    REQUIRE_EQ(smmap_cursor_use(&a, 0, 10), 0);
+    REQUIRE_EQ(smmap_cursor_use(&b, 2 * g, 2 * g), 0);
+    CHECK(a.data == b.data);
+    CHECK_EQ(b.begin, 0);
+    s = test_stats(m);
+    CHECK_EQ(s.maps, 1);
+    CHECK_EQ(s.reuses, 1);
+    CHECK_EQ(s.regions, 1);
+    /* The cursor's own window covers: still a reuse, no new map. */
+    REQUIRE_EQ(smmap_cursor_use(&a, 3 * g, 5), 0);
+    s = test_stats(m);
+    CHECK_EQ(s.maps, 1);
+    CHECK_EQ(s.reuses, 2);
+    smmap_cursor_release(&a);
+    smmap_cursor_release(&b);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_region__request_larger_than_window(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c;
+
+    setup();
+    m = test_manager(g, 100 * g, 100, 8, 0);
+    f = test_open(m, fixture_file("data", 16 * g));
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&c, 3 * g + 7, 10 * g), 0);
+    EXPECT_WINDOW(&c, 3 * g, 11 * g);
+    /* Past the end of the file: clamped to what the file has. */
+    REQUIRE_EQ(smmap_cursor_use(&c, 15 * g, 10 * g), 0);
+    CHECK_EQ(c.begin + c.size, 16 * g);
+    CHECK(c.begin <= 15 * g);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* A fresh cursor at off maps a new region (1) or reuses one (0). */
+static int maps_again(smmap_manager *m, smmap_file *f, uint64_t off)
+{
+    smmap_cursor c;
+    uint64_t before = test_stats(m).maps;
+    smmap_cursor_init(&c, f);
+    if (smmap_cursor_use(&c, off, 1) != 0)
+        return -1;
+    smmap_cursor_release(&c);
+    return test_stats(m).maps != before;
+}
+
+static void test_region__lru_evicts_released_longest_ago(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor a, b, c, d;
+
+    setup();
+    m = test_manager(g, 100 * g, 3, 8, 0);
+    f = test_open(m, fixture_file("data", 20 * g));
+    smmap_cursor_init(&a, f);
+    smmap_cursor_init(&b, f);
+    smmap_cursor_init(&c, f);
+    smmap_cursor_init(&d, f);
+    REQUIRE_EQ(smmap_cursor_use(&a, 0, 1), 0);
+    REQUIRE_EQ(smmap_cursor_use(&b, 5 * g, 1), 0);
+    REQUIRE_EQ(smmap_cursor_use(&c, 10 * g, 1), 0);
+    EXPECT_WINDOW(&b, 5 * g, g);
+    EXPECT_WINDOW(&c, 10 * g, g);
+    /* Released in the order b, c, a: b goes first, whatever the order in
+     * which the regions were mapped or their position in the file. */
+    smmap_cursor_release(&b);
+    smmap_cursor_release(&c);
+    smmap_cursor_release(&a);
+    REQUIRE_EQ(smmap_cursor_use(&d, 15 * g, 1), 0);
+    CHECK_EQ(test_stats(m).evictions, 1);
+    CHECK_EQ(test_stats(m).regions, 3);
+    /* c and a stay (reused, no map); b is gone (mapped again). Checking a
+     * region releases it again, so check in the order that keeps the rest. */
+    CHECK_EQ(maps_again(m, f, 10 * g), 0);
+    CHECK_EQ(maps_again(m, f, 0), 0);
+    CHECK_EQ(test_stats(m).evictions, 1);
+    CHECK_EQ(maps_again(m, f, 5 * g), 1);
+    /* Mapping b evicted the LRU of {c, a} at that time: c. */
+    CHECK_EQ(test_stats(m).evictions, 2);
+    CHECK_EQ(maps_again(m, f, 0), 0);
+    CHECK_EQ(maps_again(m, f, 10 * g), 1);
+    smmap_cursor_release(&d);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void pin_three(smmap_manager *m, smmap_file *f, smmap_cursor *c)
+{
+    int i;
+    for (i = 0; i < 3; i++)
+        smmap_cursor_init(&c[i], f);
+    CHECK_EQ(smmap_cursor_use(&c[0], 0, 1), 0);
+    CHECK_EQ(smmap_cursor_use(&c[1], 10 * g, 1), 0);
+    CHECK_EQ(test_stats(m).regions, 2);
+}
+
+static void release_all(smmap_cursor *c, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        smmap_cursor_release(&c[i]);
+}
+
+static void test_region__soft_budget_maps_minimal_window_when_pinned(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c[3];
+
+    setup();
+    m = test_manager(2 * g, 4 * g, 10, 8, 0);
+    f = test_open(m, fixture_file("data", 25 * g));
+    pin_three(m, f, c);
+    CHECK_EQ(test_stats(m).mapped_bytes, 4 * g);
+    REQUIRE_EQ(smmap_cursor_use(&c[2], 20 * g, 1), 0);
+    EXPECT_WINDOW(&c[2], 20 * g, g);
+    CHECK_EQ(test_stats(m).mapped_bytes, 5 * g);
+    CHECK_EQ(test_stats(m).peak_mapped_bytes, 5 * g);
+    release_all(c, 3);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_region__hard_budget_refuses_when_pinned(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c[3];
+
+    setup();
+    m = test_manager(2 * g, 4 * g, 10, 8, SMMAP_HARD_LIMITS);
+    f = test_open(m, fixture_file("data", 25 * g));
+    pin_three(m, f, c);
+    CHECK_EQ(test_stats(m).mapped_bytes, 4 * g);
+    CHECK_EQ(smmap_cursor_use(&c[2], 20 * g, 1), -ENOMEM);
+    CHECK(c[2].data == NULL);
+    CHECK_EQ(c[2].error, -ENOMEM);
+    CHECK_EQ(test_stats(m).mapped_bytes, 4 * g);
+    CHECK_EQ(test_stats(m).regions, 2);
+    /* Once one is released, it is evicted and the map fits. */
+    smmap_cursor_release(&c[0]);
+    REQUIRE_EQ(smmap_cursor_use(&c[2], 20 * g, 1), 0);
+    CHECK_EQ(test_stats(m).mapped_bytes, 4 * g);
+    CHECK_EQ(test_stats(m).evictions, 1);
+    release_all(c, 3);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_region__hard_budget_shrinks_to_fit(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c[3];
+
+    setup();
+    m = test_manager(2 * g, 5 * g, 10, 8, SMMAP_HARD_LIMITS);
+    f = test_open(m, fixture_file("data", 25 * g));
+    pin_three(m, f, c);
+    REQUIRE_EQ(smmap_cursor_use(&c[2], 20 * g, 1), 0);
+    EXPECT_WINDOW(&c[2], 20 * g, g);
+    CHECK_EQ(test_stats(m).mapped_bytes, 5 * g);
+    release_all(c, 3);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_region__max_regions_is_hard(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c[3];
+
+    setup();
+    m = test_manager(g, 100 * g, 2, 8, 0);
+    f = test_open(m, fixture_file("data", 25 * g));
+    pin_three(m, f, c);
+    CHECK_EQ(smmap_cursor_use(&c[2], 20 * g, 1), -EMFILE);
+    CHECK(c[2].data == NULL);
+    CHECK_EQ(test_stats(m).regions, 2);
+    CHECK_EQ(test_stats(m).peak_regions, 2);
+    release_all(c, 3);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_region__eviction_keeps_budget(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c;
+    unsigned char buf[100];
+    uint64_t off;
+    smmap_stats s;
+
+    setup();
+    m = test_manager(g, 3 * g, 100, 8, 0);
+    f = test_open(m, fixture_file("data", 20 * g));
+    smmap_cursor_init(&c, f);
+    for (off = 0; off + sizeof(buf) <= 20 * g; off += g / 2) {
+        REQUIRE_EQ(smmap_read(&c, off, buf, sizeof(buf)), sizeof(buf));
+        CHECK(pattern_matches(buf, off, sizeof(buf)));
+        CHECK(test_stats(m).mapped_bytes <= 3 * g);
+    }
+    s = test_stats(m);
+    CHECK_EQ(s.maps, 20);
+    CHECK_EQ(s.evictions, 17);
+    CHECK_EQ(s.unmaps, 17);
+    CHECK_EQ(s.regions, 3);
+    CHECK_EQ(s.mapped_bytes, 3 * g);
+    CHECK_EQ(s.peak_mapped_bytes, 3 * g);
+    smmap_cursor_release(&c);
+    CHECK_EQ(smmap_manager_collect(m), 3);
+    CHECK_EQ(test_stats(m).mapped_bytes, 0);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static int map_failures_left;
+static int failing_map(smmap_os_fd fd, uint64_t off, size_t len, void **out)
+{
+    if (map_failures_left > 0) {
+        map_failures_left--;
+        return -ENOMEM;
+    }
+    return smmap__os_default.map(fd, off, len, out);
+}
+
+static void test_region__os_refusal_collects_and_retries(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c;
+    smmap_stats s;
+
+    setup();
+    m = test_manager(g, 100 * g, 100, 8, 0);
+    f = test_open(m, fixture_file("data", 20 * g));
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&c, 0, 1), 0);
+    REQUIRE_EQ(smmap_cursor_use(&c, 5 * g, 1), 0);
+    REQUIRE_EQ(smmap_cursor_use(&c, 10 * g, 1), 0);
+    CHECK_EQ(test_stats(m).regions, 3);
+
+    smmap__os.map = failing_map;
+    map_failures_left = 1;
+    REQUIRE_EQ(smmap_cursor_use(&c, 15 * g, 1), 0);
+    s = test_stats(m);
+    CHECK_EQ(s.retries, 1);
+    /* The three unused ones (including the one c just left) were
+     * collected before the retry. */
+    CHECK_EQ(s.regions, 1);
+    CHECK_EQ(s.unmaps, 3);
+    CHECK_EQ(s.mapped_bytes, g);
+    CHECK(pattern_matches(c.data, c.begin, c.size));
+
+    /* Refused twice: the error comes back, the reservation is returned. */
+    map_failures_left = 2;
+    CHECK_EQ(smmap_cursor_use(&c, 2 * g, 1), -ENOMEM);
+    s = test_stats(m);
+    CHECK_EQ(s.retries, 1);
+    CHECK_EQ(s.regions, 0);
+    CHECK_EQ(s.mapped_bytes, 0);
+    CHECK_EQ(s.maps, 4);
+    CHECK_EQ(s.unmaps, 4);
+    CHECK(c.data == NULL);
+    smmap__os.map = smmap__os_default.map;
+
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_region__static_mode_maps_whole_files(void)
+{
+    smmap_manager *m;
+    smmap_file *a, *b;
+    smmap_cursor ca, cb, cc;
+    smmap_stats s;
+
+    setup();
+    m = test_manager(0, 8 * g, 100, 8, 0);
+    a = test_open(m, fixture_file("a", 5 * g + 3));
+    b = test_open(m, fixture_file("b", 4 * g));
+    smmap_cursor_init(&ca, a);
+    smmap_cursor_init(&cb, b);
+    smmap_cursor_init(&cc, a);
+    REQUIRE_EQ(smmap_cursor_use(&ca, 3 * g, 1), 0);
+    EXPECT_WINDOW(&ca, 0, 5 * g + 3);
+    REQUIRE_EQ(smmap_cursor_use(&cc, 5 * g + 2, 0), 0);
+    CHECK(cc.data == ca.data);
+    smmap_cursor_release(&ca);
+    smmap_cursor_release(&cc);
+    /* b does not fit beside a: the unused whole-file map of a goes. */
+    REQUIRE_EQ(smmap_cursor_use(&cb, 0, 1), 0);
+    EXPECT_WINDOW(&cb, 0, 4 * g);
+    s = test_stats(m);
+    CHECK_EQ(s.regions, 1);
+    CHECK_EQ(s.evictions, 1);
+    CHECK_EQ(s.files_mapped, 1);
+    CHECK_EQ(s.mapped_bytes, 4 * g);
+    smmap_cursor_release(&cb);
+    smmap_file_close(a);
+    smmap_file_close(b);
+    smmap_manager_free(m);
+}
+
+static void test_region__many_regions_found_again(void)
+{
+    enum { N = 300 };
+    smmap_manager *m;
+    smmap_file *f;
+    static smmap_cursor c[N];
+    int i;
+    uint64_t before;
+
+    setup();
+    m = test_manager(g, 4 * N * g, 4 * N, 8, 0);
+    f = test_open(m, fixture_file("data", 3 * N * g));
+    /* Every third page, in a scrambled order, each window one page. */
+    for (i = 0; i < N; i++) {
+        uint64_t page = 3 * (uint64_t)((i * 7919) % N);
+        smmap_cursor_init(&c[i], f);
+        REQUIRE_EQ(smmap_cursor_use(&c[i], page * g + 5, 1), 0);
+        CHECK(c[i].begin <= page * g && c[i].begin + c[i].size > page * g);
+    }
+    CHECK_EQ(test_stats(m).regions, N);
+    before = test_stats(m).maps;
+    for (i = 0; i < N; i++) {
+        smmap_cursor d;
+        smmap_cursor_init(&d, f);
+        REQUIRE_EQ(smmap_cursor_use(&d, c[i].begin + 1, 1), 0);
+        CHECK(d.data == c[i].data);
+        smmap_cursor_release(&d);
+    }
+    CHECK_EQ(test_stats(m).maps, before);
+    release_all(c, N);
+    CHECK_EQ(smmap_manager_collect(m), N);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static const test_case tests[] = {
+    TEST_ENTRY(test_region__placement_extends_left_then_right),
+    TEST_ENTRY(test_region__reuse_covering_region),
+    TEST_ENTRY(test_region__request_larger_than_window),
+    TEST_ENTRY(test_region__lru_evicts_released_longest_ago),
+    TEST_ENTRY(test_region__soft_budget_maps_minimal_window_when_pinned),
+    TEST_ENTRY(test_region__hard_budget_refuses_when_pinned),
+    TEST_ENTRY(test_region__hard_budget_shrinks_to_fit),
+    TEST_ENTRY(test_region__max_regions_is_hard),
+    TEST_ENTRY(test_region__eviction_keeps_budget),
+    TEST_ENTRY(test_region__os_refusal_collects_and_retries),
+    TEST_ENTRY(test_region__static_mode_maps_whole_files),
+    TEST_ENTRY(test_region__many_regions_found_again),
+};
+
+TEST_MAIN(tests)
