@@ -1,0 +1,349 @@
+/*
+ * os_win32.c - the OS layer on Windows: files opened by UTF-8 path through
+ * CreateFileW with full sharing, file mappings placed at the 64 KiB
+ * allocation granularity, identity from the volume serial number and file
+ * index, Windows error codes translated into the errno values smmap.h
+ * documents, and locks made of SRWLOCKs.
+ *
+ * This and os_posix.c are the only files that include <windows.h> or
+ * <sys/mman.h>. A native descriptor (smmap_os_fd) is a HANDLE here; the
+ * invalid value -1 is INVALID_HANDLE_VALUE, which CreateFileW returns on
+ * failure, so SMMAP_OS_NO_FD never names an open file.
+ */
+#ifdef _WIN32
+
+/* SRWLOCK needs Vista; nothing older runs a 64 KiB-granularity 64-bit mmap
+ * library anyway. */
+#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0600
+#undef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+#include "os.h"
+
+#include <errno.h>
+#include <io.h>
+#include <stdlib.h>
+
+/* smmap_mutex reserves one pointer for the lock so that os.h need not
+ * include <windows.h>; an SRWLOCK is exactly one pointer. */
+_Static_assert(sizeof(SRWLOCK) == sizeof(void *),
+               "SRWLOCK must fit smmap_mutex.srw");
+_Static_assert(_Alignof(SRWLOCK) <= _Alignof(void *),
+               "SRWLOCK must not need more alignment than a pointer");
+/* A HANDLE travels in smmap_os_fd. */
+_Static_assert(sizeof(HANDLE) <= sizeof(smmap_os_fd),
+               "HANDLE must fit smmap_os_fd");
+
+/*
+ * The errno value for a Windows error code, as the public header documents
+ * them: what the caller can act on (missing, denied, out of resources) keeps
+ * its POSIX meaning. A sharing violation (another process opened the file
+ * without sharing) is -EACCES, as the C runtime's _open reports it; -EBUSY
+ * stays reserved for smmap_manager_release_path's "a cursor holds it".
+ */
+static int errno_from_win32(DWORD code)
+{
+    switch (code) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+    case ERROR_INVALID_DRIVE:
+    case ERROR_BAD_NETPATH:
+    case ERROR_BAD_NET_NAME:
+    case ERROR_BAD_PATHNAME:
+    case ERROR_INVALID_NAME:
+    /* The file was deleted while open elsewhere; it is gone for new opens. */
+    case ERROR_DELETE_PENDING:
+        return -ENOENT;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_SHARING_VIOLATION:
+    case ERROR_LOCK_VIOLATION:
+    case ERROR_NETWORK_ACCESS_DENIED:
+        return -EACCES;
+    case ERROR_PRIVILEGE_NOT_HELD:
+        return -EPERM;
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY:
+    case ERROR_COMMITMENT_LIMIT:
+    case ERROR_NO_SYSTEM_RESOURCES:
+        return -ENOMEM;
+    case ERROR_TOO_MANY_OPEN_FILES:
+        return -EMFILE;
+    case ERROR_INVALID_HANDLE:
+        return -EBADF;
+    case ERROR_FILENAME_EXCED_RANGE:
+        return -ENAMETOOLONG;
+    case ERROR_DIRECTORY:
+        return -ENOTDIR;
+    case ERROR_CANT_RESOLVE_FILENAME:
+        return -ELOOP;
+    case ERROR_INVALID_PARAMETER:
+    case ERROR_MAPPED_ALIGNMENT:
+    case ERROR_NO_UNICODE_TRANSLATION:
+    /* CreateFileMapping of an empty file; mmap gives EINVAL for length 0. */
+    case ERROR_FILE_INVALID:
+        return -EINVAL;
+    case ERROR_NOT_SUPPORTED:
+    case ERROR_INVALID_FUNCTION:
+        return -ENODEV;
+    case ERROR_OPERATION_ABORTED:
+        return -EINTR;
+    case ERROR_ARITHMETIC_OVERFLOW:
+    case ERROR_FILE_TOO_LARGE:
+        return -EOVERFLOW;
+    default:
+        return -EIO;
+    }
+}
+
+static int last_error(void)
+{
+    return errno_from_win32(GetLastError());
+}
+
+static HANDLE as_handle(smmap_os_fd fd)
+{
+    return (HANDLE)fd;
+}
+
+/* A UTF-8 path as a new wide string (free with free()); strict, so that a
+ * malformed name is refused instead of opening some other file. */
+static int utf8_to_wide(const char *path, wchar_t **out)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1,
+                                NULL, 0);
+    wchar_t *wide;
+    if (n <= 0)
+        return last_error();
+    wide = malloc((size_t)n * sizeof(*wide));
+    if (wide == NULL)
+        return -ENOMEM;
+    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wide,
+                            n) != n) {
+        int err = last_error();
+        free(wide);
+        return err;
+    }
+    *out = wide;
+    return 0;
+}
+
+/*
+ * Full sharing, so that other programs may write, rename and delete the file
+ * while smmap holds it (the handle alone never blocks a delete; a mapped
+ * view may, which is what smmap_manager_release_path is for).
+ * FILE_FLAG_BACKUP_SEMANTICS lets a directory open, so that fstat reports
+ * it and the caller gets -EISDIR rather than a bare access denied. The
+ * handle is not inheritable (the default security attributes), the
+ * counterpart of O_CLOEXEC.
+ */
+static int win32_open_ro(const char *path, smmap_os_fd *out)
+{
+    wchar_t *wide = NULL;
+    HANDLE h;
+    int err = utf8_to_wide(path, &wide);
+    if (err != 0)
+        return err;
+    h = CreateFileW(wide, GENERIC_READ,
+                    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                    NULL, OPEN_EXISTING,
+                    FILE_ATTRIBUTE_NORMAL | FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    err = h == INVALID_HANDLE_VALUE ? last_error() : 0;
+    free(wide);
+    if (err != 0)
+        return err;
+    *out = (smmap_os_fd)h;
+    return 0;
+}
+
+/* fd is a C runtime descriptor; the HANDLE behind it is duplicated, so the
+ * caller may close its descriptor at once. */
+static int win32_dup_fd(int fd, smmap_os_fd *out)
+{
+    HANDLE self = GetCurrentProcess(), copy;
+    intptr_t h;
+    if (fd < 0)
+        return -EBADF;
+    h = _get_osfhandle(fd);
+    if (h == -1 || h == -2) /* -2: a standard stream with no console */
+        return -EBADF;
+    if (!DuplicateHandle(self, (HANDLE)h, self, &copy, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS))
+        return last_error();
+    *out = (smmap_os_fd)copy;
+    return 0;
+}
+
+static int win32_close(smmap_os_fd fd)
+{
+    return CloseHandle(as_handle(fd)) ? 0 : last_error();
+}
+
+/* FILETIME counts 100 ns ticks since 1601; mtime_ns counts from 1970. */
+static int64_t unix_ns_from_filetime(FILETIME ft)
+{
+    const int64_t ticks_1601_to_1970 = 116444736000000000ll;
+    int64_t ticks = (int64_t)(((uint64_t)ft.dwHighDateTime << 32) |
+                              ft.dwLowDateTime);
+    return (ticks - ticks_1601_to_1970) * 100;
+}
+
+static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
+{
+    HANDLE h = as_handle(fd);
+    BY_HANDLE_FILE_INFORMATION info;
+    LARGE_INTEGER size;
+    DWORD type;
+
+    SetLastError(NO_ERROR);
+    type = GetFileType(h);
+    if (type == FILE_TYPE_UNKNOWN && GetLastError() != NO_ERROR)
+        return last_error();
+    if (type != FILE_TYPE_DISK) {
+        /* Pipes and consoles have no file identity; they are refused. */
+        out->dev = 0;
+        out->ino = 0;
+        out->size = 0;
+        out->mtime_ns = 0;
+        out->kind = SMMAP_OS_OTHER;
+        return 0;
+    }
+    if (!GetFileInformationByHandle(h, &info))
+        return last_error();
+    /* (volume serial, file index) is what (st_dev, st_ino) is on POSIX: two
+     * paths to one file, hard links included, give the same pair. */
+    out->dev = info.dwVolumeSerialNumber;
+    out->ino = ((uint64_t)info.nFileIndexHigh << 32) | info.nFileIndexLow;
+    out->mtime_ns = unix_ns_from_filetime(info.ftLastWriteTime);
+    if (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
+        out->kind = SMMAP_OS_DIRECTORY;
+        out->size = 0;
+        return 0;
+    }
+    if (!GetFileSizeEx(h, &size))
+        return last_error();
+    out->kind = SMMAP_OS_REGULAR;
+    out->size = (uint64_t)size.QuadPart;
+    return 0;
+}
+
+/*
+ * A read-only view of [offset, offset + len). The mapping object is closed
+ * as soon as the view exists: the view keeps it alive, and unmapping the view
+ * then releases everything, so there is no second handle to track. A
+ * mapping of the whole current file (maximum size 0) is what a read-only
+ * handle may create; the view selects the window.
+ */
+static int win32_map(smmap_os_fd fd, uint64_t offset, size_t len, void **out)
+{
+    HANDLE mapping;
+    void *view;
+    int err = 0;
+
+    if (len == 0)
+        return -EINVAL;
+    if (offset > UINT64_MAX - len)
+        return -EOVERFLOW;
+    mapping = CreateFileMappingW(as_handle(fd), NULL, PAGE_READONLY, 0, 0,
+                                 NULL);
+    if (mapping == NULL)
+        return last_error();
+    view = MapViewOfFile(mapping, FILE_MAP_READ, (DWORD)(offset >> 32),
+                         (DWORD)(offset & 0xFFFFFFFFu), len);
+    if (view == NULL)
+        err = last_error();
+    CloseHandle(mapping);
+    if (err != 0)
+        return err;
+    *out = view;
+    return 0;
+}
+
+static int win32_unmap(void *addr, size_t len)
+{
+    (void)len; /* a view is unmapped whole, by its base address */
+    return UnmapViewOfFile(addr) ? 0 : last_error();
+}
+
+/* ReadFile takes a 32-bit count; a short read is allowed, the caller loops. */
+static int64_t win32_pread(smmap_os_fd fd, void *buf, size_t len,
+                           uint64_t offset)
+{
+    OVERLAPPED at;
+    DWORD want = len > 0x40000000u ? 0x40000000u : (DWORD)len, got = 0;
+
+    if (offset > (uint64_t)INT64_MAX)
+        return -EOVERFLOW;
+    ZeroMemory(&at, sizeof(at));
+    at.Offset = (DWORD)(offset & 0xFFFFFFFFu);
+    at.OffsetHigh = (DWORD)(offset >> 32);
+    if (!ReadFile(as_handle(fd), buf, want, &got, &at)) {
+        if (GetLastError() == ERROR_HANDLE_EOF)
+            return 0;
+        return last_error();
+    }
+    return (int64_t)got;
+}
+
+static uint64_t win32_granularity(void)
+{
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return si.dwAllocationGranularity != 0 ? si.dwAllocationGranularity
+                                           : 65536;
+}
+
+/* Windows has no counterpart of vm.max_map_count. */
+static uint64_t win32_max_map_count(void)
+{
+    return 0;
+}
+
+/* Handles are limited only by memory (millions); the core's default applies. */
+static uint64_t win32_max_open_files(void)
+{
+    return 0;
+}
+
+#define WIN32_OS_TABLE                                                      \
+    {                                                                       \
+        win32_open_ro, win32_dup_fd, win32_close, win32_fstat, win32_map,   \
+            win32_unmap, win32_pread, malloc, free, win32_granularity,      \
+            win32_max_map_count, win32_max_open_files,                      \
+    }
+
+const smmap_os smmap__os_default = WIN32_OS_TABLE;
+smmap_os smmap__os = WIN32_OS_TABLE;
+
+static PSRWLOCK srw(smmap_mutex *m)
+{
+    return (PSRWLOCK)(void *)&m->srw;
+}
+
+int smmap__mutex_init(smmap_mutex *m)
+{
+    InitializeSRWLock(srw(m));
+    return 0;
+}
+
+/* An SRWLOCK holds no resources. */
+void smmap__mutex_destroy(smmap_mutex *m)
+{
+    (void)m;
+}
+
+void smmap__mutex_lock(smmap_mutex *m)
+{
+    AcquireSRWLockExclusive(srw(m));
+}
+
+void smmap__mutex_unlock(smmap_mutex *m)
+{
+    ReleaseSRWLockExclusive(srw(m));
+}
+
+#endif /* _WIN32 */
