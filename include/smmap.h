@@ -212,7 +212,9 @@ typedef struct smmap_cursor {
     const unsigned char *data; /* the held window; NULL when not valid */
     uint64_t begin;            /* file offset of data[0] */
     size_t size;               /* length of the window */
-    int error;                 /* last error of this cursor, 0 if none */
+    int error;                 /* set by the last call that moved the cursor:
+                                  0 or its error; the inline hit path of
+                                  smmap_cursor_at leaves it as it is */
     /* private: */
     smmap_file *file;
     smmap_region *region;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the library into a temporary prefix, then build and run a consumer
+# against it twice: through CMake's find_package(smmap) and through
+# pkg-config smmap. Usage: check_install.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1 build=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+libdir=$(ls -d "$tmp"/prefix/lib*/cmake/smmap | head -1)
+libdir=${libdir%/cmake/smmap}
+
+cmake -S "$src/tests/install" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/cmake" >/dev/null
+LD_LIBRARY_PATH="$libdir" "$tmp/cmake/consumer_shared"
+"$tmp/cmake/consumer_static"
+echo "find_package(smmap): shared and static consumers built and ran"
+
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+test "$(pkg-config --modversion smmap)" = "$(sed -n 's/^project(smmap VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")"
+cc $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_shared" $(pkg-config --libs smmap)
+LD_LIBRARY_PATH="$libdir" "$tmp/pc_shared"
+cc $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_static" \
+   "$libdir/libsmmap.a" $(pkg-config --libs-only-other --static smmap) -lpthread
+"$tmp/pc_static"
+echo "pkg-config smmap: shared and static consumers built and ran"

@@ -1,0 +1,144 @@
+/*
+ * test_cursor.c - cursors: the inline hit path, moving, copying, releasing,
+ * and the errors of use and at.
+ */
+#include "test.h"
+
+static void test_cursor__at_hits_and_moves(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(2 * g, 100 * g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 10 * g));
+    smmap_cursor c;
+    const unsigned char *p;
+    uint64_t maps;
+
+    smmap_cursor_init(&c, f);
+    CHECK(c.data == NULL);
+    CHECK_EQ(c.size, 0);
+    CHECK(!smmap_cursor_includes(&c, 0));
+    p = smmap_cursor_at(&c, 100, 8);
+    REQUIRE_EQ(p != NULL, 1);
+    CHECK(pattern_matches(p, 100, 8));
+    CHECK(smmap_cursor_includes(&c, 100));
+    CHECK(smmap_cursor_includes(&c, c.begin + c.size - 1));
+    CHECK(!smmap_cursor_includes(&c, c.begin + c.size));
+    maps = test_stats(m).maps;
+    /* Inside the window: no map, no reuse counted (no call at all). */
+    p = smmap_cursor_at(&c, 2 * g - 8, 8);
+    CHECK(p == c.data + 2 * g - 8);
+    CHECK_EQ(test_stats(m).reuses, 0);
+    /* Across the window's end: the cursor moves, bytes stay contiguous. */
+    p = smmap_cursor_at(&c, 2 * g - 4, 8);
+    REQUIRE_EQ(p != NULL, 1);
+    CHECK(pattern_matches(p, 2 * g - 4, 8));
+    CHECK_EQ(test_stats(m).maps, maps + 1);
+    /* Past the end, and a range that ends past it. */
+    CHECK(smmap_cursor_at(&c, 10 * g, 1) == NULL);
+    CHECK_EQ(c.error, -ERANGE);
+    CHECK(c.data == NULL);
+    CHECK(smmap_cursor_at(&c, 10 * g - 4, 8) == NULL);
+    CHECK_EQ(c.error, -ERANGE);
+    /* The failed call still moved the cursor to the window of the file's
+     * last bytes; the inline hit that follows changes nothing, not even the
+     * error, which only calls set. */
+    p = smmap_cursor_at(&c, 10 * g - 4, 4);
+    REQUIRE_EQ(p != NULL, 1);
+    CHECK(pattern_matches(p, 10 * g - 4, 4));
+    CHECK_EQ(c.error, -ERANGE);
+    REQUIRE_EQ(smmap_cursor_use(&c, 10 * g - 4, 4), 0);
+    CHECK_EQ(c.error, 0);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_cursor__use_errors(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, 100 * g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 3 * g));
+    smmap_cursor c;
+
+    CHECK_EQ(smmap_cursor_use(NULL, 0, 1), -EINVAL);
+    smmap_cursor_init(&c, NULL);
+    CHECK_EQ(smmap_cursor_use(&c, 0, 1), -EINVAL);
+    CHECK_EQ(c.error, -EINVAL);
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&c, 0, 1), 0);
+    CHECK_EQ(smmap_cursor_use(&c, 3 * g, 1), -ERANGE);
+    CHECK(c.data == NULL);
+    CHECK_EQ(c.size, 0);
+    CHECK_EQ(smmap_cursor_use(&c, UINT64_MAX, SIZE_MAX), -ERANGE);
+    /* A size that would wrap past the end is clamped to the file. */
+    REQUIRE_EQ(smmap_cursor_use(&c, 3 * g - 1, SIZE_MAX), 0);
+    CHECK_EQ(c.begin + c.size, 3 * g);
+    CHECK_EQ(c.data[3 * g - 1 - c.begin], pattern_byte(3 * g - 1));
+    CHECK_EQ(c.begin, 2 * g); /* [0, g) stays cached beside it */
+    smmap_cursor_release(&c);
+    CHECK_EQ(test_stats(m).regions, 2);
+    CHECK_EQ(smmap_manager_collect(m), 2);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_cursor__copy_shares_and_pins(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, 100 * g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 3 * g));
+    smmap_cursor a, b, empty;
+
+    smmap_cursor_init(&a, f);
+    smmap_cursor_init(&b, f);
+    smmap_cursor_init(&empty, f);
+    REQUIRE_EQ(smmap_cursor_use(&a, g, 1), 0);
+    REQUIRE_EQ(smmap_cursor_use(&b, 2 * g, 1), 0);
+    smmap_cursor_copy(&b, &a); /* b's region is released, a's shared */
+    CHECK(b.data == a.data);
+    CHECK_EQ(b.begin, a.begin);
+    CHECK_EQ(b.size, a.size);
+    CHECK_EQ(test_stats(m).maps, 2);
+    smmap_cursor_release(&a);
+    /* b still pins it: only b's old region is collectable. */
+    CHECK_EQ(smmap_manager_collect(m), 1);
+    CHECK(pattern_matches(b.data, b.begin, b.size));
+    smmap_cursor_copy(&b, &empty);
+    CHECK(b.data == NULL);
+    CHECK_EQ(smmap_manager_collect(m), 1);
+    smmap_cursor_copy(&b, &b);
+    smmap_cursor_copy(NULL, &b);
+    smmap_cursor_copy(&b, NULL);
+    smmap_cursor_release(&b);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_cursor__release_is_idempotent(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, 100 * g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 3 * g));
+    smmap_cursor c;
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&c, 0, 0), 0);
+    CHECK_EQ(c.size, g);
+    smmap_cursor_release(&c);
+    smmap_cursor_release(&c);
+    smmap_cursor_release(NULL);
+    smmap_cursor_init(NULL, f);
+    CHECK(c.data == NULL);
+    CHECK_EQ(smmap_manager_collect(m), 1);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static const test_case tests[] = {
+    TEST_ENTRY(test_cursor__at_hits_and_moves),
+    TEST_ENTRY(test_cursor__use_errors),
+    TEST_ENTRY(test_cursor__copy_shares_and_pins),
+    TEST_ENTRY(test_cursor__release_is_idempotent),
+};
+
+TEST_MAIN(tests)
