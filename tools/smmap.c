@@ -500,8 +500,13 @@ static int create_manager(const tool_options *t, smmap_manager **out)
 {
     int err = smmap_manager_new(out, &t->manager);
     if (err != 0) {
-        fprintf(stderr, "smmap: %s: cannot create the manager: %s\n",
-                t->cmd_name, smmap_strerror(err));
+        /* The tool checked what it can; what is left for -EINVAL is the
+         * library rounding the window up to its allocation granularity. */
+        fprintf(stderr, "smmap: %s: cannot create the manager: %s%s\n",
+                t->cmd_name, smmap_strerror(err),
+                err == -EINVAL ? " (is --max-mapped at least the window "
+                                 "rounded up to the page size?)"
+                               : "");
         return err == -EINVAL ? EXIT_USAGE : EXIT_FILE_ERROR;
     }
     return 0;

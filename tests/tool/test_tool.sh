@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# test_tool.sh - checks the smmap command-line tool from the outside.
+#
+#   test_tool.sh SECTION SMMAP FNV1A64 HAVE_BENCH
+#
+# SECTION is cat, stat, errors, misc or all. SMMAP is the tool, FNV1A64 the
+# reference hasher built from fnv1a64.c, HAVE_BENCH 1 when the tool was linked
+# with the benchmarks. Every check compares exact bytes, exact counters or an
+# exact message and exit status; the last line is "N passed, N failed".
+set -euo pipefail
+
+section=${1:?section}
+SMMAP=${2:?path of the smmap tool}
+FNV=${3:?path of the fnv1a64 helper}
+HAVE_BENCH=${4:-0}
+
+passed=0
+failed=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smmap-tool-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
+
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+    if [[ "$2" == "$3" ]]; then pass; else
+        fail "$1"; printf '  expected: %q\n  actual:   %q\n' "$2" "$3"; fi
+}
+
+# run CMD...: runs the command capturing stdout in $tmp/out, stderr in
+# $tmp/err and the exit status in $rc.
+run() {
+    set +e
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    set -e
+}
+
+# check_run NAME EXPECTED_RC EXPECTED_STDERR CMD...: exact status and stderr.
+check_run() {
+    local name=$1 want_rc=$2 want_err=$3
+    shift 3
+    run "$@"
+    check_eq "$name: exit status" "$want_rc" "$rc"
+    check_eq "$name: stderr" "$want_err" "$(cat "$tmp/err")"
+}
+
+# stat_field NAME: the value of one "name value" line of $tmp/out.
+stat_field() {
+    awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print "missing" }' "$tmp/out"
+}
+
+# The files every section uses: random bytes of awkward sizes, a tiny and an
+# empty file, and a sparse file with marks past 4 GiB.
+make_files() {
+    head -c 300000 /dev/urandom >"$tmp/rand"
+    head -c 196608 /dev/urandom >"$tmp/three64k"   # exactly 3 x 64 KiB
+    printf 'hello\n' >"$tmp/small"
+    : >"$tmp/empty"
+    head -c 1000 "$tmp/rand" >"$tmp/r1000"
+    head -c 5000 "$tmp/rand" >"$tmp/r5000"
+    truncate -s $((6 * 2**30)) "$tmp/sparse"
+    printf 'below-4G' | dd of="$tmp/sparse" bs=1 seek=$((2**20)) conv=notrunc status=none
+    printf 'PAST-4GiB-MARKER' | dd of="$tmp/sparse" bs=1 seek=$((4 * 2**30 + 4090)) conv=notrunc status=none
+    mkdir "$tmp/dir"
+}
+
+# expected_cat OFFSET LENGTH FILE...: what `smmap cat -o OFFSET -n LENGTH`
+# must print, from tail and head, file by file ("-" for no -n).
+expected_cat() {
+    local off=$1 len=$2 f
+    shift 2
+    for f in "$@"; do
+        if [[ $len == - ]]; then tail -c +$((off + 1)) "$f"
+        else
+            # head exits after LENGTH bytes and tail may die of SIGPIPE: only
+            # head's status matters here.
+            (set +o pipefail; tail -c +$((off + 1)) "$f" | head -c "$len")
+        fi
+    done
+}
+
+# check_cat NAME OFFSET LENGTH "TOOL OPTIONS" FILE...
+check_cat() {
+    local name=$1 off=$2 len=$3 opts=$4
+    shift 4
+    local args=(-o "$off")
+    [[ $len == - ]] || args+=(-n "$len")
+    # shellcheck disable=SC2086 # opts is a list of words
+    run "$SMMAP" cat $opts "${args[@]}" "$@"
+    expected_cat "$off" "$len" "$@" >"$tmp/expected"
+    if [[ $rc == 0 ]] && [[ ! -s $tmp/err ]] && cmp -s "$tmp/out" "$tmp/expected"; then
+        pass
+    else
+        fail "cat $name: -o $off -n $len $opts $* (exit $rc, $(wc -c <"$tmp/out") bytes, want $(wc -c <"$tmp/expected"))"
+        cat "$tmp/err"
+    fi
+}
+
+section_cat() {
+    local opts off len
+    # Offsets and lengths around pages, windows and the end of the file
+    # (300000 bytes), under a 4 KiB window (a page), a 64 KiB one with a
+    # two-window budget, the defaults, and static mode.
+    for opts in "--window 4K --max-mapped 8K" "--window 64K --max-mapped 128K" "" "--static"; do
+        for off in 0 1 4095 4096 65537 299999 300000 300001 1000000000000; do
+            for len in - 0 1 4096 100000 1000000000000000; do
+                check_cat rand "$off" "$len" "$opts" "$tmp/rand"
+            done
+        done
+    done
+    # Several files: -o and -n apply to each file, as tail|head per file.
+    check_cat multi 3 5 "" "$tmp/small" "$tmp/rand" "$tmp/empty" "$tmp/small"
+    check_cat multi 0 - "--window 4K --max-mapped 4K" "$tmp/rand" "$tmp/small" "$tmp/rand"
+    check_cat multi 6 - "" "$tmp/small" "$tmp/small"
+    check_cat multi 299990 100 "--window 8K --max-mapped 8K" "$tmp/rand" "$tmp/r1000" "$tmp/rand"
+    check_cat empty 0 - "" "$tmp/empty"
+    # A window smaller than a page is rounded up to one by the library.
+    check_cat subpage 0 - "--window 100 --max-mapped 8K" "$tmp/rand"
+    check_cat subpage 12345 54321 "--window 1 --max-mapped 64K" "$tmp/rand"
+    check_cat subpage 4000 200 "--window 100 --max-mapped 8K --max-regions 2 --max-files 1" "$tmp/rand" "$tmp/r5000"
+    # The sparse file: bytes past 4 GiB, across a window boundary.
+    check_cat sparse $((4 * 2**30 + 4090)) 16 "--window 1M --max-mapped 8M" "$tmp/sparse"
+    check_cat sparse $((4 * 2**30 + 4000)) 200 "--window 4K --max-mapped 4K" "$tmp/sparse"
+    check_cat sparse $((2**20 - 10)) 30 "--window 64K --max-mapped 64K" "$tmp/sparse"
+    check_cat sparse $((6 * 2**30 - 70000)) - "--window 64K --max-mapped 64K" "$tmp/sparse"
+    run "$SMMAP" cat -o $((4 * 2**30 + 4090)) -n 16 --window 1M --max-mapped 8M "$tmp/sparse"
+    check_eq "cat sparse: the marker past 4 GiB" "PAST-4GiB-MARKER" "$(cat "$tmp/out")"
+    # Standard input, when it is a regular file.
+    run "$SMMAP" cat -o 7 -n 9000 - <"$tmp/rand"
+    expected_cat 7 9000 "$tmp/rand" >"$tmp/expected"
+    if [[ $rc == 0 ]] && cmp -s "$tmp/out" "$tmp/expected"; then pass; else fail "cat - <rand"; fi
+    # Option spellings: --offset=, --length, -oN, -nN, options after files, "--".
+    run "$SMMAP" cat "$tmp/rand" --offset=100 --length 50
+    expected_cat 100 50 "$tmp/rand" >"$tmp/expected"
+    cmp -s "$tmp/out" "$tmp/expected" && pass || fail "cat --offset= --length after the file"
+    run "$SMMAP" cat -o100 -n50 -- "$tmp/rand"
+    cmp -s "$tmp/out" "$tmp/expected" && pass || fail "cat -o100 -n50 --"
+    run "$SMMAP" cat -n 1K "$tmp/rand"
+    expected_cat 0 1024 "$tmp/rand" >"$tmp/expected"
+    cmp -s "$tmp/out" "$tmp/expected" && pass || fail "cat -n 1K"
+}
+
+section_stat() {
+    local fixed="--max-regions 100 --max-files 10"
+    # A file of exactly three 64 KiB windows read in 64 KiB reads with a
+    # budget of one window: each read maps a window and evicts the previous.
+    # shellcheck disable=SC2086
+    run "$SMMAP" stat --window 64K --max-mapped 64K $fixed "$tmp/three64k"
+    check_eq "stat 3 windows: exit status" 0 "$rc"
+    cat >"$tmp/expected" <<EOF
+window_size 65536 (64 KiB)
+max_mapped 65536 (64 KiB)
+max_regions 100
+max_open_files 10
+hard_limits 0
+mode sliding
+order sequential
+read_length 65536 (64 KiB)
+files_read 1
+reads 3
+bytes_read 196608 (192 KiB)
+fnv1a64 $("$FNV" <"$tmp/three64k")
+mapped_bytes 65536 (64 KiB)
+peak_mapped_bytes 65536 (64 KiB)
+regions 1
+peak_regions 1
+files 1
+files_mapped 1
+open_fds 1
+maps 3
+unmaps 2
+evictions 2
+reuses 0
+retries 0
+fd_closes 0
+fd_reopens 0
+EOF
+    check_eq "stat 3 windows: whole report" "$(cat "$tmp/expected")" "$(cat "$tmp/out")"
+
+    # The same file with a budget of two windows and 16 KiB reads: 12 reads,
+    # 3 maps, 1 eviction; the other 9 reads are hits of the cursor's window,
+    # which do not call smmap_cursor_use, so reuses stays 0.
+    # shellcheck disable=SC2086
+    run "$SMMAP" stat --window 64K --max-mapped 128K -n 16K $fixed "$tmp/three64k"
+    check_eq "stat 16K reads: reads" 12 "$(stat_field reads)"
+    check_eq "stat 16K reads: maps" 3 "$(stat_field maps)"
+    check_eq "stat 16K reads: evictions" 1 "$(stat_field evictions)"
+    check_eq "stat 16K reads: unmaps" 1 "$(stat_field unmaps)"
+    check_eq "stat 16K reads: regions" 2 "$(stat_field regions)"
+    check_eq "stat 16K reads: peak_mapped_bytes" 131072 "$(stat_field peak_mapped_bytes)"
+
+    # The checksum of a sequential stat is the FNV-1a of the files' bytes in
+    # order, as the reference hasher computes it from cat.
+    run "$SMMAP" stat --window 4K --max-mapped 16K -n 1000 "$tmp/rand" "$tmp/small" "$tmp/empty" "$tmp/r5000"
+    check_eq "stat checksum: exit status" 0 "$rc"
+    check_eq "stat checksum: fnv1a64" "$(cat "$tmp/rand" "$tmp/small" "$tmp/r5000" | "$FNV")" "$(stat_field fnv1a64)"
+    check_eq "stat checksum: bytes_read" 305006 "$(stat_field bytes_read)"
+    check_eq "stat checksum: reads" $((300 + 1 + 5)) "$(stat_field reads)"
+    check_eq "stat checksum: files" 4 "$(stat_field files)"
+    check_eq "stat checksum: files_read" 4 "$(stat_field files_read)"
+
+    # Random reads, checked byte for byte against pread by --verify, with the
+    # budget held: one cursor at a time, so peak <= max_mapped.
+    run "$SMMAP" stat --random 3000 -n 3000 --seed 7 --verify --window 8K --max-mapped 32K "$tmp/rand" "$tmp/r1000" "$tmp/empty" "$tmp/r5000"
+    check_eq "stat random verify: exit status" 0 "$rc"
+    check_eq "stat random verify: stderr" "" "$(cat "$tmp/err")"
+    check_eq "stat random verify: mismatches" 0 "$(stat_field verify_mismatches)"
+    check_eq "stat random verify: reads" 3000 "$(stat_field reads)"
+    check_eq "stat random verify: order" random "$(stat_field order)"
+    check_eq "stat random verify: seed" 7 "$(stat_field seed)"
+    local peak hash7 bytes7
+    peak=$(stat_field peak_mapped_bytes)
+    if ((peak > 0 && peak <= 32768)); then pass; else fail "stat random: peak_mapped_bytes $peak not in (0, 32768]"; fi
+    hash7=$(stat_field fnv1a64)
+    bytes7=$(stat_field bytes_read)
+    run "$SMMAP" stat --random 3000 -n 3000 --seed 7 --window 64K --max-mapped 64K "$tmp/rand" "$tmp/r1000" "$tmp/empty" "$tmp/r5000"
+    check_eq "stat random: same seed, same bytes (other budget)" "$hash7 $bytes7" "$(stat_field fnv1a64) $(stat_field bytes_read)"
+    run "$SMMAP" stat --random 3000 -n 3000 --seed 8 --window 64K --max-mapped 64K "$tmp/rand" "$tmp/r1000" "$tmp/empty" "$tmp/r5000"
+    if [[ $(stat_field fnv1a64) != "$hash7" ]]; then pass; else fail "stat random: seed 8 read the same bytes as seed 7"; fi
+    # One-byte random reads of a 6-byte file: every read gives one byte.
+    run "$SMMAP" stat --random 1000 -n 1 --window 4K --max-mapped 4K "$tmp/small"
+    check_eq "stat random 1-byte: bytes_read" 1000 "$(stat_field bytes_read)"
+    check_eq "stat random 1-byte: maps" 1 "$(stat_field maps)"
+    check_eq "stat random 1-byte: reuses" 0 "$(stat_field reuses)"
+    # Random reads of the 6 GiB sparse file, a third of them past 4 GiB,
+    # verified. Few: the first touch of a hole costs the kernel a page-cache
+    # fill (and readahead) per fault, about a millisecond on ext4.
+    run "$SMMAP" stat --random 100 -n 4K --verify --window 1M --max-mapped 8M "$tmp/sparse"
+    check_eq "stat random sparse: exit status" 0 "$rc"
+    check_eq "stat random sparse: mismatches" 0 "$(stat_field verify_mismatches)"
+    peak=$(stat_field peak_mapped_bytes)
+    if ((peak <= 8 * 2**20 + 2**20)); then pass; else fail "stat random sparse: peak $peak over budget + window"; fi
+
+    # Descriptor budget of one over three files: open a, b (close a), c
+    # (close b); read a (reopen, close c), b (reopen, close a), c (reopen,
+    # close b).
+    run "$SMMAP" stat --max-files 1 --window 4K --max-mapped 8K "$tmp/rand" "$tmp/r1000" "$tmp/r5000"
+    check_eq "stat max-files 1: open_fds" 1 "$(stat_field open_fds)"
+    check_eq "stat max-files 1: fd_closes" 5 "$(stat_field fd_closes)"
+    check_eq "stat max-files 1: fd_reopens" 3 "$(stat_field fd_reopens)"
+    check_eq "stat max-files 1: files_mapped" 3 "$(stat_field files_mapped)"
+    check_eq "stat max-files 1: max_open_files" 1 "$(stat_field max_open_files)"
+
+    # The same file under two names is one file with shared regions.
+    ln "$tmp/rand" "$tmp/rand-link"
+    run "$SMMAP" stat --window 64K --max-mapped 1M "$tmp/rand" "$tmp/rand-link"
+    check_eq "stat hard link: files" 1 "$(stat_field files)"
+    check_eq "stat hard link: maps" 5 "$(stat_field maps)"
+    check_eq "stat hard link: files_read" 2 "$(stat_field files_read)"
+    check_eq "stat hard link: bytes_read" 600000 "$(stat_field bytes_read)"
+
+    # Static mode maps each file whole: one map of exactly the file size.
+    run "$SMMAP" stat --static --max-mapped 1M "$tmp/rand"
+    check_eq "stat static: mode" static "$(stat_field mode)"
+    check_eq "stat static: maps" 1 "$(stat_field maps)"
+    check_eq "stat static: mapped_bytes" 300000 "$(stat_field mapped_bytes)"
+    check_eq "stat static: window_size" 0 "$(stat_field window_size)"
+    # Soft budget: a whole file larger than max_mapped is mapped anyway...
+    run "$SMMAP" stat --static --max-mapped 64K "$tmp/rand"
+    check_eq "stat static soft: exit status" 0 "$rc"
+    check_eq "stat static soft: peak_mapped_bytes" 300000 "$(stat_field peak_mapped_bytes)"
+    # ...and --hard refuses it: the file fails, the report still comes.
+    run "$SMMAP" stat --static --max-mapped 64K --hard "$tmp/rand" "$tmp/small"
+    check_eq "stat static hard: exit status" 1 "$rc"
+    check_eq "stat static hard: stderr" "smmap: $tmp/rand: out of memory or address space, or over the mapped budget" "$(cat "$tmp/err")"
+    check_eq "stat static hard: hard_limits" 1 "$(stat_field hard_limits)"
+    check_eq "stat static hard: bytes_read (small only)" 6 "$(stat_field bytes_read)"
+    check_eq "stat static hard: peak_mapped_bytes" 6 "$(stat_field peak_mapped_bytes)"
+
+    # Human sizes.
+    run "$SMMAP" stat --window 1G --max-mapped 1536M -n 1000 "$tmp/small"
+    check_eq "stat human: max_mapped" "max_mapped 1610612736 (1.5 GiB)" "$(grep '^max_mapped ' "$tmp/out")"
+    check_eq "stat human: window_size" "window_size 1073741824 (1 GiB)" "$(grep '^window_size ' "$tmp/out")"
+    check_eq "stat human: read_length" "read_length 1000 (1000 B)" "$(grep '^read_length ' "$tmp/out")"
+    check_eq "stat human: bytes_read" "bytes_read 6 (6 B)" "$(grep '^bytes_read ' "$tmp/out")"
+}
+
+section_errors() {
+    local try="Try 'smmap --help' for more information."
+    # File errors: reported, the other files still processed, exit 1.
+    check_run "cat missing" 1 "smmap: $tmp/nope: no such file or directory" "$SMMAP" cat "$tmp/nope"
+    check_run "cat directory" 1 "smmap: $tmp/dir: is a directory" "$SMMAP" cat "$tmp/dir"
+    check_run "cat char device" 1 "smmap: /dev/null: invalid argument (not a regular file)" "$SMMAP" cat /dev/null
+    check_run "cat missing then good" 1 "smmap: $tmp/nope: no such file or directory
+smmap: $tmp/dir: is a directory" "$SMMAP" cat "$tmp/small" "$tmp/nope" "$tmp/dir" "$tmp/small"
+    check_eq "cat missing then good: output" "hello
+hello" "$(cat "$tmp/out")"
+    check_run "stat missing" 1 "smmap: $tmp/nope: no such file or directory" "$SMMAP" stat "$tmp/nope" "$tmp/small"
+    check_eq "stat missing: report of the rest" 6 "$(stat_field bytes_read)"
+    check_eq "stat missing: files_read" 1 "$(stat_field files_read)"
+    check_run "stat directory" 1 "smmap: $tmp/dir: is a directory" "$SMMAP" stat "$tmp/dir"
+    set +e
+    "$SMMAP" cat - <"$tmp/rand" >/dev/null 2>"$tmp/err" # sanity: a file is fine
+    rc=$?
+    set -e
+    check_eq "cat - from a file: exit status" 0 "$rc"
+    set +e
+    printf 'piped' | "$SMMAP" cat - >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    set -e
+    check_eq "cat - from a pipe: exit status" 1 "$rc"
+    check_eq "cat - from a pipe: stderr" "smmap: -: invalid argument (not a regular file)" "$(cat "$tmp/err")"
+    check_run "cat to a full disk" 1 "smmap: write error: No space left on device" \
+        bash -c '"$1" cat "$2" >/dev/full' _ "$SMMAP" "$tmp/rand"
+
+    # Usage errors: exit 2, message and hint on stderr, nothing on stdout.
+    check_run "no command" 2 "smmap: no command given (cat, stat or bench)
+$try" "$SMMAP"
+    check_run "unknown command" 2 "smmap: unknown command 'frob'
+$try" "$SMMAP" frob
+    check_eq "unknown command: stdout" "" "$(cat "$tmp/out")"
+    check_run "unknown top option" 2 "smmap: unknown option '--frob'
+$try" "$SMMAP" --frob
+    check_run "cat unknown long option" 2 "smmap: cat: unknown option '--foo'
+$try" "$SMMAP" cat --foo "$tmp/small"
+    check_run "cat unknown short option" 2 "smmap: cat: unknown option '-x'
+$try" "$SMMAP" cat -x "$tmp/small"
+    check_run "stat has no -o" 2 "smmap: stat: unknown option '-o'
+$try" "$SMMAP" stat -o 1 "$tmp/small"
+    check_run "cat has no --random" 2 "smmap: cat: unknown option '--random'
+$try" "$SMMAP" cat --random 5 "$tmp/small"
+    check_run "cat no file" 2 "smmap: cat: no file given
+$try" "$SMMAP" cat
+    check_run "stat no file" 2 "smmap: stat: no file given
+$try" "$SMMAP" stat --window 1M
+    check_run "missing value" 2 "smmap: cat: option '--window' needs a value
+$try" "$SMMAP" cat "$tmp/small" --window
+    check_run "missing short value" 2 "smmap: cat: option '-n' needs a value
+$try" "$SMMAP" cat "$tmp/small" -n
+    check_run "value to a flag" 2 "smmap: stat: option '--static' takes no value
+$try" "$SMMAP" stat --static=1 "$tmp/small"
+    local bad
+    for bad in 1X 1KB 1.5M -1 +1 "" " 1" 0x10 M 1M1 1e3; do
+        check_run "bad size '$bad'" 2 "smmap: cat: invalid --window value '$bad' (expected digits with an optional K, M, G or T suffix)
+$try" "$SMMAP" cat --window "$bad" "$tmp/small"
+    done
+    check_run "bad -n" 2 "smmap: cat: invalid -n value 'ten' (expected digits with an optional K, M, G or T suffix)
+$try" "$SMMAP" cat -n ten "$tmp/small"
+    check_run "bad --max-mapped=" 2 "smmap: stat: invalid --max-mapped value '8Q' (expected digits with an optional K, M, G or T suffix)
+$try" "$SMMAP" stat --max-mapped=8Q "$tmp/small"
+    check_run "overflow digits" 2 "smmap: cat: --window value '18446744073709551616' is too large (at most 18446744073709551615)
+$try" "$SMMAP" cat --window 18446744073709551616 "$tmp/small"
+    check_run "overflow suffix" 2 "smmap: cat: --max-mapped value '16777216T' is too large (at most 18446744073709551615)
+$try" "$SMMAP" cat --max-mapped 16777216T "$tmp/small"
+    check_run "overflow 32-bit budget" 2 "smmap: stat: --max-regions value '4G' is too large (at most 4294967295)
+$try" "$SMMAP" stat --max-regions 4G "$tmp/small"
+    check_run "overflow offset" 2 "smmap: cat: -o value '99999999999999999999' is too large (at most 18446744073709551615)
+$try" "$SMMAP" cat -o 99999999999999999999 "$tmp/small"
+    check_run "stat read too long" 2 "smmap: stat: -n value '2G' is too large (at most 1073741824)
+$try" "$SMMAP" stat -n 2G "$tmp/small"
+    check_run "zero window" 2 "smmap: cat: --window must be greater than 0 (use --static to map files whole)
+$try" "$SMMAP" cat --window 0 "$tmp/small"
+    check_run "zero max-mapped" 2 "smmap: cat: --max-mapped must be greater than 0
+$try" "$SMMAP" cat --max-mapped 0 "$tmp/small"
+    check_run "zero max-files" 2 "smmap: stat: --max-files must be greater than 0
+$try" "$SMMAP" stat --max-files 0 "$tmp/small"
+    check_run "zero stat -n" 2 "smmap: stat: -n must be greater than 0
+$try" "$SMMAP" stat -n 0 "$tmp/small"
+    check_run "static and window" 2 "smmap: stat: --static and --window exclude each other
+$try" "$SMMAP" stat --static --window 1M "$tmp/small"
+    check_run "budget below the default window" 2 "smmap: cat: --max-mapped (8 MiB) is smaller than the window (1 GiB); give a smaller --window too
+$try" "$SMMAP" cat --max-mapped 8M "$tmp/small"
+    check_run "budget below the window" 2 "smmap: cat: --max-mapped (64 KiB) is smaller than the window (1 MiB)
+$try" "$SMMAP" cat --window 1M --max-mapped 64K "$tmp/small"
+    # Only the library knows the window rounded up to a page.
+    check_run "budget below the rounded window" 2 "smmap: cat: cannot create the manager: invalid argument (is --max-mapped at least the window rounded up to the page size?)" \
+        "$SMMAP" cat --window 100 --max-mapped 200 "$tmp/small"
+}
+
+section_misc() {
+    local version
+    version=$(sed -n 's/^#define SMMAP_VERSION_STRING "\(.*\)"$/\1/p' "$(dirname "$0")/../../include/smmap.h")
+    check_run "--version" 0 "" "$SMMAP" --version
+    check_eq "--version: stdout" "smmap $version" "$(cat "$tmp/out")"
+    local args
+    for args in "--help" "-h" "help" "cat --help" "stat -h" "cat $tmp/nope --help"; do
+        # shellcheck disable=SC2086
+        check_run "$args" 0 "" "$SMMAP" $args
+        check_eq "$args: usage on stdout" "Usage: smmap cat  [OPTIONS] [-o OFFSET] [-n LENGTH] FILE..." "$(head -n 1 "$tmp/out")"
+    done
+    if [[ $HAVE_BENCH == 1 ]]; then
+        run "$SMMAP" bench --help
+        check_eq "bench --help: exit status" 0 "$rc"
+        if [[ -s $tmp/out || -s $tmp/err ]]; then pass; else fail "bench --help printed nothing"; fi
+        run "$SMMAP" bench --no-such-bench-option
+        check_eq "bench usage error: exit status" 2 "$rc"
+    else
+        check_run "bench not built" 2 "smmap: bench: benchmarks were not built (configure with -DSMMAP_BUILD_BENCH=ON and a bench/ that defines smmap_benchlib)" "$SMMAP" bench
+    fi
+}
+
+make_files
+case $section in
+cat | stat | errors | misc) "section_$section" ;;
+all) for s in cat stat errors misc; do "section_$s"; done ;;
+*) echo "unknown section $section" >&2; exit 2 ;;
+esac
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]
