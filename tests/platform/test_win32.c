@@ -1,0 +1,282 @@
+/*
+ * test_win32.c - what only Windows has: UTF-8 paths converted to wide
+ * strings, case-insensitive names and hard links as one identity (volume
+ * serial and file index), sharing violations, C runtime descriptors behind
+ * smmap_file_open_fd, the errno values Windows errors become, empty files,
+ * ReadFile at an offset, and the SRWLOCK behind smmap_mutex.
+ *
+ * Built only on Windows (tests/platform/CMakeLists.txt); the behaviours
+ * every platform shares are tested in the other files of this folder.
+ */
+#include "test.h"
+#include "os.h"
+
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include <fcntl.h>
+#include <io.h>
+#include <sys/stat.h>
+#include <wchar.h>
+
+#define G 65536ull
+
+/* "δοκιμή-файл.bin" in UTF-8, and the same name as UTF-16. */
+static const char utf8_name[] =
+    "\xce\xb4\xce\xbf\xce\xba\xce\xb9\xce\xbc\xce\xae-"
+    "\xd1\x84\xd0\xb0\xd0\xb9\xd0\xbb.bin";
+static const wchar_t wide_name[] = L"\x03b4\x03bf\x03ba\x03b9\x03bc\x03ae-"
+                                   L"\x0444\x0430\x0439\x043b.bin";
+
+static void wide_path(wchar_t *out, size_t cap, const wchar_t *name)
+{
+    wchar_t dir[512];
+    MultiByteToWideChar(CP_UTF8, 0, fixture_dir(), -1, dir, 512);
+    swprintf(out, cap, L"%ls\\%ls", dir, name);
+}
+
+static void test_platform__utf8_path_opens_wide_name(void)
+{
+    wchar_t wpath[700];
+    char path[700];
+    unsigned char buf[64];
+    FILE *out;
+    smmap_manager *m;
+    smmap_file *f = NULL;
+    smmap_cursor c;
+    size_t i;
+
+    wide_path(wpath, 700, wide_name);
+    out = _wfopen(wpath, L"wb");
+    REQUIRE_EQ(out != NULL, 1);
+    for (i = 0; i < 200000; i++)
+        fputc(pattern_byte(i), out);
+    fclose(out);
+    snprintf(path, sizeof(path), "%s\\%s", fixture_dir(), utf8_name);
+
+    m = test_manager(G, 16 * G, 100, 8, 0);
+    CHECK_EQ(smmap_file_open(m, path, &f), 0);
+    if (f != NULL) {
+        CHECK_EQ(smmap_file_size(f), 200000);
+        smmap_cursor_init(&c, f);
+        CHECK_EQ(smmap_read(&c, 150000, buf, sizeof(buf)), sizeof(buf));
+        CHECK(pattern_matches(buf, 150000, sizeof(buf)));
+        smmap_cursor_release(&c);
+        /* release_path compares the UTF-8 bytes the caller gave. */
+        CHECK_EQ(smmap_manager_release_path(m, path), 0);
+        CHECK_EQ(test_stats(m).open_fds, 0);
+        smmap_file_close(f);
+    }
+    smmap_manager_free(m);
+    CHECK_EQ(_wremove(wpath), 0);
+}
+
+/* Bytes that are not UTF-8 name no file: refused, not guessed at. */
+static void test_platform__invalid_utf8_is_einval(void)
+{
+    char path[700];
+    smmap_manager *m = test_manager(G, 16 * G, 100, 8, 0);
+    smmap_file *f = (smmap_file *)&f;
+    snprintf(path, sizeof(path), "%s\\bad-\xff\xfe.bin", fixture_dir());
+    CHECK_EQ(smmap_file_open(m, path, &f), -EINVAL);
+    CHECK(f == NULL);
+    smmap_manager_free(m);
+}
+
+/* Upper case, forward slashes, a hard link: one file, one entry. */
+static void test_platform__spellings_share_identity(void)
+{
+    const char *path = fixture_file("pack.idx", 100000);
+    char upper[700], slashes[700];
+    const char *link = fixture_path("link.idx");
+    smmap_manager *m = test_manager(G, 16 * G, 100, 8, 0);
+    smmap_file *f[4] = {NULL, NULL, NULL, NULL};
+    smmap_os_fd fd;
+    smmap_os_stat st;
+    size_t i;
+
+    snprintf(upper, sizeof(upper), "%s\\PACK.IDX", fixture_dir());
+    snprintf(slashes, sizeof(slashes), "%s/pack.idx", fixture_dir());
+    REQUIRE_EQ(CreateHardLinkA(link, path, NULL) != 0, 1);
+
+    CHECK_EQ(smmap_file_open(m, path, &f[0]), 0);
+    CHECK_EQ(smmap_file_open(m, upper, &f[1]), 0);
+    CHECK_EQ(smmap_file_open(m, slashes, &f[2]), 0);
+    CHECK_EQ(smmap_file_open(m, link, &f[3]), 0);
+    CHECK_EQ(test_stats(m).files, 1);
+    CHECK_EQ(test_stats(m).open_fds, 1);
+
+    REQUIRE_EQ(smmap__os.open_ro(path, &fd), 0);
+    CHECK_EQ(smmap__os.fstat(fd, &st), 0);
+    CHECK_EQ(st.kind, SMMAP_OS_REGULAR);
+    CHECK_EQ(st.size, 100000);
+    CHECK(st.ino != 0);
+    /* Written within the last day, in nanoseconds since 1970. */
+    CHECK(st.mtime_ns > (int64_t)1600000000 * 1000000000);
+    CHECK_EQ(smmap__os.close(fd), 0);
+
+    for (i = 0; i < 4; i++)
+        smmap_file_close(f[i]);
+    smmap_manager_free(m);
+    CHECK_EQ(DeleteFileA(link) != 0, 1);
+}
+
+static void test_platform__open_errors_map_to_errno(void)
+{
+    smmap_manager *m = test_manager(G, 16 * G, 100, 8, 0);
+    const char *path = fixture_file("locked.bin", 1000);
+    char missing_dir[700];
+    smmap_file *f = NULL;
+    HANDLE exclusive;
+
+    CHECK_EQ(smmap_file_open(m, fixture_path("missing.bin"), &f), -ENOENT);
+    snprintf(missing_dir, sizeof(missing_dir), "%s\\no-such-dir\\x.bin",
+             fixture_dir());
+    CHECK_EQ(smmap_file_open(m, missing_dir, &f), -ENOENT);
+    CHECK_EQ(smmap_file_open(m, fixture_dir(), &f), -EISDIR);
+
+    /* Another opener that shares nothing: a sharing violation is -EACCES. */
+    exclusive = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                            OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    REQUIRE_EQ(exclusive != INVALID_HANDLE_VALUE, 1);
+    CHECK_EQ(smmap_file_open(m, path, &f), -EACCES);
+    CloseHandle(exclusive);
+    CHECK_EQ(smmap_file_open(m, path, &f), 0);
+    smmap_file_close(f);
+
+    CHECK_EQ(test_stats(m).files, 0);
+    smmap_manager_free(m);
+}
+
+/* A C runtime descriptor: its HANDLE is duplicated, so the caller may close
+ * it at once; a write-only one opens but cannot be mapped (as on POSIX). */
+static void test_platform__crt_descriptor(void)
+{
+    const char *path = fixture_file("fd.bin", 200000);
+    const char *wo_path = fixture_path("write-only.bin");
+    smmap_manager *m = test_manager(G, 16 * G, 100, 8, 0);
+    smmap_file *f = NULL;
+    smmap_cursor c;
+    int fd;
+
+    fd = _open(path, _O_RDONLY | _O_BINARY);
+    REQUIRE_EQ(fd >= 0, 1);
+    CHECK_EQ(smmap_file_open_fd(m, fd, &f), 0);
+    CHECK_EQ(_close(fd), 0);
+    REQUIRE_EQ(f != NULL, 1);
+    CHECK_EQ(smmap_file_size(f), 200000);
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&c, 2 * G + 5, 10), 0);
+    CHECK_EQ(c.begin % G, 0);
+    CHECK(pattern_matches(c.data + (2 * G + 5 - c.begin), 2 * G + 5, 10));
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+
+    CHECK_EQ(smmap_file_open_fd(m, 9999, &f), -EBADF);
+    CHECK_EQ(smmap_file_open_fd(m, -1, &f), -EBADF);
+
+    fd = _open(wo_path, _O_CREAT | _O_WRONLY | _O_BINARY, _S_IREAD | _S_IWRITE);
+    REQUIRE_EQ(fd >= 0, 1);
+    CHECK_EQ(_write(fd, "hello", 5), 5);
+    CHECK_EQ(smmap_file_open_fd(m, fd, &f), 0);
+    CHECK_EQ(_close(fd), 0);
+    if (f != NULL) {
+        CHECK_EQ(smmap_file_size(f), 5);
+        smmap_cursor_init(&c, f);
+        CHECK_EQ(smmap_cursor_use(&c, 0, 5), -EACCES);
+        smmap_file_close(f);
+    }
+    CHECK_EQ(test_stats(m).regions, 0);
+    smmap_manager_free(m);
+    CHECK_EQ(remove(wo_path), 0);
+}
+
+/* An empty file opens with size 0 and is never mapped; the OS layer itself
+ * refuses a view of it (CreateFileMapping cannot map 0 bytes). */
+static void test_platform__empty_file_never_mapped(void)
+{
+    const char *path = fixture_file("empty.bin", 0);
+    smmap_manager *m = test_manager(G, 16 * G, 100, 8, 0);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor c;
+    smmap_os_fd fd;
+    void *base = NULL;
+    unsigned char byte;
+
+    CHECK_EQ(smmap_file_size(f), 0);
+    smmap_cursor_init(&c, f);
+    CHECK_EQ(smmap_cursor_use(&c, 0, 0), -ERANGE);
+    CHECK_EQ(smmap_read(&c, 0, &byte, 1), 0);
+    CHECK_EQ(test_stats(m).maps, 0);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+
+    REQUIRE_EQ(smmap__os.open_ro(path, &fd), 0);
+    CHECK_EQ(smmap__os.map(fd, 0, 4096, &base), -EINVAL);
+    CHECK_EQ(smmap__os.map(fd, 0, 0, &base), -EINVAL);
+    CHECK_EQ(smmap__os.close(fd), 0);
+}
+
+/* pread is ReadFile at an OVERLAPPED offset: exact bytes, 0 at the end. */
+static void test_platform__pread_at_offset(void)
+{
+    const char *path = fixture_file("pread.bin", 5 * G + 3);
+    unsigned char buf[100];
+    smmap_os_fd fd;
+
+    REQUIRE_EQ(smmap__os.open_ro(path, &fd), 0);
+    CHECK_EQ(smmap__os.pread(fd, buf, 100, 4 * G + 17), 100);
+    CHECK(pattern_matches(buf, 4 * G + 17, 100));
+    CHECK_EQ(smmap__os.pread(fd, buf, 100, 5 * G), 3);
+    CHECK(pattern_matches(buf, 5 * G, 3));
+    CHECK_EQ(smmap__os.pread(fd, buf, 100, 5 * G + 3), 0);
+    CHECK_EQ(smmap__os.pread(fd, buf, 100, 100 * G), 0);
+    CHECK_EQ(smmap__os.close(fd), 0);
+    CHECK_EQ(smmap__os.close(fd), -EBADF);
+}
+
+/* The SRWLOCK behind smmap_mutex excludes: two threads, no lost update. */
+static smmap_mutex counter_lock;
+static volatile long counter;
+
+static DWORD WINAPI add_many(LPVOID arg)
+{
+    int i;
+    (void)arg;
+    for (i = 0; i < 200000; i++) {
+        smmap__mutex_lock(&counter_lock);
+        counter = counter + 1;
+        smmap__mutex_unlock(&counter_lock);
+    }
+    return 0;
+}
+
+static void test_platform__srwlock_mutex(void)
+{
+    HANDLE t[2];
+    int i;
+    REQUIRE_EQ(smmap__mutex_init(&counter_lock), 0);
+    counter = 0;
+    for (i = 0; i < 2; i++) {
+        t[i] = CreateThread(NULL, 0, add_many, NULL, 0, NULL);
+        REQUIRE_EQ(t[i] != NULL, 1);
+    }
+    WaitForMultipleObjects(2, t, TRUE, INFINITE);
+    for (i = 0; i < 2; i++)
+        CloseHandle(t[i]);
+    CHECK_EQ(counter, 400000);
+    smmap__mutex_destroy(&counter_lock);
+}
+
+static const test_case tests[] = {
+    TEST_ENTRY(test_platform__utf8_path_opens_wide_name),
+    TEST_ENTRY(test_platform__invalid_utf8_is_einval),
+    TEST_ENTRY(test_platform__spellings_share_identity),
+    TEST_ENTRY(test_platform__open_errors_map_to_errno),
+    TEST_ENTRY(test_platform__crt_descriptor),
+    TEST_ENTRY(test_platform__empty_file_never_mapped),
+    TEST_ENTRY(test_platform__pread_at_offset),
+    TEST_ENTRY(test_platform__srwlock_mutex),
+};
+
+TEST_MAIN(tests)
