@@ -143,25 +143,27 @@ static void file_error(const char *path, int err)
     fprintf(stderr, "smmap: %s: %s\n", path, smmap_strerror(err));
 }
 
-/* "1.5 MiB": a byte count for people; the exact count is printed beside it. */
+/* "1.5 MiB": a byte count for people; the exact count is printed beside it.
+ * Whole multiples of the unit print without a fraction ("64 KiB"). */
 static void format_size(uint64_t bytes, char *buf, size_t cap)
 {
     static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB",
                                         "EiB"};
-    double value = (double)bytes;
-    int unit = -1;
+    uint64_t divisor = 1024;
+    int unit = 0;
     if (bytes < 1024) {
         snprintf(buf, cap, "%" PRIu64 " B", bytes);
         return;
     }
-    while (value >= 1024.0 && unit < 5) {
-        value /= 1024.0;
+    while (unit < 5 && bytes / divisor >= 1024) {
+        divisor *= 1024;
         unit++;
     }
-    if (value == (double)(uint64_t)value)
-        snprintf(buf, cap, "%.0f %s", value, units[unit]);
+    if (bytes % divisor == 0)
+        snprintf(buf, cap, "%" PRIu64 " %s", bytes / divisor, units[unit]);
     else
-        snprintf(buf, cap, "%.1f %s", value, units[unit]);
+        snprintf(buf, cap, "%.1f %s", (double)bytes / (double)divisor,
+                 units[unit]);
 }
 
 static void print_count(const char *name, uint64_t value)
