@@ -940,6 +940,9 @@ static RegionMapObject *cursor_pin_copy(WindowCursorObject *self)
     return r;
 }
 
+/* A memoryview of the cursor's bytes. The exporter pins the region; its
+ * one-shot sub-view makes the view start at the cursor's offset without a
+ * second view object. */
 static PyObject *cursor_buffer(WindowCursorObject *self, PyObject *unused)
 {
     RegionMapObject *r;
