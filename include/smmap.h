@@ -60,8 +60,9 @@
  *   -EMFILE  max_regions reached with every region held by a cursor
  *   -EBUSY   smmap_manager_release_path() while a cursor holds a region of
  *            a matching file
- *   -ESTALE  a descriptor that was closed to stay in budget could not be
- *            reopened to the same file (replaced, or shrunk, on disk)
+ *   -ESTALE  the file changed on disk since it was opened (replaced, shrunk,
+ *            modified, removed, or truncated under a read): no new window
+ *   -EIO     smmap_read hit a page that a truncation removed (SIGBUS)
  *
  * THREADS
  *
@@ -75,17 +76,24 @@
  *   - Read-only. Mappings are PROT_READ; writing through a returned pointer
  *     crashes.
  *   - SIGBUS: if another process truncates a file while it is mapped,
- *     touching a mapped page past the new end raises SIGBUS (on Windows an
- *     in-page exception). Pointers handed out (c->data, smmap_cursor_at) are
- *     raw memory and are not guarded. Do not let other programs truncate
- *     files you read through smmap, or copy with smmap_read and handle the
- *     signal yourself.
+ *     touching a mapped page past the new end raises SIGBUS. smmap_read
+ *     guards its copy and returns -EIO instead (see smmap_read); pointers
+ *     handed out (c->data, smmap_cursor_at) are raw memory and are NOT
+ *     guarded: dereferencing them after a truncation kills the process like
+ *     any mmap. Use smmap_read, or SMMAP_NO_MMAP, for files that others may
+ *     truncate. (Windows refuses to truncate a file while it is mapped.)
+ *   - Changes on disk: each new window checks that the file is still the one
+ *     opened (device, inode, a size at least the handle's, and the
+ *     modification time where the platform gives nanoseconds); otherwise it
+ *     gives -ESTALE, so no window ever mixes bytes of two versions of a file.
+ *     Windows already mapped are shared memory: a rewrite in place shows
+ *     through them. smmap_file_refresh() accepts a file that grew.
  *   - Pointer lifetime: c->data and the pointers smmap_cursor_at() returns
  *     are valid until the cursor moves (smmap_cursor_use, smmap_cursor_at
  *     outside the window, smmap_read) or is released. Keep a second cursor
  *     (smmap_cursor_copy) to hold a window while moving another.
- *   - Size: the size of a file is taken when it is opened and never changes
- *     for that handle. Bytes appended later are not seen by it; open again.
+ *   - Size: the size of a file is taken when it is opened and changes for
+ *     that handle only through smmap_file_refresh().
  *   - 32-bit: address space, not the file, is the limit. Use sliding mode;
  *     static mode returns -ENOMEM for a file larger than the address space.
  *     File offsets are 64-bit everywhere.
@@ -138,6 +146,28 @@ typedef struct smmap_region smmap_region;   /* opaque, internal */
 /* max_mapped is hard: -ENOMEM instead of mapping over budget when every
  * region is held by a cursor. */
 #define SMMAP_HARD_LIMITS 0x1u
+/* Serve every window from a heap buffer filled by pread instead of mmap:
+ * same API, budgets and semantics (max_mapped then bounds heap bytes). The
+ * manager switches a file to this by itself when mmap fails with ENODEV,
+ * EACCES or EINVAL (file systems that cannot map), and counts it in
+ * smmap_stats.files_no_mmap. Windows of the read backend never raise
+ * SIGBUS. */
+#define SMMAP_NO_MMAP 0x2u
+/* Prefault new windows (MADV_POPULATE_READ or touching each page), so the
+ * first access to each page does not fault. */
+#define SMMAP_POPULATE 0x4u
+/* Install no signal handler: smmap_read's guard then relies on the
+ * application's own SIGBUS/SIGSEGV handler calling smmap_handle_fault(). */
+#define SMMAP_NO_SIGNAL_HANDLER 0x8u
+
+/* Access advice for windows (madvise/posix_madvise); unsupported advice is
+ * ignored, never an error. */
+enum smmap_advice {
+    SMMAP_ADVICE_NORMAL = 0,
+    SMMAP_ADVICE_RANDOM = 1,
+    SMMAP_ADVICE_SEQUENTIAL = 2,
+    SMMAP_ADVICE_WILLNEED = 3
+};
 
 /*
  * Options of a manager. Fill with smmap_options_init(), then change fields.
@@ -153,6 +183,8 @@ typedef struct smmap_region smmap_region;   /* opaque, internal */
  *                 are a cache: the least recently used idle one is closed,
  *                 and reopened when a window of its file is needed.
  * flags:          SMMAP_* flags, 0 for defaults.
+ * advice:         SMMAP_ADVICE_* given for every new window (per file:
+ *                 smmap_file_advise).
  *
  * Defaults:
  *
@@ -163,8 +195,8 @@ typedef struct smmap_region smmap_region;   /* opaque, internal */
  *   max_open_files  a quarter of the RLIMIT_NOFILE soft limit, at least 8
  *
  * smmap_manager_new() returns -EINVAL for: a zero max_mapped, max_regions or
- * max_open_files; max_mapped < window_size in sliding mode; unknown flags; a
- * window_size that does not fit the address space.
+ * max_open_files; max_mapped < window_size in sliding mode; unknown flags or
+ * advice; a window_size that does not fit the address space.
  */
 typedef struct smmap_options {
     uint64_t window_size;
@@ -172,6 +204,7 @@ typedef struct smmap_options {
     uint32_t max_regions;
     uint32_t max_open_files;
     uint32_t flags;
+    uint32_t advice;
 } smmap_options;
 
 /*
@@ -192,6 +225,10 @@ typedef struct smmap_options {
  *                    recovered by collecting unused resources and retrying
  * fd_closes:         descriptors closed to stay within max_open_files
  * fd_reopens:        descriptors reopened on demand
+ * files_no_mmap:     files served by the read backend (SMMAP_NO_MMAP, or
+ *                    switched to it because mmap was refused)
+ * read_windows:      windows filled by pread instead of mapped
+ * faults:            SIGBUS faults inside smmap_read turned into -EIO
  */
 typedef struct smmap_stats {
     uint64_t mapped_bytes, peak_mapped_bytes;
@@ -199,6 +236,8 @@ typedef struct smmap_stats {
     uint32_t files, files_mapped, open_fds;
     uint64_t maps, unmaps, evictions, reuses, retries;
     uint64_t fd_closes, fd_reopens;
+    uint32_t files_no_mmap;
+    uint64_t read_windows, faults;
 } smmap_stats;
 
 /*
@@ -286,8 +325,27 @@ SMMAP_API int smmap_file_open_fd(smmap_manager *m, int fd, smmap_file **out);
  */
 SMMAP_API void smmap_file_close(smmap_file *f);
 
-/* The size of the file when this handle was opened (0 for NULL). */
+/* The size of the file when this handle was opened or last refreshed (0 for
+ * NULL). */
 SMMAP_API uint64_t smmap_file_size(const smmap_file *f);
+
+/*
+ * Take the size of a file that grew (a log, a pack being appended) without
+ * disturbing live cursors: the handle's size becomes the file's size now.
+ *
+ * @return 0; -EINVAL for NULL; -ESTALE when the file shrank, was replaced
+ *         (another device or inode at the path) or was marked changed by a
+ *         fault; or the error of open/fstat
+ */
+SMMAP_API int smmap_file_refresh(smmap_file *f);
+
+/*
+ * Give access advice (SMMAP_ADVICE_*) for the windows of a file: its current
+ * ones and those mapped later. Shared by every handle of the file.
+ *
+ * @return 0; -EINVAL for NULL or unknown advice
+ */
+SMMAP_API int smmap_file_advise(smmap_file *f, int advice);
 
 /* Make *c an empty cursor over f (f may be NULL: every use gives -EINVAL). */
 SMMAP_API void smmap_cursor_init(smmap_cursor *c, smmap_file *f);
@@ -349,11 +407,31 @@ static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
  * Copy min(len, file size - offset) bytes at offset into dst, across as many
  * windows as needed, moving the cursor.
  *
+ * The copy is guarded: if another process truncated the file and a page of
+ * the window is gone, the SIGBUS it raises is caught (only when it hits this
+ * copy; every other SIGBUS or SIGSEGV goes to the handler installed before),
+ * smmap_read returns -EIO, and the file is marked changed: windows not yet
+ * mapped then give -ESTALE. The handler is installed once, on the first
+ * guarded copy, unless the manager has SMMAP_NO_SIGNAL_HANDLER. Pointers
+ * from c->data and smmap_cursor_at are not guarded.
+ *
  * @return the number of bytes copied (0 at or past the end of the file), or a
- *         negative error (-EINVAL for a NULL cursor or NULL dst with len > 0)
+ *         negative error (-EINVAL for a NULL cursor or NULL dst with len > 0,
+ *         -EIO for a fault, or any error of smmap_cursor_use); dst may then
+ *         hold part of the bytes
  */
 SMMAP_API int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst,
                              size_t len);
+
+/*
+ * For applications that handle SIGBUS/SIGSEGV themselves (and create their
+ * managers with SMMAP_NO_SIGNAL_HANDLER): call this first from the handler
+ * with the fault address (siginfo's si_addr). If the fault hit the copy of a
+ * smmap_read in this thread, it does not return: smmap_read returns -EIO.
+ * Otherwise it returns 0 and the handler goes on as it would. Async-signal-
+ * safe.
+ */
+SMMAP_API int smmap_handle_fault(void *addr);
 
 /* Text for an error code (negative or positive errno); never NULL. */
 SMMAP_API const char *smmap_strerror(int err);

@@ -28,14 +28,37 @@ static void hash_insert(smmap_manager *m, smmap_entry *e)
     size_t i = hash_index(m, e->dev, e->ino);
     e->hash_next = m->buckets[i];
     m->buckets[i] = e;
+    e->in_hash = 1;
 }
 
 static void hash_remove(smmap_manager *m, smmap_entry *e)
 {
     smmap_entry **p = &m->buckets[hash_index(m, e->dev, e->ino)];
+    if (!e->in_hash)
+        return;
     while (*p != e)
         p = &(*p)->hash_next;
     *p = e->hash_next;
+    e->in_hash = 0;
+}
+
+static void list_insert(smmap_manager *m, smmap_entry *e)
+{
+    e->all_prev = NULL;
+    e->all_next = m->entries;
+    if (m->entries)
+        m->entries->all_prev = e;
+    m->entries = e;
+}
+
+static void list_remove(smmap_manager *m, smmap_entry *e)
+{
+    if (e->all_prev)
+        e->all_prev->all_next = e->all_next;
+    else
+        m->entries = e->all_next;
+    if (e->all_next)
+        e->all_next->all_prev = e->all_prev;
 }
 
 /* Double the table when it is full; on allocation failure keep the old one,
@@ -65,22 +88,29 @@ static int closable(const smmap_entry *e)
     return e->path != NULL && e->fd_handles == 0;
 }
 
+static void fd_lru_unlink(smmap_manager *m, smmap_entry *e)
+{
+    if (e->fd_prev)
+        e->fd_prev->fd_next = e->fd_next;
+    else
+        m->fd_head = e->fd_next;
+    if (e->fd_next)
+        e->fd_next->fd_prev = e->fd_prev;
+    else
+        m->fd_tail = e->fd_prev;
+    e->fd_prev = e->fd_next = NULL;
+    e->in_fd_lru = 0;
+}
+
+/* Membership only: an entry joins at the tail (most recently used) when its
+ * descriptor becomes idle and closable, and leaves when it stops being so;
+ * its place among the others does not change otherwise. */
 void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e)
 {
     int want = e->fd != SMMAP_OS_NO_FD && e->fd_busy == 0 && closable(e);
-    if (e->in_fd_lru) {
-        if (e->fd_prev)
-            e->fd_prev->fd_next = e->fd_next;
-        else
-            m->fd_head = e->fd_next;
-        if (e->fd_next)
-            e->fd_next->fd_prev = e->fd_prev;
-        else
-            m->fd_tail = e->fd_prev;
-        e->fd_prev = e->fd_next = NULL;
-        e->in_fd_lru = 0;
-    }
-    if (want) {
+    if (e->in_fd_lru && !want) {
+        fd_lru_unlink(m, e);
+    } else if (!e->in_fd_lru && want) {
         e->fd_prev = m->fd_tail;
         e->fd_next = NULL;
         if (m->fd_tail)
@@ -90,6 +120,14 @@ void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e)
         m->fd_tail = e;
         e->in_fd_lru = 1;
     }
+}
+
+/* The descriptor was just used (opened again): most recently used. */
+static void fd_lru_touch(smmap_manager *m, smmap_entry *e)
+{
+    if (e->in_fd_lru)
+        fd_lru_unlink(m, e);
+    smmap__fd_lru_update(m, e);
 }
 
 void smmap__entry_close_fd(smmap_manager *m, smmap_entry *e)
@@ -122,6 +160,15 @@ static int open_path(smmap_manager *m, const char *path, smmap_os_fd *fd,
     return err;
 }
 
+int smmap__entry_check(const smmap_entry *e, const smmap_os_stat *st)
+{
+    if (st->dev != e->dev || st->ino != e->ino ||
+        st->kind != SMMAP_OS_REGULAR || st->size < e->size ||
+        (st->mtime_ns != e->mtime_ns && st->mtime_ns != 0 && e->mtime_ns != 0))
+        return -ESTALE;
+    return 0;
+}
+
 int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out)
 {
     smmap_os_stat st;
@@ -134,9 +181,8 @@ int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out)
     if (err != 0)
         return err == -ENOENT ? -ESTALE : err;
     err = smmap__os.fstat(fd, &st);
-    if (err == 0 && (st.dev != e->dev || st.ino != e->ino ||
-                     st.kind != SMMAP_OS_REGULAR || st.size < e->size))
-        err = -ESTALE;
+    if (err == 0)
+        err = smmap__entry_check(e, &st);
     if (err != 0) {
         (void)smmap__os.close(fd);
         return err;
@@ -186,6 +232,14 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
     if (retried)
         m->stats.retries++;
     e = hash_find(m, st->dev, st->ino);
+    if (e != NULL && (e->changed || st->size < e->size)) {
+        /* The file shrank or was seen changed: whatever the old handles
+         * see, this open is of a different file. The old entry lives on for
+         * its handles, out of the table. */
+        e->changed = 1;
+        hash_remove(m, e);
+        e = NULL;
+    }
     if (e == NULL) {
         e = spare;
         spare = NULL;
@@ -194,14 +248,25 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
         e->dev = st->dev;
         e->ino = st->ino;
         e->size = st->size;
+        e->mtime_ns = st->mtime_ns;
+        e->advice = (int)m->opt.advice;
         e->path = entry_path;
         entry_path = NULL;
         e->fd = SMMAP_OS_NO_FD;
         hash_insert(m, e);
+        list_insert(m, e);
         m->stats.files++;
-    }
-    if (st->size > e->size)
+    } else if (st->size > e->size || st->mtime_ns != e->mtime_ns) {
+        /* Grown or touched since: this open takes the file as it is now,
+         * like smmap_file_refresh. */
         e->size = st->size;
+        e->mtime_ns = st->mtime_ns;
+    }
+    if (e->path == NULL && entry_path != NULL) {
+        /* Opened by descriptor first: now it can be reopened by path. */
+        e->path = entry_path;
+        entry_path = NULL;
+    }
     if (e->fd == SMMAP_OS_NO_FD) {
         e->fd = fd;
         fd = SMMAP_OS_NO_FD;
@@ -219,7 +284,7 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
     if (f->from_fd)
         e->fd_handles++;
     m->handles++;
-    smmap__fd_lru_update(m, e);
+    fd_lru_touch(m, e);
     smmap__fd_trim(m, m->opt.max_open_files);
     smmap__mutex_unlock(&m->lock);
 
@@ -352,10 +417,12 @@ void smmap_file_close(smmap_file *f)
         if (e->fd != SMMAP_OS_NO_FD)
             smmap__entry_close_fd(m, e);
         hash_remove(m, e);
+        list_remove(m, e);
         m->stats.files--;
         free_entry = 1;
     } else {
         smmap__fd_lru_update(m, e);
+        smmap__fd_trim(m, m->opt.max_open_files);
     }
     free_manager = m->free_pending && m->handles == 0;
     smmap__mutex_unlock(&m->lock);
@@ -374,4 +441,96 @@ void smmap_file_close(smmap_file *f)
 uint64_t smmap_file_size(const smmap_file *f)
 {
     return f != NULL ? f->size : 0;
+}
+
+/* The file as it is on disk now: through its path when it has one (a file
+ * renamed over the path is then seen), else through its descriptor. */
+static int stat_now(smmap_manager *m, smmap_entry *e, smmap_os_stat *st)
+{
+    const char *path;
+    smmap_os_fd fd;
+    int err;
+
+    smmap__mutex_lock(&m->lock);
+    path = e->path; /* set once, freed with the entry */
+    fd = e->fd;
+    if (path == NULL) {
+        /* A descriptor-opened file keeps its descriptor open: stat it. */
+        e->fd_busy++;
+        smmap__fd_lru_update(m, e);
+    }
+    smmap__mutex_unlock(&m->lock);
+    if (path != NULL) {
+        err = smmap__os.open_ro(path, &fd);
+        if (err != 0)
+            return err == -ENOENT ? -ESTALE : err;
+        err = smmap__os.fstat(fd, st);
+        (void)smmap__os.close(fd);
+        return err;
+    }
+    err = smmap__os.fstat(fd, st);
+    smmap__mutex_lock(&m->lock);
+    e->fd_busy--;
+    smmap__fd_lru_update(m, e);
+    smmap__mutex_unlock(&m->lock);
+    return err;
+}
+
+int smmap_file_refresh(smmap_file *f)
+{
+    smmap_manager *m;
+    smmap_entry *e;
+    smmap_os_stat st;
+    int err;
+
+    if (f == NULL)
+        return -EINVAL;
+    m = f->manager;
+    e = f->entry;
+    err = stat_now(m, e, &st);
+    smmap__mutex_lock(&m->lock);
+    if (err == 0 && (e->changed || st.dev != e->dev || st.ino != e->ino ||
+                     st.kind != SMMAP_OS_REGULAR || st.size < e->size))
+        err = -ESTALE;
+    if (err == 0) {
+        /* Grown (or touched): the new size and time are the identity that
+         * later windows are checked against. */
+        e->size = st.size;
+        e->mtime_ns = st.mtime_ns;
+        f->size = st.size;
+    }
+    smmap__mutex_unlock(&m->lock);
+    return err;
+}
+
+int smmap_file_advise(smmap_file *f, int advice)
+{
+    smmap_manager *m;
+    smmap_entry *e;
+    smmap_region *stack[96], *r;
+    int depth = 0;
+
+    if (f == NULL || advice < SMMAP_ADVICE_NORMAL ||
+        advice > SMMAP_ADVICE_WILLNEED)
+        return -EINVAL;
+    m = f->manager;
+    e = f->entry;
+    smmap__mutex_lock(&m->lock);
+    e->advice = advice;
+    /* Advise the windows it has now: an in-order walk of its tree (an AVL
+     * tree of any size in memory is far shallower than the stack). madvise
+     * starts no I/O that it waits for, so it runs under the lock. */
+    r = e->tree;
+    while (r != NULL || depth > 0) {
+        while (r != NULL) {
+            stack[depth++] = r;
+            r = r->left;
+        }
+        r = stack[--depth];
+        if (!r->heap)
+            (void)smmap__os.advise((void *)r->base, r->size, advice);
+        r = r->right;
+    }
+    smmap__mutex_unlock(&m->lock);
+    return 0;
 }

@@ -42,7 +42,10 @@ static int validate(smmap_options *o, uint64_t granularity)
     uint64_t w = o->window_size;
     if (o->max_mapped == 0 || o->max_regions == 0 || o->max_open_files == 0)
         return -EINVAL;
-    if (o->flags & ~(uint32_t)SMMAP_HARD_LIMITS)
+    if (o->flags & ~(uint32_t)(SMMAP_HARD_LIMITS | SMMAP_NO_MMAP |
+                               SMMAP_POPULATE | SMMAP_NO_SIGNAL_HANDLER))
+        return -EINVAL;
+    if (o->advice > SMMAP_ADVICE_WILLNEED)
         return -EINVAL;
     if (w != 0) {
         if (w > (uint64_t)SIZE_MAX - granularity)
@@ -157,17 +160,15 @@ static int for_each_match(smmap_manager *m, const char *prefix,
                           int (*fn)(smmap_manager *, smmap_entry *, void *),
                           void *arg)
 {
-    size_t i, len = strlen(prefix);
-    for (i = 0; i < m->nbuckets; i++) {
-        smmap_entry *e;
-        for (e = m->buckets[i]; e != NULL; e = e->hash_next) {
-            int err;
-            if (!entry_matches(e, prefix, len))
-                continue;
-            err = fn(m, e, arg);
-            if (err != 0)
-                return err;
-        }
+    size_t len = strlen(prefix);
+    smmap_entry *e;
+    for (e = m->entries; e != NULL; e = e->all_next) {
+        int err;
+        if (!entry_matches(e, prefix, len))
+            continue;
+        err = fn(m, e, arg);
+        if (err != 0)
+            return err;
     }
     return 0;
 }

@@ -55,7 +55,20 @@ typedef struct smmap_os {
     uint64_t (*max_map_count)(void);
     /* The soft limit on open descriptors, or 0 where unknown. */
     uint64_t (*max_open_files)(void);
+    /* Advice for a mapped range: an SMMAP_ADVICE_* value or
+     * SMMAP_OS_POPULATE. Unsupported advice returns 0. */
+    int (*advise)(void *addr, size_t len, int advice);
+    /* memcpy from a mapping, returning -EIO instead of dying when a page of
+     * src is gone (SIGBUS after a truncation). install_handler: install the
+     * process-wide handler first if it is not yet. */
+    int (*guarded_copy)(void *dst, const void *src, size_t len,
+                        int install_handler);
 } smmap_os;
+
+#define SMMAP_OS_POPULATE 16
+
+/* The guard's fault check, for smmap_handle_fault (os_guard_*.c). */
+int smmap__guard_handle(void *addr);
 
 extern const smmap_os smmap__os_default;
 

@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int smmap__guarded_copy_posix(void *dst, const void *src, size_t len,
+                              int install_handler);
+
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif
@@ -132,11 +135,40 @@ static uint64_t posix_max_open_files(void)
     return (uint64_t)rl.rlim_cur;
 }
 
+static int posix_advise(void *addr, size_t len, int advice)
+{
+    int native;
+    switch (advice) {
+    case SMMAP_OS_POPULATE:
+#ifdef MADV_POPULATE_READ
+        if (madvise(addr, len, MADV_POPULATE_READ) == 0)
+            return 0;
+#endif
+        /* Older kernels and other systems: touch one byte per page. */
+        {
+            volatile const unsigned char *p = addr;
+            size_t page = (size_t)posix_granularity(), i;
+            unsigned char sum = 0;
+            for (i = 0; i < len; i += page)
+                sum ^= p[i];
+            (void)sum;
+        }
+        return 0;
+    case 1: native = POSIX_MADV_RANDOM; break;
+    case 2: native = POSIX_MADV_SEQUENTIAL; break;
+    case 3: native = POSIX_MADV_WILLNEED; break;
+    default: native = POSIX_MADV_NORMAL; break;
+    }
+    (void)posix_madvise(addr, len, native); /* advice only: never an error */
+    return 0;
+}
+
 #define POSIX_OS_TABLE                                                      \
     {                                                                       \
         posix_open_ro, posix_dup_fd, posix_close, posix_fstat, posix_map,   \
             posix_unmap, posix_pread, malloc, free, posix_granularity,      \
-            posix_max_map_count, posix_max_open_files,                      \
+            posix_max_map_count, posix_max_open_files, posix_advise,        \
+            smmap__guarded_copy_posix,                                      \
     }
 
 const smmap_os smmap__os_default = POSIX_OS_TABLE;

@@ -28,6 +28,8 @@
 #include <errno.h>
 #include <io.h>
 #include <stdlib.h>
+#include <string.h>
+#include "smmap.h"
 
 /* smmap_mutex reserves one pointer for the lock so that os.h need not
  * include <windows.h>; an SRWLOCK is exactly one pointer. */
@@ -309,11 +311,49 @@ static uint64_t win32_max_open_files(void)
     return 0;
 }
 
+/* Advice is a hint; Windows has no per-range access pattern hints, and
+ * populating is done by touching one byte per page. */
+static int win32_advise(void *addr, size_t len, int advice)
+{
+    if (advice == SMMAP_OS_POPULATE) {
+        volatile const unsigned char *p = addr;
+        size_t i, page = (size_t)win32_granularity();
+        unsigned char sum = 0;
+        for (i = 0; i < len; i += page)
+            sum ^= p[i];
+        (void)sum;
+    }
+    return 0;
+}
+
+/* Windows refuses to truncate or shrink a file while a view of it is mapped
+ * (ERROR_USER_MAPPED_FILE), so a copy from a view cannot lose its pages:
+ * no guard is needed. */
+static int win32_guarded_copy(void *dst, const void *src, size_t len,
+                              int install_handler)
+{
+    (void)install_handler;
+    memcpy(dst, src, len);
+    return 0;
+}
+
+int smmap__guard_handle(void *addr)
+{
+    (void)addr;
+    return 0;
+}
+
+SMMAP_API int smmap_handle_fault(void *addr)
+{
+    return smmap__guard_handle(addr);
+}
+
 #define WIN32_OS_TABLE                                                      \
     {                                                                       \
         win32_open_ro, win32_dup_fd, win32_close, win32_fstat, win32_map,   \
             win32_unmap, win32_pread, malloc, free, win32_granularity,      \
-            win32_max_map_count, win32_max_open_files,                      \
+            win32_max_map_count, win32_max_open_files, win32_advise,        \
+            win32_guarded_copy,                                             \
     }
 
 const smmap_os smmap__os_default = WIN32_OS_TABLE;

@@ -5,10 +5,22 @@
 
 #include <string.h>
 
+/* A page of the window vanished under the copy: the file was truncated.
+ * Mark it changed so no new window of it is mapped. */
+static void fault(smmap_cursor *c)
+{
+    smmap_manager *m = c->file->manager;
+    smmap__mutex_lock(&m->lock);
+    c->file->entry->changed = 1;
+    m->stats.faults++;
+    smmap__mutex_unlock(&m->lock);
+}
+
 int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
 {
     unsigned char *out = dst;
     uint64_t fsize, total, done = 0, window;
+    int install;
 
     if (c == NULL)
         return -EINVAL;
@@ -19,6 +31,7 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
         return 0;
     total = smmap__min_u64(len, fsize - offset);
     window = c->file->manager->opt.window_size;
+    install = !(c->file->manager->opt.flags & SMMAP_NO_SIGNAL_HANDLER);
     while (done < total) {
         uint64_t pos = offset + done, rel = pos - c->begin, chunk;
         if (!(rel < (uint64_t)c->size)) {
@@ -35,7 +48,13 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
             rel = pos - c->begin;
         }
         chunk = smmap__min_u64((uint64_t)c->size - rel, total - done);
-        memcpy(out + done, c->data + rel, (size_t)chunk);
+        if (c->region->heap) {
+            memcpy(out + done, c->data + rel, (size_t)chunk);
+        } else if (smmap__os.guarded_copy(out + done, c->data + rel,
+                                          (size_t)chunk, install) != 0) {
+            fault(c);
+            return c->error = -EIO;
+        }
         done += chunk;
     }
     return (int64_t)done;

@@ -8,6 +8,8 @@
  */
 #include "smmap_int.h"
 
+#include <string.h>
+
 static void lru_append(smmap_manager *m, smmap_region *r)
 {
     r->lru_next = NULL;
@@ -58,7 +60,8 @@ static void account_removed(smmap_manager *m, smmap_region *r)
     assert(m->stats.mapped_bytes >= r->size && m->stats.regions > 0);
     m->stats.mapped_bytes -= r->size;
     m->stats.regions--;
-    m->stats.unmaps++;
+    if (!r->heap)
+        m->stats.unmaps++;
     if (--e->nregions == 0)
         m->stats.files_mapped--;
 }
@@ -90,9 +93,12 @@ void smmap__region_unmap_chain(smmap_region *chain)
 {
     while (chain != NULL) {
         smmap_region *next = chain->lru_next;
-        /* munmap of a range we mapped only fails on a corrupted address;
-         * nothing useful can be done then, and the region is gone for us. */
-        (void)smmap__os.unmap((void *)chain->base, chain->size);
+        if (chain->heap)
+            smmap__os.free((void *)chain->base);
+        else
+            /* munmap of a range we mapped only fails on a corrupted
+             * address; nothing useful can be done then. */
+            (void)smmap__os.unmap((void *)chain->base, chain->size);
         smmap__os.free(chain);
         chain = next;
     }
@@ -181,22 +187,85 @@ static int is_os_refusal(int err)
     return err == -ENOMEM || err == -EMFILE || err == -ENFILE;
 }
 
-/* Map outside the lock: reopen the descriptor if it was closed, then map,
- * retrying once after freeing everything unused if the system refuses. */
-static int map_unlocked(smmap_manager *m, smmap_entry *e, smmap_os_fd *fd,
-                        uint64_t a, size_t len, void **base, int *retried)
+/* Errors of mmap that mean "this file system cannot map": switch the file
+ * to the read backend rather than fail. */
+static int cannot_map(int err)
 {
-    int err = 0, attempt;
-    for (attempt = 0; attempt < 2; attempt++) {
-        if (*fd == SMMAP_OS_NO_FD)
-            err = smmap__entry_reopen(e, fd);
+    return err == -ENODEV || err == -EACCES || err == -EINVAL;
+}
+
+/* The read backend: a heap buffer filled by pread. A file that ends before
+ * the window does was truncated since it was opened. */
+static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base)
+{
+    unsigned char *buf = smmap__os.malloc(len ? len : 1);
+    size_t done = 0;
+    if (buf == NULL)
+        return -ENOMEM;
+    while (done < len) {
+        int64_t n = smmap__os.pread(fd, buf + done, len - done, a + done);
+        if (n <= 0) {
+            smmap__os.free(buf);
+            return n == 0 ? -ESTALE : (int)n;
+        }
+        done += (size_t)n;
+    }
+    *base = buf;
+    return 0;
+}
+
+/* What one map call needs to know and tells back, outside the lock. */
+typedef struct map_job {
+    smmap_os_fd fd;  /* SMMAP_OS_NO_FD: reopen first */
+    uint64_t offset;
+    size_t len;
+    int no_mmap;     /* in: use the read backend; out: switched to it */
+    int advice;
+    int populate;
+    void *base;      /* out */
+    int retried;     /* out: an OS refusal was relieved and retried */
+} map_job;
+
+/* Check the file is unchanged, then map or fill the window. */
+static int map_once(smmap_entry *e, map_job *job)
+{
+    smmap_os_stat st;
+    int err;
+    if (job->fd == SMMAP_OS_NO_FD) {
+        err = smmap__entry_reopen(e, &job->fd);
+    } else {
+        err = smmap__os.fstat(job->fd, &st);
         if (err == 0)
-            err = smmap__os.map(*fd, a, len, base);
-        if (err == 0 || !is_os_refusal(err) || attempt == 1)
-            break;
+            err = smmap__entry_check(e, &st);
+    }
+    if (err != 0)
+        return err;
+    if (!job->no_mmap) {
+        err = smmap__os.map(job->fd, job->offset, job->len, &job->base);
+        if (err == 0) {
+            if (job->advice != SMMAP_ADVICE_NORMAL)
+                (void)smmap__os.advise(job->base, job->len, job->advice);
+            if (job->populate)
+                (void)smmap__os.advise(job->base, job->len,
+                                       SMMAP_OS_POPULATE);
+            return 0;
+        }
+        if (!cannot_map(err))
+            return err;
+        job->no_mmap = 1;
+    }
+    return fill_window(job->fd, job->offset, job->len, &job->base);
+}
+
+/* Map outside the lock, retrying once after freeing everything unused if
+ * the system refuses. */
+static int map_unlocked(smmap_manager *m, smmap_entry *e, map_job *job)
+{
+    int err = map_once(e, job);
+    if (is_os_refusal(err)) {
         smmap__manager_relieve(m);
-        *retried = 1;
-        err = 0;
+        job->retried = 1;
+        err = map_once(e, job);
     }
     return err;
 }
@@ -209,6 +278,53 @@ static void set_peaks(smmap_stats *s)
         s->peak_regions = s->regions;
 }
 
+/* Under the lock: a region of e covering [off, end), pinned, or NULL. The
+ * cursor's current region (held) is unpinned either way. */
+static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
+                                  uint64_t off, uint64_t end,
+                                  smmap_region *held)
+{
+    smmap_region *r;
+    if (held != NULL && held->offset <= off &&
+        end <= held->offset + held->size) {
+        m->stats.reuses++;
+        return held;
+    }
+    r = smmap__tree_find_covering(e->tree, off, end);
+    if (r != NULL) {
+        smmap__region_pin(m, r);
+        m->stats.reuses++;
+    }
+    if (held != NULL)
+        smmap__region_unpin(m, held);
+    return r;
+}
+
+/* Under the lock, after a map job: take over a reopened descriptor, note a
+ * switch to the read backend, and put the descriptor back in the cache. */
+static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
+                              const map_job *job, int reopened)
+{
+    smmap_os_fd extra = SMMAP_OS_NO_FD;
+    e->fd_busy--;
+    if (reopened && job->fd != SMMAP_OS_NO_FD) {
+        m->stats.fd_reopens++;
+        if (e->fd == SMMAP_OS_NO_FD) {
+            e->fd = job->fd;
+            m->stats.open_fds++;
+        } else {
+            extra = job->fd; /* another thread reopened it first */
+        }
+    }
+    if (job->no_mmap && !e->no_mmap) {
+        e->no_mmap = 1;
+        m->stats.files_no_mmap++;
+    }
+    smmap__fd_lru_update(m, e);
+    smmap__fd_trim(m, m->opt.max_open_files);
+    return extra;
+}
+
 int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
                           smmap_region *held, smmap_region **out)
 {
@@ -216,31 +332,16 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
     smmap_entry *e = f->entry;
     uint64_t end = off + n, a, b, min_a, min_b, len = 0;
     smmap_region *r, *victims = NULL, *loser = NULL;
-    smmap_os_fd fd, extra_fd = SMMAP_OS_NO_FD;
-    void *base = NULL;
-    int err, retried = 0, reopened;
+    smmap_os_fd extra_fd;
+    map_job job;
+    int err, reopened;
 
     smmap__mutex_lock(&m->lock);
-    if (held != NULL && held->offset <= off &&
-        end <= held->offset + held->size) {
-        m->stats.reuses++;
+    *out = find_and_pin(m, e, off, end, held);
+    if (*out != NULL || e->changed) {
         smmap__mutex_unlock(&m->lock);
-        *out = held;
-        return 0;
+        return *out != NULL ? 0 : -ESTALE;
     }
-    r = smmap__tree_find_covering(e->tree, off, end);
-    if (r != NULL) {
-        smmap__region_pin(m, r);
-        if (held != NULL)
-            smmap__region_unpin(m, held);
-        m->stats.reuses++;
-        smmap__mutex_unlock(&m->lock);
-        *out = r;
-        return 0;
-    }
-    if (held != NULL)
-        smmap__region_unpin(m, held);
-
     place(m, e, f->size, off, end, 0, &a, &b);
     place(m, e, f->size, off, end, 1, &min_a, &min_b);
     if (min_b - min_a > (uint64_t)SIZE_MAX) {
@@ -257,37 +358,27 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
         smmap__region_unmap_chain(victims);
         return err;
     }
-    if (len != b - a) {
+    if (len != b - a)
         a = min_a;
-        b = min_b;
-    }
-    fd = e->fd;
-    reopened = fd == SMMAP_OS_NO_FD;
+    memset(&job, 0, sizeof(job));
+    job.fd = e->fd;
+    job.offset = a;
+    job.len = (size_t)len;
+    job.no_mmap = e->no_mmap || (m->opt.flags & SMMAP_NO_MMAP);
+    job.advice = e->advice;
+    job.populate = (m->opt.flags & SMMAP_POPULATE) != 0;
+    reopened = job.fd == SMMAP_OS_NO_FD;
     e->fd_busy++;
     smmap__fd_lru_update(m, e);
     smmap__mutex_unlock(&m->lock);
 
     smmap__region_unmap_chain(victims);
     r = smmap__os.malloc(sizeof(*r));
-    if (r == NULL)
-        err = -ENOMEM;
-    else
-        err = map_unlocked(m, e, &fd, a, (size_t)len, &base, &retried);
+    err = r == NULL ? -ENOMEM : map_unlocked(m, e, &job);
 
     smmap__mutex_lock(&m->lock);
-    e->fd_busy--;
-    if (reopened && fd != SMMAP_OS_NO_FD) {
-        m->stats.fd_reopens++;
-        if (e->fd == SMMAP_OS_NO_FD) {
-            e->fd = fd;
-            m->stats.open_fds++;
-        } else {
-            extra_fd = fd; /* another thread reopened it first */
-        }
-    }
-    smmap__fd_lru_update(m, e);
-    smmap__fd_trim(m, m->opt.max_open_files);
-    if (err == 0 && retried)
+    extra_fd = finish_job(m, e, &job, reopened);
+    if (err == 0 && job.retried)
         m->stats.retries++;
     if (err != 0) {
         unreserve(m, len);
@@ -297,22 +388,24 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
         smmap__os.free(r);
         return err;
     }
-    r->base = base;
+    memset(r, 0, sizeof(*r));
+    r->base = job.base;
     r->offset = a;
     r->size = (size_t)len;
     r->entry = e;
-    r->lru_prev = r->lru_next = NULL;
-    m->stats.maps++;
+    r->heap = (uint16_t)job.no_mmap;
+    if (job.no_mmap)
+        m->stats.read_windows++;
+    else
+        m->stats.maps++;
 
     /* While unlocked, another thread may have mapped a covering region. */
-    *out = smmap__tree_find_covering(e->tree, off, end);
+    *out = find_and_pin(m, e, off, end, NULL);
     if (*out != NULL) {
-        smmap__region_pin(m, *out);
-        m->stats.reuses++;
-        m->stats.unmaps++;
+        if (!r->heap)
+            m->stats.unmaps++;
         unreserve(m, len);
         loser = r;
-        loser->lru_next = NULL;
     } else {
         r->pins = 1;
         e->npinned++;

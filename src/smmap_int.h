@@ -24,7 +24,8 @@ struct smmap_region {
     uint64_t offset;           /* file offset of base[0] */
     size_t size;
     uint32_t pins;   /* cursors holding it; in the unused LRU iff 0 */
-    int32_t height;  /* AVL height of the subtree rooted here */
+    int16_t height;  /* AVL height of the subtree rooted here */
+    uint16_t heap;   /* base is a heap buffer (read backend), not a mapping */
     uint64_t max_end; /* largest offset + size in the subtree */
     smmap_entry *entry;
     smmap_region *left, *right;         /* interval tree of the entry */
@@ -35,6 +36,7 @@ struct smmap_entry {
     smmap_manager *manager;
     uint64_t dev, ino;
     uint64_t size;     /* largest size any handle saw; a reopen needs this */
+    int64_t mtime_ns;  /* at open or refresh; 0 where the platform lacks it */
     char *path;        /* for reopening; NULL when opened from a descriptor */
     smmap_os_fd fd;    /* SMMAP_OS_NO_FD while closed */
     uint32_t fd_busy;  /* map or reopen calls using fd outside the lock */
@@ -43,8 +45,13 @@ struct smmap_entry {
     uint32_t nregions;
     uint32_t npinned;  /* regions with pins > 0 */
     int in_fd_lru;
+    int changed;       /* seen changed on disk: no new windows (-ESTALE) */
+    int no_mmap;       /* windows come from the read backend */
+    int advice;        /* SMMAP_ADVICE_* for its windows */
     smmap_region *tree;
     smmap_entry *hash_next;
+    int in_hash;       /* 0 once superseded by a newer entry of the file */
+    smmap_entry *all_prev, *all_next; /* every entry of the manager */
     smmap_entry *fd_prev, *fd_next; /* LRU of idle, closable descriptors */
     smmap_file *handle_list;
 };
@@ -64,7 +71,8 @@ struct smmap_manager {
     uint64_t granularity;
     smmap_region *lru_head, *lru_tail; /* head: released longest ago */
     smmap_entry *fd_head, *fd_tail;    /* head: idle longest */
-    smmap_entry **buckets;             /* entries by (dev, ino) */
+    smmap_entry **buckets;             /* current entries by (dev, ino) */
+    smmap_entry *entries;              /* every entry, current or not */
     size_t nbuckets;
     uint32_t handles;  /* open smmap_file handles */
     int free_pending;  /* smmap_manager_free called with handles open */
@@ -108,6 +116,8 @@ void smmap__entry_close_fd(smmap_manager *m, smmap_entry *e);
 void smmap__fd_trim(smmap_manager *m, uint32_t budget);
 /* Reopen a path-opened entry's file, checking its identity. No lock held. */
 int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out);
+/* Whether st is still the file e was opened as (-ESTALE if not). */
+int smmap__entry_check(const smmap_entry *e, const smmap_os_stat *st);
 
 /* manager.c */
 /* Free everything unused (regions and idle descriptors) after an OS refusal.
