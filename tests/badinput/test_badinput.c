@@ -1,0 +1,545 @@
+/*
+ * test_badinput.c - the bad input table (issue 3, item 6): every case gives
+ * its documented error (include/smmap.h), leaks nothing (allocations and
+ * descriptors counted through the OS table) and leaves the manager usable
+ * (a good file opens and reads right afterwards).
+ *
+ * Cases that could hang (a FIFO) or need another user (an unreadable file,
+ * since root reads everything) run in a child process with an alarm.
+ */
+#include "smmap_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failures, checks;
+static const char *current = "";
+
+#define EXPECT_EQ(actual, expected)                                          \
+    do {                                                                     \
+        long long a_ = (long long)(actual), e_ = (long long)(expected);      \
+        checks++;                                                            \
+        if (a_ != e_) {                                                      \
+            fprintf(stderr, "%s:%d: [%s] %s is %lld, expected %s = %lld\n",  \
+                    __FILE__, __LINE__, current, #actual, a_, #expected,     \
+                    e_);                                                     \
+            failures++;                                                      \
+        }                                                                    \
+    } while (0)
+
+/* ---------------------------------------- leak accounting through the table */
+
+static long live_allocs, live_fds;
+
+static int w_open(const char *path, smmap_os_fd *out)
+{
+    int err = smmap__os_default.open_ro(path, out);
+    live_fds += err == 0;
+    return err;
+}
+
+static int w_dup(int fd, smmap_os_fd *out)
+{
+    int err = smmap__os_default.dup_fd(fd, out);
+    live_fds += err == 0;
+    return err;
+}
+
+static int w_close(smmap_os_fd fd)
+{
+    live_fds--;
+    return smmap__os_default.close(fd);
+}
+
+static void *w_malloc(size_t n)
+{
+    void *p = smmap__os_default.malloc(n);
+    live_allocs += p != NULL;
+    return p;
+}
+
+static void w_free(void *p)
+{
+    live_allocs -= p != NULL;
+    smmap__os_default.free(p);
+}
+
+/* ------------------------------------------------------------------ files */
+
+static char dir[256], good[320], empty[320], fifo[320], subdir[320],
+    unreadable[320];
+static uint64_t page, good_size;
+
+static int make_files(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    unsigned char buf[3 * 4096 + 5];
+    size_t i;
+    int fd;
+    page = (uint64_t)sysconf(_SC_PAGESIZE);
+    snprintf(dir, sizeof(dir), "%s/smmap-bad-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    chmod(dir, 0755); /* the unreadable case runs as another user */
+    snprintf(good, sizeof(good), "%s/good", dir);
+    snprintf(empty, sizeof(empty), "%s/empty", dir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    snprintf(subdir, sizeof(subdir), "%s/subdir", dir);
+    snprintf(unreadable, sizeof(unreadable), "%s/unreadable", dir);
+    for (i = 0; i < sizeof(buf); i++)
+        buf[i] = (unsigned char)(i * 7 + 3);
+    good_size = sizeof(buf);
+    fd = open(good, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+        return -1;
+    close(fd);
+    fd = open(empty, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    fd = open(unreadable, O_WRONLY | O_CREAT | O_TRUNC, 0000);
+    if (fd < 0 || write(fd, buf, 10) != 10)
+        return -1;
+    close(fd);
+    if (mkfifo(fifo, 0644) != 0 || mkdir(subdir, 0755) != 0)
+        return -1;
+    return 0;
+}
+
+static void remove_files(void)
+{
+    unlink(good);
+    unlink(empty);
+    unlink(fifo);
+    unlink(unreadable);
+    rmdir(subdir);
+    rmdir(dir);
+}
+
+static smmap_manager *manager;
+
+/* The manager still works: a good file opens, maps and reads, and closing
+ * it leaves the counts where they were. */
+static void check_usable(void)
+{
+    smmap_file *f = NULL;
+    smmap_cursor c;
+    smmap_stats before, after;
+    unsigned char b[4];
+    smmap_manager_stats(manager, &before);
+    EXPECT_EQ(smmap_file_open(manager, good, &f), 0);
+    if (f == NULL)
+        return;
+    smmap_cursor_init(&c, f);
+    EXPECT_EQ(smmap_cursor_use(&c, page + 1, 2), 0);
+    if (c.data != NULL)
+        EXPECT_EQ(c.data[page + 1 - c.begin], (unsigned char)((page + 1) * 7 + 3));
+    EXPECT_EQ(smmap_read(&c, 5, b, 4), 4);
+    EXPECT_EQ(b[0], (unsigned char)(5 * 7 + 3));
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_stats(manager, &after);
+    EXPECT_EQ(after.files, before.files);
+    EXPECT_EQ(after.open_fds, before.open_fds);
+    EXPECT_EQ(after.regions, before.regions);
+}
+
+/* ------------------------------------------------------------------ cases */
+
+static void case_nonexistent(void)
+{
+    smmap_file *f = (smmap_file *)1;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/does-not-exist", dir);
+    EXPECT_EQ(smmap_file_open(manager, path, &f), -ENOENT);
+    EXPECT_EQ(f == NULL, 1);
+    snprintf(path, sizeof(path), "%s/good/below-a-file", dir);
+    EXPECT_EQ(smmap_file_open(manager, path, &f), -ENOTDIR);
+    EXPECT_EQ(smmap_file_open(manager, "", &f), -ENOENT);
+}
+
+static void case_directory(void)
+{
+    smmap_file *f = (smmap_file *)1;
+    int fd;
+    EXPECT_EQ(smmap_file_open(manager, subdir, &f), -EISDIR);
+    EXPECT_EQ(f == NULL, 1);
+    fd = open(subdir, O_RDONLY);
+    EXPECT_EQ(smmap_file_open_fd(manager, fd, &f), -EISDIR);
+    close(fd);
+}
+
+/* In a child with an alarm: opening a FIFO must not wait for a writer. */
+static void case_fifo(void)
+{
+    pid_t pid;
+    int status;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        smmap_file *f = (smmap_file *)1;
+        int err;
+        alarm(10);
+        err = smmap_file_open(manager, fifo, &f);
+        _exit(err == -EINVAL && f == NULL && live_fds == 0 ? 0 : 1);
+    }
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "[%s] the child was killed by signal %d (SIGALRM=%d: "
+                "open of a FIFO blocked)\n", current, WTERMSIG(status),
+                SIGALRM);
+        failures++;
+    } else {
+        EXPECT_EQ(WEXITSTATUS(status), 0);
+    }
+}
+
+static void case_pipe_and_socket_fd(void)
+{
+    smmap_file *f = (smmap_file *)1;
+    int p[2], s[2];
+    EXPECT_EQ(pipe(p), 0);
+    EXPECT_EQ(smmap_file_open_fd(manager, p[0], &f), -EINVAL);
+    EXPECT_EQ(f == NULL, 1);
+    close(p[0]);
+    close(p[1]);
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+    EXPECT_EQ(smmap_file_open_fd(manager, s[0], &f), -EINVAL);
+    close(s[0]);
+    close(s[1]);
+}
+
+static void case_proc_size_zero(void)
+{
+    smmap_file *f = NULL;
+    smmap_cursor c;
+    unsigned char b[8];
+    /* A regular file whose size is 0 although it has contents: the size is
+     * taken at open, so it reads as empty. */
+    EXPECT_EQ(smmap_file_open(manager, "/proc/self/status", &f), 0);
+    if (f == NULL)
+        return;
+    EXPECT_EQ(smmap_file_size(f), 0);
+    smmap_cursor_init(&c, f);
+    EXPECT_EQ(smmap_cursor_use(&c, 0, 0), -ERANGE);
+    EXPECT_EQ(c.data == NULL, 1);
+    EXPECT_EQ(smmap_read(&c, 0, b, sizeof(b)), 0);
+    EXPECT_EQ(smmap_cursor_at(&c, 0, 1) == NULL, 1);
+    EXPECT_EQ(c.error, -ERANGE);
+    smmap_file_close(f);
+}
+
+static void case_empty_file(void)
+{
+    smmap_file *f = NULL;
+    smmap_cursor c;
+    smmap_stats st;
+    unsigned char b[8];
+    int fd;
+    EXPECT_EQ(smmap_file_open(manager, empty, &f), 0);
+    if (f == NULL)
+        return;
+    EXPECT_EQ(smmap_file_size(f), 0);
+    smmap_cursor_init(&c, f);
+    EXPECT_EQ(smmap_cursor_use(&c, 0, 1), -ERANGE);
+    EXPECT_EQ(c.error, -ERANGE);
+    EXPECT_EQ(smmap_read(&c, 0, b, sizeof(b)), 0);
+    smmap_manager_stats(manager, &st);
+    EXPECT_EQ(st.regions, 0);
+    smmap_file_close(f);
+    fd = open(empty, O_RDONLY);
+    EXPECT_EQ(smmap_file_open_fd(manager, fd, &f), 0);
+    close(fd);
+    smmap_cursor_init(&c, f);
+    EXPECT_EQ(smmap_cursor_use(&c, 0, 0), -ERANGE);
+    smmap_file_close(f);
+}
+
+/* As an unprivileged user in a child: root would read the file anyway. */
+static void case_unreadable(void)
+{
+    pid_t pid;
+    int status;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        smmap_file *f = (smmap_file *)1;
+        int err;
+        alarm(10);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        err = smmap_file_open(manager, unreadable, &f);
+        _exit(err == -EACCES && f == NULL && live_fds == 0 ? 0 : 1);
+    }
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status),
+              0);
+}
+
+static void case_bad_descriptors(void)
+{
+    smmap_file *f = (smmap_file *)1;
+    int fd = open(good, O_RDONLY);
+    close(fd); /* a closed descriptor */
+    EXPECT_EQ(smmap_file_open_fd(manager, fd, &f), -EBADF);
+    EXPECT_EQ(f == NULL, 1);
+    EXPECT_EQ(smmap_file_open_fd(manager, -1, &f), -EBADF);
+    EXPECT_EQ(smmap_file_open_fd(manager, -12345, &f), -EBADF);
+    EXPECT_EQ(smmap_file_open_fd(manager, 1 << 30, &f), -EBADF);
+}
+
+static void case_null_pointers(void)
+{
+    smmap_manager *m = (smmap_manager *)1;
+    smmap_file *f = (smmap_file *)1, *good_file = NULL;
+    smmap_cursor c;
+    smmap_stats st;
+    smmap_options o;
+    unsigned char b[4];
+    int fd;
+
+    smmap_options_init(NULL);
+    smmap_options_init(&o);
+    EXPECT_EQ(smmap_manager_new(NULL, &o), -EINVAL);
+    EXPECT_EQ(smmap_manager_new(NULL, NULL), -EINVAL);
+    smmap_manager_free(NULL);
+    EXPECT_EQ(smmap_manager_collect(NULL), 0);
+    EXPECT_EQ(smmap_manager_release_path(NULL, dir), -EINVAL);
+    EXPECT_EQ(smmap_manager_release_path(manager, NULL), -EINVAL);
+    memset(&st, 0xff, sizeof(st));
+    smmap_manager_stats(NULL, &st);
+    EXPECT_EQ(st.regions, 0);
+    EXPECT_EQ(st.maps, 0);
+    smmap_manager_stats(manager, NULL);
+    EXPECT_EQ(smmap_file_open(NULL, good, &f), -EINVAL);
+    EXPECT_EQ(f == NULL, 1);
+    f = (smmap_file *)1;
+    EXPECT_EQ(smmap_file_open(manager, NULL, &f), -EINVAL);
+    EXPECT_EQ(f == NULL, 1);
+    EXPECT_EQ(smmap_file_open(manager, good, NULL), -EINVAL);
+    fd = open(good, O_RDONLY);
+    f = (smmap_file *)1;
+    EXPECT_EQ(smmap_file_open_fd(NULL, fd, &f), -EINVAL);
+    EXPECT_EQ(f == NULL, 1);
+    EXPECT_EQ(smmap_file_open_fd(manager, fd, NULL), -EINVAL);
+    close(fd);
+    smmap_file_close(NULL);
+    EXPECT_EQ(smmap_file_size(NULL), 0);
+    smmap_cursor_init(NULL, NULL);
+    EXPECT_EQ(smmap_cursor_use(NULL, 0, 1), -EINVAL);
+    smmap_cursor_release(NULL);
+    smmap_cursor_copy(NULL, NULL);
+    EXPECT_EQ(smmap_read(NULL, 0, b, 1), -EINVAL);
+    /* A cursor without a file. */
+    smmap_cursor_init(&c, NULL);
+    EXPECT_EQ(smmap_cursor_use(&c, 0, 1), -EINVAL);
+    EXPECT_EQ(c.error, -EINVAL);
+    EXPECT_EQ(smmap_cursor_at(&c, 0, 1) == NULL, 1);
+    EXPECT_EQ(c.error, -EINVAL);
+    EXPECT_EQ(smmap_read(&c, 0, b, 1), -EINVAL);
+    smmap_cursor_release(&c);
+    smmap_cursor_copy(&c, NULL);
+    smmap_cursor_copy(NULL, &c);
+    EXPECT_EQ(smmap_file_open(manager, good, &good_file), 0);
+    if (good_file != NULL) {
+        smmap_cursor_init(&c, good_file);
+        EXPECT_EQ(smmap_read(&c, 0, NULL, 1), -EINVAL);
+        EXPECT_EQ(c.error, -EINVAL);
+        EXPECT_EQ(smmap_read(&c, 0, NULL, 0), 0);
+        smmap_file_close(good_file);
+    }
+#ifdef SMMAP_NO_MMAP
+    EXPECT_EQ(smmap_file_refresh(NULL), -EINVAL);
+    EXPECT_EQ(smmap_file_advise(NULL, SMMAP_ADVICE_RANDOM), -EINVAL);
+#endif
+    EXPECT_EQ(smmap_strerror(0) != NULL, 1);
+    EXPECT_EQ(smmap_strerror(-999999) != NULL, 1);
+    EXPECT_EQ(smmap_strerror(INT32_MIN) != NULL, 1);
+    (void)m;
+}
+
+static void case_offsets(void)
+{
+    smmap_file *f = NULL;
+    smmap_cursor c;
+    unsigned char *b = malloc(good_size);
+    smmap_stats st;
+    EXPECT_EQ(smmap_file_open(manager, good, &f), 0);
+    if (f == NULL || b == NULL) {
+        free(b);
+        return;
+    }
+    smmap_cursor_init(&c, f);
+    /* offset UINT64_MAX */
+    EXPECT_EQ(smmap_cursor_use(&c, UINT64_MAX, 1), -ERANGE);
+    EXPECT_EQ(c.data == NULL, 1);
+    EXPECT_EQ(smmap_read(&c, UINT64_MAX, b, 1), 0);
+    EXPECT_EQ(smmap_cursor_at(&c, UINT64_MAX, 1) == NULL, 1);
+    EXPECT_EQ(c.error, -ERANGE);
+    EXPECT_EQ(smmap_cursor_use(&c, good_size, 0), -ERANGE);
+    /* offset + size wraps around 2^64 */
+    EXPECT_EQ(smmap_cursor_use(&c, 10, SIZE_MAX), 0);
+    EXPECT_EQ(c.begin, 0);
+    EXPECT_EQ(c.size, good_size);
+    EXPECT_EQ(smmap_cursor_at(&c, 10, SIZE_MAX) == NULL, 1);
+    EXPECT_EQ(c.error, -ERANGE);
+    EXPECT_EQ(smmap_cursor_at(&c, UINT64_MAX - 2, 5) == NULL, 1);
+    EXPECT_EQ(c.error, -ERANGE);
+    EXPECT_EQ(smmap_cursor_at(&c, good_size - 2, 3) == NULL, 1);
+    EXPECT_EQ(c.error, -ERANGE);
+    EXPECT_EQ(smmap_read(&c, 10, b, SIZE_MAX), (long long)(good_size - 10));
+    EXPECT_EQ(b[0], (unsigned char)(10 * 7 + 3));
+    EXPECT_EQ(b[good_size - 11], (unsigned char)((good_size - 1) * 7 + 3));
+    /* size SIZE_MAX from 0: the whole file in one region */
+    EXPECT_EQ(smmap_cursor_use(&c, 0, SIZE_MAX), 0);
+    EXPECT_EQ(c.size, good_size);
+    EXPECT_EQ(c.data[good_size - 1], (unsigned char)((good_size - 1) * 7 + 3));
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_stats(manager, &st);
+    EXPECT_EQ(st.regions, 0);
+    free(b);
+}
+
+static void case_contradictory_options(void)
+{
+    smmap_manager *m = (smmap_manager *)1;
+    smmap_options o;
+    smmap_options_init(&o);
+    o.window_size = 8 * page;
+    o.max_mapped = 4 * page; /* less than one window */
+    EXPECT_EQ(smmap_manager_new(&m, &o), -EINVAL);
+    EXPECT_EQ(m == NULL, 1);
+    smmap_options_init(&o);
+    o.window_size = 4 * page + 1; /* rounds up to 5 pages... */
+    o.max_mapped = 5 * page - 1;  /* ...which this cannot hold */
+    EXPECT_EQ(smmap_manager_new(&m, &o), -EINVAL);
+    smmap_options_init(&o);
+    o.max_mapped = 0;
+    EXPECT_EQ(smmap_manager_new(&m, &o), -EINVAL);
+    smmap_options_init(&o);
+    o.max_regions = 0;
+    EXPECT_EQ(smmap_manager_new(&m, &o), -EINVAL);
+    smmap_options_init(&o);
+    o.max_open_files = 0;
+    EXPECT_EQ(smmap_manager_new(&m, &o), -EINVAL);
+    smmap_options_init(&o);
+    o.flags = 0x80000000u;
+    EXPECT_EQ(smmap_manager_new(&m, &o), -EINVAL);
+    smmap_options_init(&o);
+    o.window_size = UINT64_MAX;
+    o.max_mapped = UINT64_MAX;
+    EXPECT_EQ(smmap_manager_new(&m, &o), -EINVAL);
+#ifdef SMMAP_NO_MMAP
+    smmap_options_init(&o);
+    o.advice = 1000;
+    EXPECT_EQ(smmap_manager_new(&m, &o), -EINVAL);
+#endif
+    /* Static mode with a tiny budget is not a contradiction: soft. */
+    smmap_options_init(&o);
+    o.window_size = 0;
+    o.max_mapped = 1;
+    EXPECT_EQ(smmap_manager_new(&m, &o), 0);
+    smmap_manager_free(m);
+}
+
+static void case_release_path_busy(void)
+{
+    smmap_file *f = NULL;
+    smmap_cursor c;
+    smmap_stats st;
+    EXPECT_EQ(smmap_file_open(manager, good, &f), 0);
+    if (f == NULL)
+        return;
+    smmap_cursor_init(&c, f);
+    EXPECT_EQ(smmap_cursor_use(&c, 0, 1), 0);
+    EXPECT_EQ(smmap_manager_release_path(manager, dir), -EBUSY);
+    smmap_manager_stats(manager, &st);
+    EXPECT_EQ(st.regions, 1); /* nothing pinned was touched */
+    EXPECT_EQ(c.data[0], 3);
+    EXPECT_EQ(smmap_manager_release_path(manager, "/no/such/prefix"), 0);
+    smmap_cursor_release(&c);
+    EXPECT_EQ(smmap_manager_release_path(manager, dir), 0);
+    smmap_manager_stats(manager, &st);
+    EXPECT_EQ(st.regions, 0);
+    smmap_file_close(f);
+}
+
+typedef struct bad_case {
+    const char *name;
+    void (*fn)(void);
+} bad_case;
+
+static const bad_case cases[] = {
+    {"nonexistent path", case_nonexistent},
+    {"directory", case_directory},
+    {"FIFO", case_fifo},
+    {"pipe and socket descriptors", case_pipe_and_socket_fd},
+    {"/proc file with size 0", case_proc_size_zero},
+    {"empty file", case_empty_file},
+    {"unreadable file", case_unreadable},
+    {"closed or invalid descriptor", case_bad_descriptors},
+    {"NULL for every pointer", case_null_pointers},
+    {"offsets: UINT64_MAX, wrapping, SIZE_MAX", case_offsets},
+    {"contradictory options", case_contradictory_options},
+    {"release_path while busy", case_release_path_busy},
+};
+
+int main(void)
+{
+    smmap_options o;
+    size_t i;
+    int passed = 0, failed = 0, err;
+
+    if (make_files() != 0) {
+        fprintf(stderr, "could not create the test files\n");
+        return 1;
+    }
+    smmap__os.open_ro = w_open;
+    smmap__os.dup_fd = w_dup;
+    smmap__os.close = w_close;
+    smmap__os.malloc = w_malloc;
+    smmap__os.free = w_free;
+    smmap_options_init(&o);
+    o.window_size = page;
+    o.max_mapped = 4 * page;
+    err = smmap_manager_new(&manager, &o);
+    if (err != 0) {
+        fprintf(stderr, "manager_new gave %d\n", err);
+        return 1;
+    }
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long allocs = live_allocs, fds = live_fds;
+        int before = failures;
+        current = cases[i].name;
+        cases[i].fn();
+        /* Nothing leaked, and the manager still works. */
+        EXPECT_EQ(live_allocs, allocs);
+        EXPECT_EQ(live_fds, fds);
+        check_usable();
+        EXPECT_EQ(live_allocs, allocs);
+        EXPECT_EQ(live_fds, fds);
+        if (failures == before)
+            passed++;
+        else
+            failed++;
+        printf("badinput: %-40s %s\n", cases[i].name,
+               failures == before ? "ok" : "FAILED");
+    }
+    smmap_manager_free(manager);
+    EXPECT_EQ(live_allocs, 0);
+    EXPECT_EQ(live_fds, 0);
+    remove_files();
+    printf("badinput: %d checks\n", checks);
+    printf("%d passed, %d failed\n", passed, failed + (failures && !failed));
+    return failures == 0 ? 0 : 1;
+}

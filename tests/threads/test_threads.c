@@ -1,0 +1,413 @@
+/*
+ * test_threads.c - eight threads sharing one manager and its files, each
+ * with its own cursors, doing random use / at / read / copy / release under
+ * budgets small enough that eviction never stops, while a ninth thread calls
+ * collect and stats (issue 3, item 3).
+ *
+ * Every byte a thread sees is compared with the file's known contents (a
+ * function of file and offset). A watchdog fails the test if the run does
+ * not end in time (a deadlock), and the stats thread checks the budgets
+ * that hold at every instant. Run it under ThreadSanitizer and helgrind
+ * (scripts/test-sanitizers.sh) for the data races the checks cannot see.
+ *
+ * Usage: test_threads [--iterations N] [--timeout SECONDS]
+ */
+#include "smmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKERS 8
+#define NFILES 6
+#define MAX_REGIONS 12u
+
+static char dir[256];
+static char paths[NFILES][320];
+static uint64_t sizes[NFILES];
+static uint64_t page;
+static smmap_manager *manager;
+static smmap_file *shared[NFILES];
+static long iterations = 20000;
+static int stop_stats;
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
+static int workers_done;
+
+/* Counted per thread, summed at the end. */
+typedef struct worker {
+    pthread_t thread;
+    int id;
+    uint64_t rng;
+    long ops, bytes_checked, emfile, enomem, errors;
+    char first_error[200];
+} worker;
+
+static unsigned char expected_byte(int file, uint64_t off)
+{
+    uint64_t x = off * 0x9E3779B97F4A7C15ull + (uint64_t)file * 0x632BE59BD9B4E019ull;
+    return (unsigned char)(x >> 56);
+}
+
+static uint64_t next_rand(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static int make_files(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    int i;
+    page = (uint64_t)sysconf(_SC_PAGESIZE);
+    snprintf(dir, sizeof(dir), "%s/smmap-threads-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    for (i = 0; i < NFILES; i++) {
+        static const uint64_t pages[NFILES] = {1, 3, 8, 17, 64, 256};
+        uint64_t size = pages[i] * 4096 + (uint64_t)i * 37, k;
+        unsigned char *buf = malloc(size);
+        int fd;
+        sizes[i] = size;
+        snprintf(paths[i], sizeof(paths[i]), "%s/t%d", dir, i);
+        for (k = 0; k < size; k++)
+            buf[k] = expected_byte(i, k);
+        fd = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || write(fd, buf, size) != (ssize_t)size) {
+            free(buf);
+            return -1;
+        }
+        close(fd);
+        free(buf);
+    }
+    return 0;
+}
+
+static void remove_files(void)
+{
+    int i;
+    for (i = 0; i < NFILES; i++)
+        unlink(paths[i]);
+    rmdir(dir);
+}
+
+static void note_error(worker *w, const char *what, long value)
+{
+    if (w->errors++ == 0)
+        snprintf(w->first_error, sizeof(w->first_error), "%s: %ld", what,
+                 value);
+}
+
+/* A failed use is fine only for the budgets: every region pinned. */
+static void count_failure(worker *w, const char *what, int err)
+{
+    if (err == -EMFILE)
+        w->emfile++;
+    else if (err == -ENOMEM)
+        w->enomem++;
+    else
+        note_error(w, what, err);
+}
+
+static void check_span(worker *w, int file, uint64_t off,
+                       const unsigned char *p, uint64_t n)
+{
+    uint64_t k;
+    for (k = 0; k < n; k++) {
+        if (p[k] != expected_byte(file, off + k)) {
+            note_error(w, "wrong byte at offset", (long)(off + k));
+            return;
+        }
+    }
+    w->bytes_checked += (long)n;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    smmap_cursor a, b;
+    smmap_file *own = NULL;
+    int file_a = 0, own_file = 0;
+    unsigned char buf[3 * 8192];
+    long i;
+
+    smmap_cursor_init(&a, shared[0]);
+    smmap_cursor_init(&b, NULL);
+    for (i = 0; i < iterations; i++) {
+        uint64_t r = next_rand(&w->rng), off, len;
+        int op = (int)(r % 100), err;
+        w->ops++;
+        if (op < 8) {
+            /* Switch the cursor to another file, sometimes through a handle
+             * of our own (the same entries, opened and closed under load). */
+            smmap_cursor_release(&a);
+            smmap_cursor_release(&b);
+            smmap_cursor_init(&b, NULL);
+            if (own != NULL) {
+                smmap_file_close(own);
+                own = NULL;
+            }
+            file_a = (int)(next_rand(&w->rng) % NFILES);
+            if (op < 3) {
+                err = smmap_file_open(manager, paths[file_a], &own);
+                if (err != 0) {
+                    note_error(w, "open", err);
+                    own = NULL;
+                }
+                own_file = file_a;
+            }
+            smmap_cursor_init(&a, own != NULL ? own : shared[file_a]);
+            continue;
+        }
+        (void)own_file;
+        off = next_rand(&w->rng) % sizes[file_a];
+        len = 1 + next_rand(&w->rng) % (2 * page);
+        if (op < 45) {
+            err = smmap_cursor_use(&a, off, (size_t)len);
+            if (err != 0) {
+                count_failure(w, "use", err);
+                continue;
+            }
+            if (len > sizes[file_a] - off)
+                len = sizes[file_a] - off;
+            if (!smmap_cursor_includes(&a, off) ||
+                off + len > a.begin + a.size) {
+                note_error(w, "window does not hold the request", (long)off);
+                continue;
+            }
+            check_span(w, file_a, off, a.data + (off - a.begin), len);
+        } else if (op < 70) {
+            const unsigned char *p = smmap_cursor_at(&a, off, (size_t)len);
+            if (off + len > sizes[file_a]) {
+                if (p != NULL || (a.error != -ERANGE && a.error != -EMFILE &&
+                                  a.error != -ENOMEM))
+                    note_error(w, "at past EOF", a.error);
+                continue;
+            }
+            if (p == NULL) {
+                count_failure(w, "at", a.error);
+                continue;
+            }
+            check_span(w, file_a, off, p, len);
+        } else if (op < 85) {
+            int64_t n;
+            len = next_rand(&w->rng) % sizeof(buf);
+            n = smmap_read(&a, off, buf, (size_t)len);
+            if (n < 0) {
+                count_failure(w, "read", (int)n);
+                continue;
+            }
+            if ((uint64_t)n != (len < sizes[file_a] - off ? len
+                                                          : sizes[file_a] - off))
+                note_error(w, "read count", (long)n);
+            check_span(w, file_a, off, buf, (uint64_t)n);
+        } else if (op < 92) {
+            /* Hold a second window a little while the first one moves. */
+            smmap_cursor_copy(&b, &a);
+            if (b.data != NULL)
+                check_span(w, file_a, b.begin, b.data, 1);
+        } else if (op < 97) {
+            smmap_cursor_release(&b);
+        } else {
+            smmap_cursor_release(&a);
+        }
+    }
+    smmap_cursor_release(&a);
+    smmap_cursor_release(&b);
+    smmap_file_close(own);
+    pthread_mutex_lock(&done_lock);
+    workers_done++;
+    pthread_cond_signal(&done_cond);
+    pthread_mutex_unlock(&done_lock);
+    return NULL;
+}
+
+static long stats_calls, collects, stats_errors;
+static char stats_error[200];
+
+static void *collect_and_stats(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        smmap_stats st;
+        pthread_mutex_lock(&done_lock);
+        if (stop_stats) {
+            pthread_mutex_unlock(&done_lock);
+            break;
+        }
+        pthread_mutex_unlock(&done_lock);
+        smmap_manager_stats(manager, &st);
+        stats_calls++;
+        if (st.regions > MAX_REGIONS || st.peak_regions > MAX_REGIONS ||
+            st.files > NFILES || st.open_fds > NFILES) {
+            if (stats_errors++ == 0)
+                snprintf(stats_error, sizeof(stats_error),
+                         "regions %u peak %u files %u open_fds %u",
+                         st.regions, st.peak_regions, st.files, st.open_fds);
+        }
+        if (stats_calls % 16 == 0) {
+            (void)smmap_manager_collect(manager);
+            collects++;
+        }
+        {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* One phase with the given options. Returns the number of failures. */
+static int run_phase(const char *name, smmap_options *o, int timeout)
+{
+    worker w[WORKERS];
+    pthread_t stats_thread;
+    struct timespec deadline;
+    smmap_stats st;
+    long ops = 0, bytes = 0, emfile = 0, enomem = 0;
+    int i, err, failures = 0;
+
+    err = smmap_manager_new(&manager, o);
+    if (err != 0) {
+        fprintf(stderr, "%s: manager_new gave %d\n", name, err);
+        return 1;
+    }
+    for (i = 0; i < NFILES; i++) {
+        err = smmap_file_open(manager, paths[i], &shared[i]);
+        if (err != 0) {
+            fprintf(stderr, "%s: open gave %d\n", name, err);
+            return 1;
+        }
+    }
+    workers_done = 0;
+    stop_stats = 0;
+    stats_calls = collects = stats_errors = 0;
+    pthread_create(&stats_thread, NULL, collect_and_stats, NULL);
+    for (i = 0; i < WORKERS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].id = i;
+        w[i].rng = 0x1234567ull * (uint64_t)(i + 1) + 99;
+        pthread_create(&w[i].thread, NULL, work, &w[i]);
+    }
+    /* The watchdog: a deadlock fails the test instead of hanging it. */
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout;
+    pthread_mutex_lock(&done_lock);
+    while (workers_done < WORKERS) {
+        if (pthread_cond_timedwait(&done_cond, &done_lock, &deadline) ==
+            ETIMEDOUT) {
+            fprintf(stderr, "%s: only %d of %d threads finished in %d s: "
+                    "deadlock or livelock\n", name, workers_done, WORKERS,
+                    timeout);
+            printf("0 passed, 1 failed\n");
+            fflush(NULL);
+            _exit(1);
+        }
+    }
+    stop_stats = 1;
+    pthread_mutex_unlock(&done_lock);
+    for (i = 0; i < WORKERS; i++)
+        pthread_join(w[i].thread, NULL);
+    pthread_join(stats_thread, NULL);
+
+    for (i = 0; i < WORKERS; i++) {
+        ops += w[i].ops;
+        bytes += w[i].bytes_checked;
+        emfile += w[i].emfile;
+        enomem += w[i].enomem;
+        if (w[i].errors) {
+            fprintf(stderr, "%s: thread %d: %ld errors, first: %s\n", name,
+                    i, w[i].errors, w[i].first_error);
+            failures++;
+        }
+    }
+    if (stats_errors) {
+        fprintf(stderr, "%s: stats out of budget %ld times, first: %s\n",
+                name, stats_errors, stats_error);
+        failures++;
+    }
+    smmap_manager_stats(manager, &st);
+    printf("threads: %s: %ld operations, %ld bytes checked, %llu maps, "
+           "%llu evictions, %llu reuses, %ld -EMFILE, %ld -ENOMEM, %ld stats, "
+           "%ld collects\n", name, ops, bytes, (unsigned long long)st.maps,
+           (unsigned long long)st.evictions, (unsigned long long)st.reuses,
+           emfile, enomem, stats_calls, collects);
+    if (st.evictions == 0 || bytes == 0) {
+        fprintf(stderr, "%s: no eviction or nothing checked: the budgets are "
+                "not tight enough to test anything\n", name);
+        failures++;
+    }
+    if (st.mapped_bytes != 0 && st.regions == 0) {
+        fprintf(stderr, "%s: mapped_bytes %llu with no region\n", name,
+                (unsigned long long)st.mapped_bytes);
+        failures++;
+    }
+    for (i = 0; i < NFILES; i++)
+        smmap_file_close(shared[i]);
+    smmap_manager_stats(manager, &st);
+    if (st.regions != 0 || st.mapped_bytes != 0 || st.files != 0 ||
+        st.open_fds != 0) {
+        fprintf(stderr, "%s: after closing: %u regions, %llu bytes, %u files, "
+                "%u descriptors\n", name, st.regions,
+                (unsigned long long)st.mapped_bytes, st.files, st.open_fds);
+        failures++;
+    }
+    smmap_manager_free(manager);
+    return failures;
+}
+
+int main(int argc, char **argv)
+{
+    smmap_options o;
+    int i, timeout = 120, failures = 0, phases = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
+            iterations = strtol(argv[++i], NULL, 0);
+        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+            timeout = (int)strtol(argv[++i], NULL, 0);
+        else {
+            fprintf(stderr, "usage: %s [--iterations N] [--timeout S]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (make_files() != 0) {
+        fprintf(stderr, "could not create the test files\n");
+        return 1;
+    }
+    /* Sliding windows of one page, four of them in budget, twelve regions:
+     * eight threads with two cursors each keep all of it pinned. */
+    smmap_options_init(&o);
+    o.window_size = page;
+    o.max_mapped = 4 * page;
+    o.max_regions = MAX_REGIONS;
+    o.max_open_files = 2;
+    failures += run_phase("sliding", &o, timeout) != 0;
+    phases++;
+    /* Static mode: whole files, a budget of two of the small ones. */
+    o.window_size = 0;
+    o.max_mapped = 8 * page;
+    failures += run_phase("static", &o, timeout) != 0;
+    phases++;
+#ifdef SMMAP_NO_MMAP
+    /* The read backend: heap windows filled by pread. */
+    o.window_size = 2 * page;
+    o.max_mapped = 8 * page;
+    o.flags = SMMAP_NO_MMAP;
+    failures += run_phase("read backend", &o, timeout) != 0;
+    phases++;
+#endif
+    remove_files();
+    printf("%d passed, %d failed\n", phases - failures, failures);
+    return failures == 0 ? 0 : 1;
+}
