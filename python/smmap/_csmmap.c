@@ -720,8 +720,11 @@ static void cursor_set_file(WindowCursorObject *w, FileObject *file)
     smmap_cursor_init(&w->c, file != NULL ? file->f : NULL);
 }
 
-/* The slow path of every move: may map or open, so runs without the GIL. */
-static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t size)
+/* The slow path of every move: may map or open, so runs without the GIL.
+ * The cursor ends up on a region holding [off, off + need) contiguously; a
+ * new one is placed for [off, off + want). */
+static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t need,
+                       uint64_t want)
 {
     int err;
     if (w->c.file == NULL) {
@@ -729,12 +732,20 @@ static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t size)
             return -1;
         smmap_cursor_init(&w->c, w->file->f);
     }
-    if (size > (uint64_t)SIZE_MAX)
-        size = SIZE_MAX;
+    if (want > (uint64_t)SIZE_MAX)
+        want = SIZE_MAX;
+    if (need > want)
+        need = want;
     cursor_drop_exports(w);
     w->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    err = smmap_cursor_use(&w->c, off, (size_t)size);
+#ifdef SMMAP_HAVE_CURSOR_USE_RANGE
+    err = smmap_cursor_use_range(&w->c, off, (size_t)need, (size_t)want);
+#else
+    /* without it, a region is reused only if it holds the whole request */
+    (void)need;
+    err = smmap_cursor_use(&w->c, off, (size_t)want);
+#endif
     Py_END_ALLOW_THREADS
     w->busy = 0;
     if (err != 0) {
@@ -760,13 +771,16 @@ static int cursor_ensure_open(WindowCursorObject *w)
 }
 
 /*
- * smmap's use_region: clamp the request to the window, keep the held window
- * when it contains the whole request, release and stay invalid for an
- * offset at or past EOF. Unlike smmap the window always holds the request
- * contiguously (gitdb reads an object's stream from one buffer()).
+ * smmap's use_region: clamp the request to the window, release and stay
+ * invalid for an offset at or past EOF. The held window is kept when it
+ * contains offset and at least `need` bytes from it (smmap kept it whenever
+ * it contained offset, so a caller could get a few bytes where it asked for
+ * a window: gitdb then decompressed a truncated stream). A new window always
+ * holds the whole clamped request contiguously.
  * Returns 1 valid, 0 invalid (EOF), -1 error.
  */
-static int cursor_use(WindowCursorObject *w, uint64_t offset, uint64_t size)
+static int cursor_use_need(WindowCursorObject *w, uint64_t offset,
+                           uint64_t size, uint64_t need)
 {
     uint64_t fsize, win, n, rel;
     if (check_idle(w) < 0 || cursor_ensure_open(w) < 0)
@@ -784,9 +798,13 @@ static int cursor_use(WindowCursorObject *w, uint64_t offset, uint64_t size)
     n = fsize - offset;
     if (size < n)
         n = size;
+    if (need > n)
+        need = n;
+    if (need == 0)
+        need = 1;
     rel = offset - w->c.begin;
-    if (!(w->c.data != NULL && rel < w->c.size && n <= w->c.size - rel)) {
-        if (cursor_move(w, offset, size) < 0)
+    if (!(w->c.data != NULL && rel < w->c.size && need <= w->c.size - rel)) {
+        if (cursor_move(w, offset, need, n) < 0)
             return -1;
         rel = offset - w->c.begin;
     }
@@ -795,6 +813,15 @@ static int cursor_use(WindowCursorObject *w, uint64_t offset, uint64_t size)
     if (size < w->size)
         w->size = size;
     return 1;
+}
+
+/* use_region's rule: keep the held window if it has half a window (or the
+ * whole request) from offset, so that sequential reads move the window only
+ * every half window, yet a request up to half a window is never cut short. */
+static int cursor_use(WindowCursorObject *w, uint64_t offset, uint64_t size)
+{
+    uint64_t win = w->file != NULL ? w->file->mgr->window : 0;
+    return cursor_use_need(w, offset, size, win != 0 ? win / 2 : UINT64_MAX);
 }
 
 static int cursor_init(WindowCursorObject *self, PyObject *args, PyObject *kw)
@@ -1375,7 +1402,8 @@ static Py_ssize_t buffer_len(BufferObject *self)
 static int buffer_reach(BufferObject *self, uint64_t off)
 {
     WindowCursorObject *w = self->cur;
-    int res = cursor_use(w, off, 1);
+    /* a whole window placed from off, of which one byte is needed */
+    int res = cursor_use_need(w, off, 0, 1);
     if (res == 0)
         PyErr_SetString(PyExc_IndexError, "SlidingWindowMapBuffer index past the end of the file");
     return res <= 0 ? -1 : 0;

@@ -1,0 +1,264 @@
+"""smmap 5.0's interface and visible behaviour, on our package, with exact
+values on a file of random bytes."""
+import copy
+import errno
+import os
+import struct
+import sys
+
+import pytest
+
+import smmap
+from smmap import SlidingWindowMapBuffer, SlidingWindowMapManager, StaticWindowMapManager, WindowCursor
+from smmap.util import ALLOCATIONGRANULARITY, MapRegion, MapRegionList, MapWindow, align_to_mmap, is_64_bit
+
+from conftest import PAGE, write_file
+
+MB = 1024 * 1024
+
+
+def test_package_is_ours_with_c_extension():
+    assert issubclass(WindowCursor, smmap._csmmap.WindowCursor)
+    assert SlidingWindowMapBuffer is smmap._csmmap.SlidingWindowMapBuffer
+    assert smmap.version_info == (5, 0, 1)
+    assert smmap.__version__ == "5.0.1"
+    # gitdb requires smmap>=3.0.1,<6
+    assert (3, 0, 1) <= smmap.version_info < (6,)
+
+
+def test_same_names_as_smmap_5(debian_smmap):
+    import debian_smmap.buf
+    import debian_smmap.mman
+    import debian_smmap.util
+    for ours, theirs in ((smmap.mman, debian_smmap.mman), (smmap.buf, debian_smmap.buf),
+                         (smmap.util, debian_smmap.util)):
+        assert ours.__all__ == theirs.__all__
+        for name in theirs.__all__:
+            assert hasattr(ours, name), name
+            their_obj = getattr(theirs, name)
+            if isinstance(their_obj, type):
+                public = {a for a in dir(their_obj) if not a.startswith("_")}
+                missing = public - set(dir(getattr(ours, name)))
+                assert missing == set(), (name, missing)
+    public = {a for a in dir(debian_smmap) if not a.startswith("_")}
+    assert public - set(dir(smmap)) == set()
+    for attr in ("__author__", "__contact__", "__homepage__", "__version__", "version_info"):
+        assert hasattr(smmap, attr)
+
+
+def test_defaults():
+    mib = 1024 * 1024
+    sliding = SlidingWindowMapManager()
+    static = StaticWindowMapManager()
+    assert sliding.window_size() == (1024 if is_64_bit() else 64) * mib
+    assert static.window_size() == 0
+    for man in (sliding, static):
+        assert man.max_mapped_memory_size() == (8192 if is_64_bit() else 1024) * mib
+        assert man.max_file_handles() == sys.maxsize
+        assert man.num_file_handles() == 0
+        assert man.num_open_files() == 0
+        assert man.mapped_memory_size() == 0
+        assert man.collect() == 0
+    # window_size keeps the value given, unaligned, as smmap does
+    assert SlidingWindowMapManager(window_size=80051).window_size() == 80051
+
+
+def test_util_functions():
+    assert ALLOCATIONGRANULARITY == PAGE
+    assert align_to_mmap(PAGE + 1, False) == PAGE
+    assert align_to_mmap(PAGE + 1, True) == 2 * PAGE
+    assert align_to_mmap(2 * PAGE, True) == 2 * PAGE
+    assert align_to_mmap(0, True) == 0
+    w = MapWindow(5000, 100)
+    w.align()
+    assert (w.ofs, w.size) == (PAGE, PAGE)
+    w = MapWindow(8000, 50)
+    w.extend_left_to(MapWindow(10, 5), 100)
+    assert (w.ofs, w.size) == (7950, 100)
+    assert repr(w) == "MapWindow(7950, 100)"
+
+
+def test_use_region_returns_cursor_and_past_end_is_invalid(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    c = man.make_cursor(path)
+    assert c.is_associated() and not c.is_valid()
+    assert c.use_region(100, 50) is c
+    assert c.is_valid()
+    assert (c.ofs_begin(), c.ofs_end(), c.size()) == (100, 150, 50)
+    assert c.includes_ofs(100) and c.includes_ofs(149) and not c.includes_ofs(150)
+    assert c.file_size() == len(data)
+    assert c.use_region(len(data)) is c          # no exception
+    assert not c.is_valid()
+    assert c.use_region(len(data) + 12345, 10) is c
+    assert not c.is_valid()
+    assert c.use_region(len(data) - 1).is_valid()
+    assert bytes(c.buffer()) == data[-1:]
+
+
+def test_request_is_clamped_to_window(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    c = man.make_cursor(path).use_region(PAGE + 10)
+    assert c.size() == 4 * PAGE
+    assert bytes(c.buffer()) == data[PAGE + 10:5 * PAGE + 10]
+    c.use_region(PAGE + 10, 100 * PAGE)
+    assert c.size() == 4 * PAGE
+
+
+def test_buffer_is_readonly_memoryview_from_offset(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    c = man.make_cursor(path).use_region(3 * PAGE + 7, 300)
+    b = c.buffer()
+    assert type(b) is memoryview
+    assert b.readonly and b.format == "B" and len(b) == 300
+    assert b[0] == data[3 * PAGE + 7]
+    assert b[:] == data[3 * PAGE + 7:3 * PAGE + 307]
+    assert struct.unpack_from(">L", b, 4)[0] == int.from_bytes(data[3 * PAGE + 11:3 * PAGE + 15], "big")
+    with pytest.raises(TypeError):
+        b[0] = 1
+
+
+def test_map_behaves_like_the_regions_mmap(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE, max_memory_size=8 * PAGE)
+    c = man.make_cursor(path).use_region(5 * PAGE + 100, 10)
+    region = c.region()
+    m = c.map()
+    begin = region.ofs_begin()
+    assert begin == c.ofs_begin() - (c.ofs_begin() - begin)
+    assert len(m) == region.size()
+    assert m[0] == data[begin]
+    assert m[-1] == data[begin + len(m) - 1]
+    assert m[10:20] == data[begin + 10:begin + 20]
+    assert type(m[10:20]) is bytes
+    assert m[-20:] == data[begin + len(m) - 20:begin + len(m)]
+    assert struct.unpack_from(">Q", m, 8)[0] == int.from_bytes(data[begin + 8:begin + 16], "big")
+    assert bytes(memoryview(m)[:4]) == data[begin:begin + 4]
+    with pytest.raises(IndexError):
+        m[len(m)]
+    assert c.map() is m                            # cached while the window is held
+
+
+def test_counters_and_collect(tmp_path):
+    pa, _ = write_file(tmp_path, 32 * PAGE, seed=2, name="a")
+    pb, _ = write_file(tmp_path, 32 * PAGE, seed=3, name="b")
+    man = SlidingWindowMapManager(window_size=2 * PAGE)
+    ca = man.make_cursor(pa)
+    for k in (0, 4, 8):
+        ca.use_region(k * PAGE, 2 * PAGE)
+    assert man.num_file_handles() == 3         # smmap counts regions
+    assert man.num_open_files() == 1           # files with a region
+    assert man.mapped_memory_size() == 6 * PAGE
+    cb = man.make_cursor(pb).use_region(0, 2 * PAGE)
+    assert man.num_file_handles() == 4
+    assert man.num_open_files() == 2
+    assert man.collect() == 2                  # ca and cb each hold one
+    assert man.num_file_handles() == 2
+    ca.unuse_region()
+    cb.unuse_region()
+    assert man.collect() == 2
+    assert man.num_file_handles() == 0
+    assert man.num_open_files() == 0
+    assert man.mapped_memory_size() == 0
+    assert man._collect_lru_region(0) == 0
+    assert man._collect_lru_region(sys.maxsize) == 0
+
+
+def test_value_errors_and_paths(datafile, tmp_path):
+    path, data = datafile
+    man = SlidingWindowMapManager()
+    c = man.make_cursor(path)
+    assert c.path() == path and c.path_or_fd() is path
+    with pytest.raises(ValueError):
+        c.fd()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        cfd = man.make_cursor(fd)
+        assert cfd.fd() == fd and cfd.path_or_fd() is fd
+        with pytest.raises(ValueError):
+            cfd.path()
+        with pytest.raises(ValueError):
+            SlidingWindowMapBuffer(type(c)())         # not associated
+        with pytest.raises(ValueError):
+            SlidingWindowMapBuffer(c, len(data))      # offset too large
+        with pytest.raises(ValueError):
+            StaticWindowMapManager(max_open_handles=0)
+    finally:
+        os.close(fd)
+
+
+def test_context_managers(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    with man.make_cursor(path) as c:
+        assert c.use_region(10, 10).is_valid()
+        assert bytes(c.buffer()) == data[10:20]
+    assert not c.is_valid()
+    with SlidingWindowMapBuffer(man.make_cursor(path), 20) as buf:
+        assert buf[0] == data[20]
+    assert len(buf) == 0 and not buf.cursor().is_valid()
+    mapped = man.num_file_handles()
+    assert mapped >= 1
+    assert man.collect() == mapped
+    assert man.num_file_handles() == 0
+
+
+def test_descriptor_may_be_closed_after_first_use(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=PAGE)
+    fd = os.open(path, os.O_RDONLY)
+    c = man.make_cursor(fd)
+    assert c.use_region(0, 10).is_valid()
+    os.close(fd)
+    # smmap 5.0 could not map new windows once the descriptor was closed
+    assert c.use_region(40 * PAGE + 3, 10).is_valid()
+    assert bytes(c.buffer()) == data[40 * PAGE + 3:40 * PAGE + 13]
+
+
+def test_static_manager_maps_whole_files(datafile):
+    path, data = datafile
+    man = StaticWindowMapManager()
+    c = man.make_cursor(path).use_region(5000)
+    r = c.region()
+    assert (r.ofs_begin(), r.size()) == (0, len(data))
+    assert c.size() == len(data) - 5000
+    assert r.client_count() == 2
+    assert man.num_file_handles() == 1
+    assert man.mapped_memory_size() == len(data)
+    c2 = man.make_cursor(path).use_region(len(data) - 1)
+    assert c2.region() == r
+    assert r.client_count() == 3
+    assert man.num_file_handles() == 1
+
+
+def test_region_list_and_standalone_region(datafile):
+    path, data = datafile
+    ml = MapRegionList(path)
+    assert len(ml) == 0 and ml.path_or_fd() is path and ml.file_size() == len(data)
+    r = MapRegion(path, PAGE, 3 * PAGE)
+    assert (r.ofs_begin(), r.size(), r.ofs_end()) == (PAGE, 3 * PAGE, 4 * PAGE)
+    assert r.client_count() == 1
+    assert r.buffer()[:5] == data[PAGE:PAGE + 5]
+    assert r.map()[3 * PAGE - 1] == data[4 * PAGE - 1]
+    r2 = MapRegion(path, 60 * PAGE, 100 * PAGE)      # clipped to the file
+    assert r2.size() == 4 * PAGE
+    assert r2.increment_client_count(-1) is True     # released at zero
+    assert repr(r) == "MapRegion<%d, %d>" % (PAGE, 3 * PAGE)
+
+
+def test_region_limit_is_hard_with_everything_pinned(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=PAGE, max_open_handles=2)
+    c = man.make_cursor(path)
+    v1 = c.use_region(0).buffer()
+    v2 = c.use_region(2 * PAGE).buffer()
+    with pytest.raises(OSError) as info:
+        c.use_region(4 * PAGE)
+    assert info.value.errno == errno.EMFILE
+    assert not c.is_valid()
+    del v1
+    assert c.use_region(4 * PAGE).is_valid()
+    assert bytes(c.buffer()[:3]) == data[4 * PAGE:4 * PAGE + 3]
+    assert bytes(v2[:3]) == data[2 * PAGE:2 * PAGE + 3]

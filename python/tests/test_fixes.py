@@ -1,0 +1,396 @@
+"""The bugs of smmap 5.0 that this package fixes (issue 5), each with exact
+values on a file of random bytes, and where it is observable, the same steps
+on Debian's smmap 5.0.0 showing the bug."""
+import copy
+import os
+import struct
+import subprocess
+import sys
+import threading
+import random
+
+import pytest
+
+import smmap
+import smmap.mman
+from smmap import SlidingWindowMapBuffer, SlidingWindowMapManager, WindowCursor
+
+from conftest import PAGE, PYTHON_DIR, write_file
+
+
+# ---------------------------------------------------------------- true LRU
+
+def lru_steps(lib, path):
+    man = lib.SlidingWindowMapManager(window_size=PAGE, max_memory_size=3 * PAGE)
+    c = man.make_cursor(path)
+    for k in (0, 2, 4):            # released in this order: 0, 2P, 4P
+        c.use_region(k * PAGE, PAGE)
+    c.unuse_region()
+    c.use_region(0, PAGE)          # 0 becomes the most recently used
+    c.unuse_region()
+    c.use_region(6 * PAGE, PAGE)   # over budget: one region must go
+    c.unuse_region()
+    return man
+
+
+def test_lru_evicts_the_least_recently_used(datafile):
+    path, data = datafile
+    man = lru_steps(smmap, path)
+    st = man.stats()
+    assert (st["maps"], st["evictions"], st["regions"]) == (4, 1, 3)
+    c = man.make_cursor(path)
+    for k in (0, 4, 6):            # still mapped: reused, no new map
+        assert bytes(c.use_region(k * PAGE, PAGE).buffer()[:4]) == data[k * PAGE:k * PAGE + 4]
+    assert man.stats()["maps"] == 4
+    c.use_region(2 * PAGE, PAGE)   # the one evicted
+    assert man.stats()["maps"] == 5
+
+
+def test_debian_smmap_evicts_the_most_recently_used(datafile, debian_smmap):
+    path, _ = datafile
+    man = lru_steps(debian_smmap, path)
+    # smmap 5.0 picks the first unused region it finds: the one just used
+    assert [r.ofs_begin() for r in man._fdict[path]] == [2 * PAGE, 4 * PAGE, 6 * PAGE]
+
+
+# ------------------------------------- live exported buffers pin their region
+
+def test_live_buffer_and_map_keep_their_region(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=PAGE, max_memory_size=2 * PAGE, max_open_handles=4)
+    c = man.make_cursor(path)
+    view = c.use_region(PAGE, PAGE).buffer()
+    whole = c.map()
+    assert len(whole) == PAGE      # the rest of the file is over budget: the region
+    for k in range(10, 40, 2):     # churn through the budget
+        assert c.use_region(k * PAGE, PAGE).buffer()[0] == data[k * PAGE]
+    c.unuse_region()
+    assert man.collect() == 1      # the last region the cursor held
+    assert man.num_file_handles() == 1
+    assert man.mapped_memory_size() == PAGE
+    assert bytes(view) == data[PAGE:2 * PAGE]
+    assert whole[5:9] == data[PAGE + 5:PAGE + 9]
+    assert struct.unpack_from(">L", whole, 16)[0] == int.from_bytes(data[PAGE + 16:PAGE + 20], "big")
+    del view
+    assert man.collect() == 0      # map() still holds it
+    del whole
+    assert man.collect() == 1
+    assert man.num_file_handles() == 0
+
+
+def test_region_of_a_memoryview_slice_stays_pinned(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=PAGE)
+    c = man.make_cursor(path)
+    part = c.use_region(3 * PAGE + 10, 100).buffer()[20:30]
+    c.unuse_region()
+    assert man.collect() == 0
+    assert bytes(part) == data[3 * PAGE + 30:3 * PAGE + 40]
+    part.release()
+    assert man.collect() == 1
+
+
+def test_debian_smmap_raises_buffererror_on_collect(datafile, debian_smmap):
+    path, _ = datafile
+    man = debian_smmap.SlidingWindowMapManager(window_size=PAGE)
+    c = man.make_cursor(path)
+    view = c.use_region(PAGE, PAGE).buffer()
+    c.unuse_region()
+    with pytest.raises(BufferError):      # GitPython #2065
+        man.collect()
+    del view
+
+
+# ---------------------------------------------- copied and assigned cursors
+
+def test_copied_and_assigned_cursors_can_map(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    c = man.make_cursor(path)
+    c2 = copy.copy(c)
+    assert type(c2) is WindowCursor
+    assert c2.is_associated() and not c2.is_valid()
+    assert bytes(c2.use_region(100, 50).buffer()) == data[100:150]
+    c3 = WindowCursor(man)
+    assert not c3.is_associated()
+    c3.assign(c2)                   # shares c2's window
+    assert c3.is_valid() and (c3.ofs_begin(), c3.size()) == (100, 50)
+    assert bytes(c3.buffer()) == data[100:150]
+    assert c3.region() == c2.region()
+    assert c2.region().client_count() == 3        # manager + c2 + c3
+    assert man.num_file_handles() == 1
+    assert bytes(c3.use_region(20 * PAGE + 7, 10).buffer()) == data[20 * PAGE + 7:20 * PAGE + 17]
+    assert c2.region().client_count() == 2
+    c4 = copy.copy(c3)
+    assert bytes(c4.buffer()) == data[20 * PAGE + 7:20 * PAGE + 17]
+    assert c4.path() == path
+
+
+def test_debian_smmap_copies_cannot_map(datafile, debian_smmap):
+    path, _ = datafile
+    man = debian_smmap.SlidingWindowMapManager(window_size=4 * PAGE)
+    c2 = copy.copy(man.make_cursor(path))
+    with pytest.raises(TypeError):        # its path became the region list
+        c2.use_region(100, 50)
+
+
+# ------------------------------------------------ force_map_handle_removal_win
+
+def two_dirs(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    pa, da = write_file(tmp_path / "a", 16 * PAGE, seed=5, name="pack")
+    pb, db = write_file(tmp_path / "b", 16 * PAGE, seed=6, name="pack")
+    return pa, da, pb, db
+
+
+def test_forced_removal_keeps_lists_and_counters(tmp_path, monkeypatch):
+    pa, da, pb, db = two_dirs(tmp_path)
+    monkeypatch.setattr(smmap.mman, "_IS_WINDOWS", True)
+    man = SlidingWindowMapManager(window_size=PAGE)
+    ca = man.make_cursor(pa)
+    for k in (0, 2, 4):
+        ca.use_region(k * PAGE, PAGE)
+    cb = man.make_cursor(pb).use_region(0, PAGE)
+    assert (man.num_file_handles(), man.num_open_files(), man.stats()["open_fds"]) == (4, 2, 2)
+    assert man.force_map_handle_removal_win(str(tmp_path / "a")) == 3
+    assert man.num_file_handles() == 1
+    assert man.num_open_files() == 1
+    assert man.mapped_memory_size() == PAGE
+    assert man.stats()["open_fds"] == 1
+    assert pa not in man._fdict and pb in man._fdict
+    assert not ca.is_valid() and cb.is_valid()
+    os.remove(pa)                   # nothing of ours keeps it (on Windows too)
+    assert cb.buffer()[:8] == db[:8]
+
+
+def test_forced_removal_never_unmaps_a_live_buffer(tmp_path, monkeypatch):
+    pa, da, pb, db = two_dirs(tmp_path)
+    monkeypatch.setattr(smmap.mman, "_IS_WINDOWS", True)
+    man = SlidingWindowMapManager(window_size=PAGE)
+    ca = man.make_cursor(pa)
+    view = ca.use_region(2 * PAGE, PAGE).buffer()
+    assert man.force_map_handle_removal_win(str(tmp_path / "a")) == 0
+    assert not ca.is_valid()
+    assert man.num_file_handles() == 1
+    assert bytes(view[:16]) == da[2 * PAGE:2 * PAGE + 16]
+    del view
+    assert man.force_map_handle_removal_win(str(tmp_path / "a")) == 1
+    assert man.num_file_handles() == 0
+
+
+def test_forced_removal_is_a_no_op_elsewhere(datafile, monkeypatch):
+    path, _ = datafile
+    monkeypatch.setattr(smmap.mman, "_IS_WINDOWS", False)
+    man = SlidingWindowMapManager(window_size=PAGE)
+    c = man.make_cursor(path).use_region(0)
+    assert man.force_map_handle_removal_win(os.path.dirname(path)) is None
+    assert c.is_valid() and man.num_file_handles() == 1
+
+
+def test_debian_smmap_forced_removal_leaves_counters(tmp_path, monkeypatch, debian_smmap):
+    pa, da, pb, db = two_dirs(tmp_path)
+    man = debian_smmap.SlidingWindowMapManager(window_size=PAGE)
+    ca = man.make_cursor(pa)
+    for k in (0, 2, 4):
+        ca.use_region(k * PAGE, PAGE)
+    ca.unuse_region()
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert man.force_map_handle_removal_win(str(tmp_path / "a")) == 3
+    monkeypatch.undo()
+    # the maps are closed but still listed and counted
+    assert man.num_file_handles() == 3
+    assert man.mapped_memory_size() == 3 * PAGE
+    assert len(man._fdict[pa]) == 3
+
+
+# ------------------------------------------------ SlidingWindowMapBuffer
+
+def test_buffer_indexes_relative_to_its_start(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    start = 1000
+    buf = SlidingWindowMapBuffer(man.make_cursor(path), start)
+    rest = data[start:]
+    assert len(buf) == len(rest)
+    assert buf[0] == rest[0] and buf[10] == rest[10] and buf[-1] == rest[-1]
+    assert buf[:0] == b"" and type(buf[:0]) is bytes
+    assert buf[5:10] == rest[5:10]
+    assert buf[-5:] == rest[-5:]
+    cross = slice(4 * PAGE - start - 100, 9 * PAGE)   # three windows
+    assert buf[cross] == rest[cross] and type(buf[cross]) is bytes
+    assert buf[::4097] == rest[::4097]
+    assert buf[50:10:-7] == rest[50:10:-7]
+    assert buf[len(buf) - 3:len(buf) + 100] == rest[-3:]
+    assert buf.__getslice__(-10, -2) == rest[-10:-2]
+    with pytest.raises(IndexError):
+        buf[len(buf)]
+    with pytest.raises(IndexError):
+        buf[-len(buf) - 1]
+    for k in range(0, len(rest), 3 * PAGE + 1):
+        assert buf[k] == rest[k]
+
+
+def test_buffer_with_size_and_iteration(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=PAGE)
+    buf = SlidingWindowMapBuffer()
+    assert buf.cursor() is None and len(buf) == 0
+    assert buf.begin_access(man.make_cursor(path), PAGE - 50, 100) is True
+    assert len(buf) == 100
+    assert list(buf) == list(data[PAGE - 50:PAGE + 50])   # ends at len: IndexError
+    assert buf[99] == data[PAGE + 49]
+    with pytest.raises(IndexError):
+        buf[100]
+    assert buf.begin_access(offset=7) is True          # same cursor, new start
+    assert buf[0] == data[7] and len(buf) == len(data) - 7
+    buf.end_access()
+    assert len(buf) == 0 and not buf.cursor().is_valid()
+
+
+def test_debian_smmap_buffer_ignores_its_start(datafile, debian_smmap):
+    path, data = datafile
+    man = debian_smmap.SlidingWindowMapManager(window_size=4 * PAGE)
+    buf = debian_smmap.SlidingWindowMapBuffer(man.make_cursor(path), 1000)
+    assert data[0] != data[1000]
+    assert buf[0] == data[0]                           # not data[1000]
+    assert len(buf[:0]) == len(data) - 1000            # not empty
+    buf.end_access()
+
+
+# ------------------------------------------------------------ threads
+
+def test_manager_shared_between_threads(tmp_path):
+    path, data = write_file(tmp_path, 256 * PAGE, seed=9)
+    man = SlidingWindowMapManager(window_size=2 * PAGE, max_memory_size=16 * PAGE, max_open_handles=24)
+    errors = []
+    reads = []
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        c = man.make_cursor(path)
+        buf = SlidingWindowMapBuffer(man.make_cursor(path))
+        n = 0
+        try:
+            for _ in range(1500):
+                ofs = rnd.randrange(len(data))
+                size = rnd.randint(1, 3 * PAGE)
+                c.use_region(ofs, size)
+                got = bytes(c.buffer())
+                assert got == data[ofs:ofs + len(got)] and len(got) >= 1
+                a = rnd.randrange(len(data))
+                b = min(len(data), a + rnd.randint(0, 5 * PAGE))
+                assert buf[a:b] == data[a:b]
+                assert buf[a] == data[a]
+                if rnd.random() < 0.05:
+                    man.collect()
+                n += 1
+        except Exception as exc:          # reported below with its thread
+            errors.append((seed, repr(exc)))
+        reads.append(n)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert reads == [1500] * 6
+    st = man.stats()
+    assert st["peak_regions"] <= 24
+    assert man.num_file_handles() == st["regions"]
+    assert man.collect() == st["regions"]
+    assert man.num_file_handles() == 0 and man.mapped_memory_size() == 0
+
+
+def test_one_cursor_used_by_two_threads_raises_not_crashes(tmp_path):
+    path, data = write_file(tmp_path, 512 * PAGE, seed=10)
+    man = SlidingWindowMapManager(window_size=PAGE)
+    c = man.make_cursor(path)
+    outcomes = {"ok": 0, "busy": 0}
+    lock = threading.Lock()
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        for _ in range(3000):
+            ofs = rnd.randrange(len(data))
+            try:
+                # another thread may move the cursor between these two calls:
+                # the bytes are then of its window, but always mapped memory
+                got = bytes(c.use_region(ofs, 64).buffer())
+                good = 1 <= len(got) <= 64
+            except RuntimeError:
+                with lock:
+                    outcomes["busy"] += 1
+                continue
+            except ValueError:            # the other thread released it meanwhile
+                good = True
+            with lock:
+                outcomes["ok"] += good
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes["ok"] + outcomes["busy"] == 9000
+
+
+# ------------------------------------------------ finalizers at shutdown
+
+SHUTDOWN_SCRIPT = r'''
+import sys
+sys.path.insert(0, {python_dir!r})
+import smmap
+man = smmap.SlidingWindowMapManager(window_size=4096)
+c = man.make_cursor({path!r}).use_region(0)
+view = c.buffer()
+whole = c.map()
+buf = smmap.SlidingWindowMapBuffer(man.make_cursor({path!r}), 10)
+cycle = [c, buf]
+cycle.append(cycle)
+class Holder:
+    pass
+h = Holder()
+h.me = h
+h.cursor = man.make_cursor({path!r}).use_region(5000)
+h.view = h.cursor.buffer()
+del man
+print(buf[0], view[1], whole[2], h.view[0])
+'''
+
+
+def test_finalizers_are_safe_at_shutdown(datafile):
+    path, data = datafile
+    script = SHUTDOWN_SCRIPT.format(python_dir=PYTHON_DIR, path=path)
+    for _ in range(3):
+        res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert res.stderr == ""
+        assert res.stdout.split() == [str(data[10]), str(data[1]), str(data[2]), str(data[5000])]
+
+
+# ------------------------------------------ a file larger than the window
+
+def test_index_larger_than_window_maps_whole(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    c = man.make_cursor(path).use_region()
+    assert (c.ofs_begin(), c.size()) == (0, 4 * PAGE)
+    m = c.map()
+    assert len(m) == len(data)
+    assert struct.unpack_from(">Q", m, len(data) - 8)[0] == int.from_bytes(data[-8:], "big")
+    assert m[-40:-20] == data[-40:-20]
+    # over the budget, map() is the region, as in smmap
+    small = SlidingWindowMapManager(window_size=4 * PAGE, max_memory_size=8 * PAGE)
+    m2 = small.make_cursor(path).use_region().map()
+    assert len(m2) == 4 * PAGE and m2[-1] == data[4 * PAGE - 1]
+
+
+def test_debian_smmap_map_is_one_window(datafile, debian_smmap):
+    path, data = datafile
+    man = debian_smmap.SlidingWindowMapManager(window_size=4 * PAGE)
+    m = man.make_cursor(path).use_region().map()
+    assert len(m) == 4 * PAGE
+    with pytest.raises(struct.error):        # gitdb #6
+        struct.unpack_from(">Q", m, len(data) - 8)
