@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +65,11 @@ static int made_data_dir;
 static volatile uint64_t bench_sink; /* keeps every read alive */
 static FILE *csv_regions, *csv_budget;
 
+/* A failure unwinds to smmap_bench_main, which returns 1: the tool that
+ * calls it must be able to flush and exit itself. What was allocated is
+ * left to the process exit. */
+static jmp_buf bench_abort;
+
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -71,7 +78,7 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    exit(1);
+    longjmp(bench_abort, 1);
 }
 
 static void check(int err, const char *what)
@@ -254,8 +261,17 @@ enum kind {
     K_CURSOR_AT, /* one cursor per file, smmap_cursor_at, read in place */
     K_CURSOR_AT_COPY,
     K_READ,      /* one cursor per file, smmap_read */
-    K_SWITCH     /* one cursor for every file: release and init on a change */
+    K_SWITCH,    /* one cursor for every file: release and init on a change */
+    /* Diagnostics, not strategies: a whole-file map read in place with one
+     * atomic read-modify-write, or one mutex lock and unlock, per read. They
+     * show what any design that takes a lock or pins with an atomic per
+     * window switch costs at least on this machine. */
+    K_MMAP_ATOMIC,
+    K_MMAP_MUTEX
 };
+
+static uint64_t diag_counter;
+static pthread_mutex_t diag_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 /* An access pattern: operation i reads len bytes at off[i] of file fidx[i]
  * (fidx NULL: file 0). */
@@ -268,7 +284,7 @@ typedef struct pattern {
 
 typedef struct bcase {
     const char *strategy;
-    char mode[64];
+    char mode[96];
     enum kind kind;
     const pattern *pat;
     /* per file, indexed by fidx */
@@ -279,6 +295,7 @@ typedef struct bcase {
     smmap_manager *manager;
     int is_mmap, is_pread; /* the baselines the ratios divide by */
     size_t ops;            /* calibrated operations per repetition */
+    size_t next;           /* where in the pattern the next run starts */
     double samples[MAX_REPS];
     int nsamples;
     double ns;             /* median ns per operation */
@@ -302,10 +319,10 @@ static void escape(void *buf)
 
 /* Single-file loops, kept as tight as the strategy allows so that the
  * baselines carry no overhead the smmap loops do not also carry. */
-static uint64_t run_single(bcase *c, size_t n)
+static uint64_t run_single(bcase *c, const pattern *pt, size_t n)
 {
-    const uint64_t *off = c->pat->off;
-    size_t len = c->pat->len, i;
+    const uint64_t *off = pt->off;
+    size_t len = pt->len, i;
     uint64_t sum = 0;
     unsigned char buf[64 * 1024];
     const unsigned char *base = c->bases ? c->bases[0] : NULL;
@@ -356,15 +373,28 @@ static uint64_t run_single(bcase *c, size_t n)
             sum += load_ends(buf, len);
         }
         break;
+    case K_MMAP_ATOMIC:
+        for (i = 0; i < n; i++) {
+            __atomic_fetch_add(&diag_counter, 1, __ATOMIC_SEQ_CST);
+            sum += load_ends(base + off[i], len);
+        }
+        break;
+    case K_MMAP_MUTEX:
+        for (i = 0; i < n; i++) {
+            pthread_mutex_lock(&diag_mutex);
+            diag_counter++;
+            pthread_mutex_unlock(&diag_mutex);
+            sum += load_ends(base + off[i], len);
+        }
+        break;
     case K_SWITCH:
         die("K_SWITCH needs a file index");
     }
     return sum;
 }
 
-static uint64_t run_many(bcase *c, size_t n)
+static uint64_t run_many(bcase *c, const pattern *pt, size_t n)
 {
-    const pattern *pt = c->pat;
     const uint64_t *off = pt->off;
     const uint32_t *fidx = pt->fidx;
     size_t len = pt->len, i;
@@ -437,13 +467,34 @@ static uint64_t run_many(bcase *c, size_t n)
             sum += load_ends(p, len);
         }
         break;
+    case K_MMAP_ATOMIC:
+    case K_MMAP_MUTEX:
+        die("diagnostic cases are single-file");
     }
     return sum;
 }
 
+/* Run n operations of the case's pattern, continuing where the previous
+ * run stopped (wrapping around), so that a repetition does not replay the
+ * reads the previous one just brought into the cache of windows. */
 static uint64_t run_case(bcase *c, size_t n)
 {
-    return c->pat->fidx ? run_many(c, n) : run_single(c, n);
+    uint64_t sum = 0;
+    while (n > 0) {
+        pattern view = *c->pat;
+        size_t seg;
+        if (c->next >= view.n)
+            c->next = 0;
+        seg = view.n - c->next < n ? view.n - c->next : n;
+        view.off += c->next;
+        if (view.fidx)
+            view.fidx += c->next;
+        view.n = seg;
+        sum += view.fidx ? run_many(c, &view, seg) : run_single(c, &view, seg);
+        c->next += seg;
+        n -= seg;
+    }
+    return sum;
 }
 
 /* One timed repetition; the manager's counters are read outside the timed
@@ -735,7 +786,7 @@ static void workload_random(const bench_config *cfg, const char *path)
         size_t len = lens[li];
         pattern pat = random_pattern(ops_budget(cfg, 4000000), 0, size, len);
         char sliding_w[48];
-        bcase cs[9];
+        bcase cs[13];
         int n = 0, i;
         snprintf(sliding_w, sizeof(sliding_w), "sliding %s", wname);
         cs[n] = base_case("mmap", "-", K_MMAP, &pat);
@@ -753,6 +804,13 @@ static void workload_random(const bench_config *cfg, const char *path)
         cs[n++] = smmap_case("smmap_read", "sliding 1 GiB (default)", K_READ,
                              &pat, &dflt);
         cs[n++] = smmap_case("smmap_read", sliding_w, K_READ, &pat, &w64);
+        /* what an inline smmap_read hit path would cost */
+        cs[n++] = smmap_case("smmap_cursor_at+memcpy", "sliding 1 GiB (default)",
+                             K_CURSOR_AT_COPY, &pat, &dflt);
+        cs[n++] = base_case("diagnostic: mmap + 1 atomic add per read", "-",
+                            K_MMAP_ATOMIC, &pat);
+        cs[n++] = base_case("diagnostic: mmap + mutex lock/unlock per read",
+                            "-", K_MMAP_MUTEX, &pat);
         for (i = 0; i < n; i++) {
             cs[i].bases = &base;
             cs[i].fds = &fd;
@@ -794,7 +852,7 @@ static void workload_random(const bench_config *cfg, const char *path)
         /* Workload 5: the hit path alone, inside one 1 MiB window. */
         big_smmap w1m;
         pattern pat = random_pattern(ops_budget(cfg, 8000000), 0, MIB, 8);
-        bcase cs[3];
+        bcase cs[5];
         big_open(&w1m, path, MIB, 0, 0);
         cs[0] = base_case("mmap", "first 1 MiB of the map", K_MMAP, &pat);
         cs[0].is_mmap = 1;
@@ -802,13 +860,21 @@ static void workload_random(const bench_config *cfg, const char *path)
                            K_CURSOR_AT, &pat, &w1m);
         cs[2] = smmap_case("smmap_read", "sliding 1 MiB, window held",
                            K_READ, &pat, &w1m);
-        cs[0].bases = &base;
+        cs[3] = base_case("mmap+memcpy", "first 1 MiB of the map",
+                          K_MMAP_COPY, &pat);
+        cs[4] = smmap_case("smmap_cursor_at+memcpy",
+                           "sliding 1 MiB, window held", K_CURSOR_AT_COPY,
+                           &pat, &w1m);
+        cs[0].bases = cs[3].bases = &base;
         warm_through(cs[1].cursors, 0, MIB);
         warm_through(cs[2].cursors, 0, MIB);
-        measure(cs, 3, cfg);
+        warm_through(cs[4].cursors, 0, MIB);
+        measure(cs, 5, cfg);
         print_table("Workload 5: random 8-byte reads inside the window the "
                     "cursor holds (the hit path alone)",
-                    cs, 3, "ns/op");
+                    cs, 5, "ns/op");
+        add_target("W5 smmap_read 8 B inside the held window / (mmap+memcpy)",
+                   cs[2].ns / cs[3].ns, 1.5, 0);
         add_target("W5 hit path: cursor_at 8 B inside the held window / mmap",
                    cs[1].ns / cs[0].ns, 1.05, 0);
         free_pattern(&pat);
@@ -1108,6 +1174,17 @@ static void workload_pressure(const bench_config *cfg, const char *path)
     close(fd);
 }
 
+/* Point the single cursor of ms at one slot (see workload_regions). */
+static void warm_slot(many_smmap *ms, uint32_t slot_id, uint64_t slots_per_file)
+{
+    smmap_cursor *c = &ms->cursors[0];
+    smmap_cursor_release(c);
+    smmap_cursor_init(c, ms->files[slot_id / slots_per_file]);
+    if (smmap_cursor_at(c, (2 * (slot_id % slots_per_file) + 1) * PAGE, 8) ==
+        NULL)
+        check(c->error, "smmap_cursor_at (warm)");
+}
+
 /*
  * Workload 6: cost per operation as the number of live regions grows.
  * 4 KiB windows; a read at x < 4088 bytes into page 2k+1 of a file gets the
@@ -1172,34 +1249,46 @@ static void workload_regions(const bench_config *cfg, const file_set *s)
             evict.off[k] = (2 * (b % slots_per_file) + 1) * PAGE +
                            rng() % (PAGE - 8);
         }
+        /* One manager at a time: two of 50,000 regions each would pass
+         * vm.max_map_count (65530 here). */
         many_open(&rs, s, PAGE, (uint64_t)nreg * 4 * PAGE, nreg, 0);
-        many_open(&es, s, PAGE, (uint64_t)nreg * 4 * PAGE, nreg, 0);
         cs[0] = base_case("mmap", "-", K_MMAP, &reuse);
         cs[0].is_mmap = 1;
         cs[0].bases = s->bases;
         cs[1] = many_case("smmap_cursor_at", "reuse", K_SWITCH, &reuse, &rs);
-        cs[2] = many_case("smmap_cursor_at", "eviction", K_SWITCH, &evict,
-                          &es);
         /* map every slot of the reuse working set once */
-        for (k = 0; k < nreg; k++) {
-            smmap_cursor *c = &rs.cursors[0];
-            uint32_t a = slot[k];
-            smmap_cursor_release(c);
-            smmap_cursor_init(c, rs.files[a / slots_per_file]);
-            if (smmap_cursor_at(c, (2 * (a % slots_per_file) + 1) * PAGE, 8) ==
-                NULL)
-                check(c->error, "smmap_cursor_at (warm)");
-        }
+        for (k = 0; k < nreg; k++)
+            warm_slot(&rs, slot[k], slots_per_file);
         smmap_cursor_release(&rs.cursors[0]);
         smmap_manager_stats(rs.m, &st);
         if (st.regions != nreg)
             die("workload 6: %u regions live after warming, expected %u",
                 st.regions, nreg);
-        measure(cs, 3, cfg);
+        measure(cs, 2, cfg);
         smmap_manager_stats(rs.m, &st);
         if (st.maps != nreg)
             die("workload 6: reuse mapped %" PRIu64 " times, expected %u",
                 st.maps, nreg);
+        many_close(&rs);
+
+        /* Eviction: the budget filled with N of the 2N slots first, so the
+         * measurement sees the steady state (about half the reads map). */
+        many_open(&es, s, PAGE, (uint64_t)nreg * 4 * PAGE, nreg, 0);
+        cs[2] = many_case("smmap_cursor_at", "eviction", K_SWITCH, &evict,
+                          &es);
+        for (k = 0; k < nreg; k++)
+            warm_slot(&es, slot[nreg + k], slots_per_file);
+        smmap_cursor_release(&es.cursors[0]);
+        smmap_manager_stats(es.m, &st);
+        if (st.regions != nreg)
+            die("workload 6: %u regions live after filling the eviction "
+                "budget, expected %u",
+                st.regions, nreg);
+        measure(cs + 2, 1, cfg);
+        smmap_manager_stats(es.m, &st);
+        if (st.regions != nreg)
+            die("workload 6: %u regions live under eviction, expected %u",
+                st.regions, nreg);
         {
             double maps_per_op =
                 (double)cs[2].maps /
@@ -1219,7 +1308,6 @@ static void workload_regions(const bench_config *cfg, const file_set *s)
         last_reuse = cs[1].ns;
         last_evict = cs[2].ns;
         last_n = nreg;
-        many_close(&rs);
         many_close(&es);
         free_pattern(&reuse);
         free_pattern(&evict);
@@ -1408,6 +1496,10 @@ static void remove_data(const bench_config *cfg)
     rmdir(data_dir);
 }
 
+/* The configuration as seen after a longjmp (the locals of
+ * smmap_bench_main are indeterminate there). */
+static bench_config cfg_copy;
+
 int smmap_bench_main(int argc, char **argv)
 {
     bench_config cfg;
@@ -1465,6 +1557,7 @@ int smmap_bench_main(int argc, char **argv)
             die("mkdtemp: %s", strerror(errno));
         made_data_dir = 1;
     }
+    cfg_copy = cfg;
     if (cfg.csv) {
         snprintf(csvpath, sizeof(csvpath), "%s/regions.csv", cfg.csv);
         csv_regions = fopen(csvpath, "w");
@@ -1474,6 +1567,11 @@ int smmap_bench_main(int argc, char **argv)
             die("cannot write %s: %s", csvpath, strerror(errno));
     }
 
+    if (setjmp(bench_abort) != 0) {
+        fflush(stdout);
+        remove_data(&cfg_copy);
+        return 1;
+    }
     big = big_path();
     make_file(big, cfg.big_size);
     for (i = 0; i < cfg.nfiles; i++) {

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# check-hitpath.sh BUILD_DIR - show that smmap_cursor_at's hit path executes
+# no atomic or lock instruction and calls nothing:
+#  1. disassemble hit_loop() (smmap-bench-hitpath): no lock prefix, xchg,
+#     cmpxchg, xadd or fence may appear; the only call is the miss branch
+#     (smmap_cursor_use);
+#  2. run it under callgrind collecting inside hit_loop only, for N and 2N
+#     hits: the instructions per hit, and the functions executed inside the
+#     loop (only hit_loop itself: no pthread_mutex_lock, no call at all).
+# perf stat cannot count instructions on this virtual machine
+# ("<not supported> instructions"), so callgrind does the counting.
+set -euo pipefail
+build=${1:?usage: check-hitpath.sh BUILD_DIR}
+bin=$build/bench/smmap-bench-hitpath
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+
+for tool in objdump valgrind callgrind_annotate; do
+    if ! command -v $tool >/dev/null; then
+        echo "FAIL: $tool missing: apt-get install -y binutils valgrind"
+        exit 1
+    fi
+done
+
+objdump -d --no-show-raw-insn "$bin" | awk '/<hit_loop>:/,/^$/' > "$work/hit_loop.s"
+ninsn=$(grep -c '^ *[0-9a-f]*:' "$work/hit_loop.s" || true)
+if [ "$ninsn" -eq 0 ]; then
+    echo "FAIL: hit_loop not found in $bin"
+    exit 1
+fi
+atomics=$(grep -Ei '\block\b|xchg|xadd|fence' "$work/hit_loop.s" || true)
+calls=$(grep -E '\bcall' "$work/hit_loop.s" | sed 's/.*call *//' | sort -u | tr '\n' ' ')
+echo "hit_loop: $ninsn instructions; calls: ${calls:-none}"
+if [ -n "$atomics" ]; then
+    echo "FAIL: atomic or locked instruction in hit_loop:"
+    echo "$atomics"
+    fail=1
+else
+    echo "ok: no lock prefix, xchg, cmpxchg, xadd or fence in hit_loop"
+fi
+if echo "$calls" | grep -Evq '^ *$|smmap_cursor_use' ; then
+    echo "FAIL: hit_loop calls something other than smmap_cursor_use: $calls"
+    fail=1
+fi
+echo "--- the loop (objdump) ---"
+cat "$work/hit_loop.s"
+
+declare -A ir inl
+for n in 1000000 2000000; do
+    valgrind --tool=callgrind --toggle-collect=hit_loop \
+        --callgrind-out-file="$work/cg.$n" "$bin" "$n" "$work" \
+        > "$work/out.$n" 2> "$work/err.$n"
+    cat "$work/out.$n"
+    callgrind_annotate --auto=no "$work/cg.$n" > "$work/ann.$n"
+    ir[$n]=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' "$work/ann.$n")
+    # lines "Ir (pct)  file:function [object]": keep the function names
+    fns=$(awk '/file:function/ {on=1; next} on && $1 ~ /^[0-9,]+$/ {n = split($3, a, ":"); print a[n]}' "$work/ann.$n" | sort -u | tr '\n' ' ')
+    inl[$n]=$(awk '/file:function/ {on=1; next} on && $3 ~ /smmap\.h:/ {gsub(",", "", $1); print $1}' "$work/ann.$n")
+    echo "callgrind, $n hits: Ir inside hit_loop = ${ir[$n]} (of which in smmap.h, the inlined smmap_cursor_at: ${inl[$n]:-0}); functions executed inside the loop: $fns"
+    if [ "$(echo $fns)" != "hit_loop" ]; then
+        echo "FAIL: functions other than hit_loop ran inside the loop: $fns"
+        fail=1
+    fi
+done
+per_hit=$(( (ir[2000000] - ir[1000000]) / 1000000 ))
+per_hit_header=$(( (inl[2000000] - inl[1000000]) / 1000000 ))
+echo "instructions per hit (Ir(2N) - Ir(N)) / N = $per_hit, of which smmap_cursor_at (smmap.h) = $per_hit_header"
+if [ "$fail" -ne 0 ]; then
+    echo "hit path check: FAILED"
+    exit 1
+fi
+echo "hit path check: no atomic, no lock, no call; $per_hit instructions per hit"
