@@ -51,12 +51,25 @@ void smmap_cursor_release(smmap_cursor *c)
     clear_window(c);
 }
 
+int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
+                       uint64_t n)
+{
+    smmap_file *f = c->file;
+    smmap_region *r;
+    int err = smmap__region_acquire(f, off, need, n, c->region, &r);
+    if (err != 0) {
+        /* acquire released the old window whenever it failed */
+        clear_window(c);
+        return c->error = err;
+    }
+    set_window(c, f, r);
+    return 0;
+}
+
 int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
 {
     smmap_file *f;
-    smmap_region *r;
-    uint64_t avail, n;
-    int err;
+    uint64_t n;
 
     if (c == NULL)
         return -EINVAL;
@@ -67,16 +80,8 @@ int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
         smmap_cursor_release(c);
         return c->error = -ERANGE;
     }
-    avail = f->size - offset;
-    n = size == 0 ? 1 : smmap__min_u64(size, avail);
-    err = smmap__region_acquire(f, offset, n, c->region, &r);
-    if (err != 0) {
-        /* acquire released the old window whenever it failed */
-        clear_window(c);
-        return c->error = err;
-    }
-    set_window(c, f, r);
-    return 0;
+    n = size == 0 ? 1 : smmap__min_u64(size, f->size - offset);
+    return smmap__cursor_move(c, offset, n, n);
 }
 
 void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)

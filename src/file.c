@@ -369,7 +369,7 @@ int smmap_file_open(smmap_manager *m, const char *path, smmap_file **out)
 int smmap_file_open_fd(smmap_manager *m, int fd, smmap_file **out)
 {
     smmap_os_fd copy;
-    int err;
+    int err, retried = 0;
 
     if (out != NULL)
         *out = NULL;
@@ -381,10 +381,11 @@ int smmap_file_open_fd(smmap_manager *m, int fd, smmap_file **out)
     if (err == -EMFILE || err == -ENFILE) {
         smmap__manager_relieve(m);
         err = smmap__os.dup_fd(fd, &copy);
+        retried = err == 0;
     }
     if (err != 0)
         return err;
-    return open_common(m, copy, NULL, 0, out);
+    return open_common(m, copy, NULL, retried, out);
 }
 
 void smmap_file_close(smmap_file *f)

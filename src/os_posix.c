@@ -26,11 +26,13 @@ int smmap__guarded_copy_posix(void *dst, const void *src, size_t len,
 #define O_CLOEXEC 0
 #endif
 
+/* O_NONBLOCK: opening a FIFO must not wait for a writer (the library then
+ * refuses it as not a regular file); regular files ignore the flag. */
 static int posix_open_ro(const char *path, smmap_os_fd *out)
 {
     int fd;
     do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;

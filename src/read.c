@@ -35,14 +35,15 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
     while (done < total) {
         uint64_t pos = offset + done, rel = pos - c->begin, chunk;
         if (!(rel < (uint64_t)c->size)) {
-            /* Ask for a whole window (not the rest of a huge read, which
-             * would map it at once, nor one byte, which would place the
-             * window mostly behind pos). */
+            /* Any window holding pos will do: the copy needs no contiguity
+             * across windows. A new one is placed for a whole window of
+             * what is left (not the rest of a huge read, which would map it
+             * at once, nor one byte, which would place it mostly behind). */
             uint64_t want = total - done;
             int err;
             if (window != 0 && want > window)
                 want = window;
-            err = smmap_cursor_use(c, pos, (size_t)want);
+            err = smmap__cursor_move(c, pos, 1, want);
             if (err != 0)
                 return err;
             rel = pos - c->begin;

@@ -325,8 +325,8 @@ static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
     return extra;
 }
 
-int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
-                          smmap_region *held, smmap_region **out)
+int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
+                          uint64_t n, smmap_region *held, smmap_region **out)
 {
     smmap_manager *m = f->manager;
     smmap_entry *e = f->entry;
@@ -337,7 +337,7 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
     int err, reopened;
 
     smmap__mutex_lock(&m->lock);
-    *out = find_and_pin(m, e, off, end, held);
+    *out = find_and_pin(m, e, off, off + need, held);
     if (*out != NULL || e->changed) {
         smmap__mutex_unlock(&m->lock);
         return *out != NULL ? 0 : -ESTALE;
@@ -400,7 +400,7 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
         m->stats.maps++;
 
     /* While unlocked, another thread may have mapped a covering region. */
-    *out = find_and_pin(m, e, off, end, NULL);
+    *out = find_and_pin(m, e, off, off + need, NULL);
     if (*out != NULL) {
         if (!r->heap)
             m->stats.unmaps++;

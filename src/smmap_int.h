@@ -103,10 +103,16 @@ void smmap__region_detach(smmap_manager *m, smmap_region *r,
 size_t smmap__region_detach_unused(smmap_manager *m, smmap_region **chain);
 /* Unmap and free a chain. Called without the lock. */
 void smmap__region_unmap_chain(smmap_region *chain);
-/* Pin a region holding [off, off + n) of f, mapping one if needed, and unpin
- * held (may be NULL). Called without the lock. */
-int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t n,
-                          smmap_region *held, smmap_region **out);
+/* Pin a region holding [off, off + need) of f, and unpin held (may be
+ * NULL). A region already mapped is reused; otherwise one is placed for
+ * [off, off + n) (n >= need) and mapped. Called without the lock. */
+int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
+                          uint64_t n, smmap_region *held, smmap_region **out);
+
+/* cursor.c: move c to a window holding [off, off + need), placed for
+ * [off, off + n) if it must be mapped. */
+int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
+                       uint64_t n);
 
 /* file.c. Called with the manager lock held. */
 void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e);

@@ -1,0 +1,575 @@
+/*
+ * test_hostile.c - hostile files: truncation under readers (SIGBUS turned
+ * into -EIO), signals that are not ours reaching the application, files
+ * rewritten, replaced and deleted under handles, refresh, the read backend
+ * (by flag and when mmap is refused), and access advice.
+ *
+ * Each test runs in its own process (ctest passes its name), because the
+ * signal handler is process-wide and installed once.
+ */
+#include "test.h"
+#include "os.h"
+
+#ifndef _WIN32
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
+#define MIB (1024u * 1024u)
+
+#ifndef _WIN32
+/* --- truncation by another process while 4 threads read ----------------- */
+
+enum { READERS = 4, READ_LEN = 256 };
+
+typedef struct reader {
+    pthread_t thread;
+    smmap_file *file;
+    unsigned seed;
+    volatile int *phase; /* 0 before, 1 during, 2 after the truncation */
+    long kept_ok, kept_bad, lost_eio, lost_estale, lost_ok_before, lost_bad;
+} reader;
+
+static void *read_loop(void *arg)
+{
+    reader *r = arg;
+    smmap_cursor c;
+    unsigned char buf[READ_LEN];
+    int after_rounds = 0;
+
+    smmap_cursor_init(&c, r->file);
+    while (after_rounds < 4000) {
+        int phase = *r->phase;
+        uint64_t off;
+        int64_t n;
+        r->seed = r->seed * 1103515245u + 12345u;
+        off = (uint64_t)(r->seed >> 4) % (64 * MIB - READ_LEN);
+        n = smmap_read(&c, off, buf, READ_LEN);
+        if (off + READ_LEN <= 32 * MIB) {
+            /* The kept range: always the right bytes. */
+            if (n == READ_LEN && pattern_matches(buf, off, READ_LEN)) {
+                r->kept_ok++;
+            } else {
+                r->kept_bad++;
+                fprintf(stderr, "kept-range read at %llu: %lld (%s)\n",
+                        (unsigned long long)off, (long long)n,
+                        n < 0 ? smmap_strerror((int)n) : "wrong bytes");
+            }
+        } else if (off >= 32 * MIB) {
+            if (n == -EIO)
+                r->lost_eio++;
+            else if (n == -ESTALE)
+                r->lost_estale++;
+            else if (phase < 2 && n == READ_LEN &&
+                     pattern_matches(buf, off, READ_LEN))
+                r->lost_ok_before++; /* read before the truncation landed */
+            else
+                r->lost_bad++;
+        }
+        if (phase == 2)
+            after_rounds++;
+    }
+    smmap_cursor_release(&c);
+    return NULL;
+}
+
+static void test_hostile__truncation_under_readers(void)
+{
+    const char *path = fixture_file("big", 64 * MIB);
+    smmap_manager *m = test_manager(MIB, 128 * MIB, 1000, 8, 0);
+    smmap_file *f = test_open(m, path);
+    volatile int phase = 0;
+    reader r[READERS];
+    smmap_cursor warm;
+    static unsigned char chunk[MIB];
+    uint64_t off;
+    pid_t child;
+    int status, i;
+    long kept_ok = 0, eio = 0;
+    smmap_stats s;
+
+    /* Map every window first: the kept range is then served by windows that
+     * stay valid, the lost range by windows whose pages disappear. */
+    smmap_cursor_init(&warm, f);
+    for (off = 0; off < 64 * MIB; off += MIB)
+        REQUIRE_EQ(smmap_read(&warm, off, chunk, MIB), MIB);
+    smmap_cursor_release(&warm);
+    CHECK_EQ(test_stats(m).regions, 64);
+
+    for (i = 0; i < READERS; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].file = f;
+        r[i].seed = 1234u + (unsigned)i;
+        r[i].phase = &phase;
+        REQUIRE_EQ(pthread_create(&r[i].thread, NULL, read_loop, &r[i]), 0);
+    }
+    {
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    phase = 1;
+    child = fork();
+    if (child == 0)
+        _exit(truncate(path, 32 * MIB) == 0 ? 0 : 1);
+    REQUIRE_EQ(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    phase = 2;
+    for (i = 0; i < READERS; i++) {
+        pthread_join(r[i].thread, NULL);
+        CHECK_EQ(r[i].kept_bad, 0);
+        CHECK_EQ(r[i].lost_bad, 0);
+        kept_ok += r[i].kept_ok;
+        eio += r[i].lost_eio;
+    }
+    CHECK(kept_ok > 1000);
+    CHECK(eio > 0);
+    s = test_stats(m);
+    CHECK_EQ(s.faults, (uint64_t)eio);
+    printf("truncation: %ld kept-range reads right, %ld lost-range reads "
+           "-EIO, %llu faults caught\n",
+           kept_ok, eio, (unsigned long long)s.faults);
+    /* The file is marked changed: a window not yet mapped is refused. */
+    smmap_manager_collect(m);
+    smmap_cursor_init(&warm, f);
+    CHECK_EQ(smmap_read(&warm, 0, chunk, 16), -ESTALE);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* --- a SIGBUS that is not ours reaches the application's handler ---------- */
+
+static sigjmp_buf app_env;
+static volatile void *app_fault_addr;
+static volatile int app_calls;
+
+static void app_handler(int sig, siginfo_t *info, void *context)
+{
+    (void)sig;
+    (void)context;
+    app_calls++;
+    app_fault_addr = info->si_addr;
+    siglongjmp(app_env, 1);
+}
+
+static void install_app_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = app_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+/* Map a page of a file through the OS table, truncate the file, and touch
+ * the page: a SIGBUS at an address no smmap_read is copying. */
+static void foreign_fault(const char *path, volatile const unsigned char **at)
+{
+    smmap_os_fd fd;
+    void *base;
+    volatile unsigned char sink;
+    if (smmap__os.open_ro(path, &fd) != 0 ||
+        smmap__os.map(fd, 0, 4096, &base) != 0) {
+        test_failures++;
+        return;
+    }
+    (void)truncate(path, 0);
+    *at = base;
+    if (sigsetjmp(app_env, 1) == 0)
+        sink = **at;
+    (void)sink;
+    smmap__os.unmap(base, 4096);
+    smmap__os.close(fd);
+}
+
+static void test_hostile__foreign_sigbus_reaches_application(void)
+{
+    const char *path = fixture_file("data", 1 * MIB);
+    const char *other = fixture_file("other", 8192);
+    smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor c;
+    unsigned char buf[64];
+    volatile const unsigned char *at = NULL;
+
+    install_app_handler(); /* the application's, before smmap's */
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 100, buf, 64), 64); /* installs smmap's */
+    CHECK(pattern_matches(buf, 100, 64));
+
+    foreign_fault(other, &at);
+    CHECK_EQ(app_calls, 1);
+    CHECK(app_fault_addr == (const void *)at);
+
+    /* raise() carries no address of ours either. */
+    if (sigsetjmp(app_env, 1) == 0)
+        raise(SIGBUS);
+    CHECK_EQ(app_calls, 2);
+
+    /* And smmap's own faults still become -EIO, without the application
+     * seeing them. */
+    REQUIRE_EQ(smmap_read(&c, 300000, buf, 64), 64);
+    REQUIRE_EQ(truncate(path, 65536), 0);
+    CHECK_EQ(smmap_read(&c, 300000, buf, 64), -EIO);
+    CHECK_EQ(app_calls, 2);
+    CHECK_EQ(test_stats(m).faults, 1);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* --- SMMAP_NO_SIGNAL_HANDLER: the application's handler delegates --------- */
+
+static void delegating_handler(int sig, siginfo_t *info, void *context)
+{
+    (void)sig;
+    (void)context;
+    smmap_handle_fault(info->si_addr); /* does not return if ours */
+    app_calls++;
+    siglongjmp(app_env, 1);
+}
+
+static void test_hostile__application_owns_the_handler(void)
+{
+    const char *path = fixture_file("data", 1 * MIB);
+    smmap_manager *m =
+        test_manager(65536, 8 * MIB, 100, 8, SMMAP_NO_SIGNAL_HANDLER);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor c;
+    unsigned char buf[64];
+    struct sigaction sa, current;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = delegating_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 500000, buf, 64), 64);
+    /* smmap installed nothing: the handler is still the application's. */
+    sigaction(SIGBUS, NULL, &current);
+    CHECK(current.sa_sigaction == delegating_handler);
+    REQUIRE_EQ(truncate(path, 4096), 0);
+    CHECK_EQ(smmap_read(&c, 500000, buf, 64), -EIO);
+    CHECK_EQ(app_calls, 0);
+    CHECK_EQ(smmap_handle_fault(buf), 0); /* not in a guarded copy */
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* --- rewritten, replaced, deleted ----------------------------------------- */
+
+static void set_mtime(const char *path, long seconds)
+{
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = seconds;
+    times[0].tv_nsec = times[1].tv_nsec = 0;
+    if (utimensat(AT_FDCWD, path, times, 0) != 0)
+        test_failures++;
+}
+
+static void rewrite_in_place(const char *path, unsigned char fill)
+{
+    FILE *fp = fopen(path, "r+b");
+    unsigned char buf[4096];
+    long i;
+    memset(buf, fill, sizeof(buf));
+    for (i = 0; fp != NULL && i < 64; i++)
+        fwrite(buf, 1, sizeof(buf), fp);
+    if (fp != NULL)
+        fclose(fp);
+}
+
+static void test_hostile__rewrite_in_place(void)
+{
+    const char *path = fixture_file("data", 64 * 4096);
+    smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
+    smmap_file *f;
+    smmap_cursor c;
+    unsigned char buf[32];
+
+    set_mtime(path, 1000000000);
+    f = test_open(m, path);
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 100, buf, 32), 32);
+    CHECK(pattern_matches(buf, 100, 32));
+    rewrite_in_place(path, 0xEE);
+    set_mtime(path, 1000000001);
+    /* A window not yet mapped: refused, never the new bytes. */
+    CHECK_EQ(smmap_read(&c, 200000, buf, 32), -ESTALE);
+    /* A read across a mapped window and a new one: refused as a whole. */
+    CHECK_EQ(smmap_read(&c, 65536 - 16, buf, 32), -ESTALE);
+    CHECK_EQ(test_stats(m).maps, 1);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_hostile__rename_over_and_delete(void)
+{
+    const char *path = fixture_file("pack", 64 * 4096);
+    const char *other = fixture_file("idx", 100);
+    smmap_manager *m = test_manager(65536, 8 * MIB, 100, 1, 0);
+    smmap_file *f = test_open(m, path), *g;
+    smmap_cursor c;
+    unsigned char buf[32];
+    char line[1024];
+    FILE *fp;
+    int deleted_fds = 0, deleted_maps = 0;
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 100, buf, 32), 32);
+    CHECK_EQ(test_stats(m).open_fds, 1);
+    /* Renamed over while its descriptor is open: the old bytes, always. */
+    fixture_replace(path, 64 * 4096, 0x77);
+    REQUIRE_EQ(smmap_read(&c, 200000, buf, 32), 32);
+    CHECK(pattern_matches(buf, 200000, 32));
+    /* Its descriptor closed (budget 1) and the path now another file:
+     * -ESTALE, never the new file's bytes. */
+    g = test_open(m, other);
+    CHECK_EQ(test_stats(m).open_fds, 1);
+    CHECK_EQ(smmap_read(&c, 100000, buf, 32), -ESTALE);
+    /* Deleted: what is mapped still reads; release_path lets it all go. */
+    REQUIRE_EQ(smmap_read(&c, 200010, buf, 16), 16);
+    CHECK(pattern_matches(buf, 200010, 16));
+    REQUIRE_EQ(unlink(path), 0);
+    REQUIRE_EQ(smmap_read(&c, 100, buf, 16), 16);
+    CHECK(pattern_matches(buf, 100, 16));
+    smmap_cursor_release(&c);
+    CHECK_EQ(smmap_manager_release_path(m, path), 0);
+    CHECK_EQ(test_stats(m).regions, 0);
+    /* Nothing of the deleted file is held: no descriptor, no mapping, so
+     * its disk space is returned. */
+    fp = fopen("/proc/self/maps", "r");
+    while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+        deleted_maps += strstr(line, "(deleted)") != NULL &&
+                        strstr(line, fixture_dir()) != NULL;
+    if (fp != NULL)
+        fclose(fp);
+    {
+        int fd;
+        for (fd = 0; fd < 1024; fd++) {
+            char proc[64], target[1024];
+            ssize_t n;
+            snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+            n = readlink(proc, target, sizeof(target) - 1);
+            if (n <= 0)
+                continue;
+            target[n] = '\0';
+            deleted_fds += strstr(target, "(deleted)") != NULL;
+        }
+    }
+    CHECK_EQ(deleted_maps, 0);
+    CHECK_EQ(deleted_fds, 0);
+    CHECK_EQ(smmap_cursor_use(&c, 0, 1), -ESTALE);
+    smmap_file_close(f);
+    smmap_file_close(g);
+    smmap_manager_free(m);
+}
+#endif /* !_WIN32 */
+
+/* --- refresh ---------------------------------------------------------------- */
+
+static void append(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "ab");
+    if (fp == NULL) {
+        test_failures++;
+        return;
+    }
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void test_hostile__refresh_takes_growth(void)
+{
+    const char *path = fixture_file("log", 70000);
+    smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor held, c;
+    unsigned char buf[8];
+
+    smmap_cursor_init(&held, f);
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&held, 10, 10), 0);
+    append(path, "appended");
+    CHECK_EQ(smmap_file_size(f), 70000);
+    CHECK_EQ(smmap_file_refresh(f), 0);
+    CHECK_EQ(smmap_file_size(f), 70008);
+    REQUIRE_EQ(smmap_read(&c, 70000, buf, 8), 8);
+    CHECK(memcmp(buf, "appended", 8) == 0);
+    /* The live cursor was not disturbed. */
+    CHECK(pattern_matches(held.data + (10 - held.begin), 10, 10));
+    CHECK_EQ(smmap_file_refresh(NULL), -EINVAL);
+    smmap_cursor_release(&held);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_hostile__refresh_refuses_shrunk_or_replaced(void)
+{
+    const char *path = fixture_file("a", 70000);
+    smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
+    smmap_file *f = test_open(m, path);
+
+    fixture_replace(path, 80000, 0x11); /* bigger, but another file */
+    CHECK_EQ(smmap_file_refresh(f), -ESTALE);
+    CHECK_EQ(smmap_file_size(f), 70000);
+    smmap_file_close(f);
+    f = test_open(m, path);
+    fixture_replace(path, 10, 0x22);
+    CHECK_EQ(smmap_file_refresh(f), -ESTALE);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* --- the read backend -------------------------------------------------------- */
+
+static void read_everything(smmap_manager *m, smmap_file *f, uint64_t size,
+                            uint64_t budget)
+{
+    smmap_cursor c;
+    unsigned char buf[5000];
+    uint64_t off;
+    smmap_cursor_init(&c, f);
+    for (off = 0; off < size; off += sizeof(buf)) {
+        int64_t want = (int64_t)(size - off < sizeof(buf) ? size - off
+                                                          : sizeof(buf));
+        REQUIRE_EQ(smmap_read(&c, off, buf, sizeof(buf)), want);
+        CHECK(pattern_matches(buf, off, (size_t)want));
+        CHECK(test_stats(m).mapped_bytes <= budget);
+    }
+    smmap_cursor_release(&c);
+}
+
+static void test_hostile__no_mmap_backend(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, 3 * g, 100, 8, SMMAP_NO_MMAP);
+    smmap_file *f = test_open(m, fixture_file("data", 40 * g + 17));
+    smmap_stats s;
+
+    read_everything(m, f, 40 * g + 17, 3 * g);
+    s = test_stats(m);
+    CHECK_EQ(s.maps, 0);
+    CHECK_EQ(s.unmaps, 0);
+    CHECK_EQ(s.read_windows, 41);
+    CHECK_EQ(s.files_no_mmap, 1);
+    CHECK_EQ(s.regions, 3);
+    CHECK_EQ(s.evictions, 38);
+    smmap_file_close(f);
+    CHECK_EQ(test_stats(m).regions, 0);
+    smmap_manager_free(m);
+}
+
+static int enodev_map(smmap_os_fd fd, uint64_t off, size_t len, void **out)
+{
+    (void)fd;
+    (void)off;
+    (void)len;
+    (void)out;
+    return -ENODEV;
+}
+
+static void test_hostile__mmap_refused_switches_to_reads(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(2 * g, 6 * g, 100, 8, 0);
+    smmap_file *a = test_open(m, fixture_file("a", 20 * g));
+    smmap_file *b = test_open(m, fixture_file("b", 20 * g));
+    smmap_stats s;
+
+    smmap__os.map = enodev_map;
+    read_everything(m, a, 20 * g, 6 * g);
+    s = test_stats(m);
+    CHECK_EQ(s.files_no_mmap, 1);
+    CHECK_EQ(s.read_windows, 10);
+    CHECK_EQ(s.maps, 0);
+    smmap__os.map = smmap__os_default.map;
+    /* b still maps; a stays on the read backend. */
+    read_everything(m, b, 20 * g, 6 * g);
+    read_everything(m, a, 20 * g, 6 * g);
+    s = test_stats(m);
+    CHECK_EQ(s.maps, 10);
+    CHECK_EQ(s.read_windows, 20);
+    CHECK_EQ(s.files_no_mmap, 1);
+    smmap_file_close(a);
+    smmap_file_close(b);
+    smmap_manager_free(m);
+}
+
+/* --- advice -------------------------------------------------------------- */
+
+static int advice_calls[SMMAP_OS_POPULATE + 1];
+static int counting_advise(void *addr, size_t len, int advice)
+{
+    advice_calls[advice]++;
+    return smmap__os_default.advise(addr, len, advice);
+}
+
+static void test_hostile__advice_and_populate(void)
+{
+    uint64_t g = test_granularity();
+    smmap_options o;
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor a, b;
+
+    smmap_options_init(&o);
+    o.window_size = g;
+    o.max_mapped = 100 * g;
+    o.flags = SMMAP_POPULATE;
+    o.advice = SMMAP_ADVICE_RANDOM;
+    REQUIRE_EQ(smmap_manager_new(&m, &o), 0);
+    f = test_open(m, fixture_file("data", 10 * g));
+    smmap__os.advise = counting_advise;
+    smmap_cursor_init(&a, f);
+    smmap_cursor_init(&b, f);
+    REQUIRE_EQ(smmap_cursor_use(&a, 0, 1), 0);
+    REQUIRE_EQ(smmap_cursor_use(&b, 5 * g, 1), 0);
+    CHECK_EQ(advice_calls[SMMAP_ADVICE_RANDOM], 2);
+    CHECK_EQ(advice_calls[SMMAP_OS_POPULATE], 2);
+    CHECK_EQ(smmap_file_advise(f, SMMAP_ADVICE_SEQUENTIAL), 0);
+    CHECK_EQ(advice_calls[SMMAP_ADVICE_SEQUENTIAL], 2);
+    CHECK_EQ(smmap_file_advise(f, SMMAP_ADVICE_WILLNEED), 0);
+    CHECK_EQ(advice_calls[SMMAP_ADVICE_WILLNEED], 2);
+    CHECK_EQ(smmap_file_advise(f, 4), -EINVAL);
+    CHECK_EQ(smmap_file_advise(f, -1), -EINVAL);
+    CHECK_EQ(smmap_file_advise(NULL, 0), -EINVAL);
+    CHECK(pattern_matches(b.data, b.begin, b.size));
+    smmap__os.advise = smmap__os_default.advise;
+    o.advice = 4;
+    CHECK_EQ(smmap_manager_new(&m, &o), -EINVAL);
+    smmap_cursor_release(&a);
+    smmap_cursor_release(&b);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static const test_case tests[] = {
+#ifndef _WIN32
+    /* POSIX only: fork, signals, truncate, /proc. Windows refuses to
+     * truncate a mapped file, which os_win32.c relies on instead. */
+    TEST_ENTRY(test_hostile__truncation_under_readers),
+    TEST_ENTRY(test_hostile__foreign_sigbus_reaches_application),
+    TEST_ENTRY(test_hostile__application_owns_the_handler),
+    TEST_ENTRY(test_hostile__rewrite_in_place),
+    TEST_ENTRY(test_hostile__rename_over_and_delete),
+#endif
+    TEST_ENTRY(test_hostile__refresh_takes_growth),
+    TEST_ENTRY(test_hostile__refresh_refuses_shrunk_or_replaced),
+    TEST_ENTRY(test_hostile__no_mmap_backend),
+    TEST_ENTRY(test_hostile__mmap_refused_switches_to_reads),
+    TEST_ENTRY(test_hostile__advice_and_populate),
+};
+
+TEST_MAIN(tests)
