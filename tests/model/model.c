@@ -392,37 +392,30 @@ static void place(const model_run *r, int entry, uint64_t fsize, uint64_t off,
     *pb = b;
 }
 
-/* smmap_cursor_use on the model. Returns the predicted result. */
-static int model_use(model_run *r, mcursor *c, uint64_t off, uint64_t size)
+/*
+ * Point a model cursor (with a file, off < size) at a region holding
+ * [off, off + need), reusing one that covers it, else mapping a new one
+ * placed for [off, off + n). A use needs all it asks for (need == n);
+ * smmap_read needs one byte and places a window for what is left to copy.
+ */
+static int model_acquire(model_run *r, mcursor *c, uint64_t off,
+                         uint64_t need, uint64_t n)
 {
-    const mhandle *h;
-    mentry *e;
-    uint64_t fsize, n, end, a, b, ma, mb, len;
-    int i, found, entry;
+    int entry = r->handles[c->handle].file;
+    mentry *e = &r->entries[entry];
+    uint64_t fsize = file_size_of(r, entry), end = off + n, a, b, ma, mb,
+             len;
+    int i, found;
     mregion *x;
 
-    if (c->handle < 0)
-        return -EINVAL;
-    h = &r->handles[c->handle];
-    entry = h->file;
-    e = &r->entries[entry];
-    fsize = file_size_of(r, entry);
-    if (off >= fsize) {
-        if (c->region >= 0)
-            unpin(r, c->region);
-        c->region = -1;
-        return -ERANGE;
-    }
-    n = size == 0 ? 1 : min64(size, fsize - off);
-    end = off + n;
     if (c->region >= 0) {
         x = &r->regions[c->region];
-        if (x->off <= off && end <= x->off + x->size) {
+        if (x->off <= off && off + need <= x->off + x->size) {
             r->st.reuses++;
             return 0;
         }
     }
-    found = find_covering(r, entry, off, end);
+    found = find_covering(r, entry, off, off + need);
     if (found >= 0) {
         pin(r, found);
         if (c->region >= 0)
@@ -495,6 +488,23 @@ static int model_use(model_run *r, mcursor *c, uint64_t off, uint64_t size)
     set_peaks(r);
     c->region = i;
     return 0;
+}
+
+/* smmap_cursor_use on the model. Returns the predicted result. */
+static int model_use(model_run *r, mcursor *c, uint64_t off, uint64_t size)
+{
+    uint64_t fsize;
+    if (c->handle < 0)
+        return -EINVAL;
+    fsize = file_size_of(r, r->handles[c->handle].file);
+    if (off >= fsize) {
+        if (c->region >= 0)
+            unpin(r, c->region);
+        c->region = -1;
+        return -ERANGE;
+    }
+    size = size == 0 ? 1 : min64(size, fsize - off);
+    return model_acquire(r, c, off, size, size);
 }
 
 static void model_release(model_run *r, mcursor *c)
@@ -1018,7 +1028,7 @@ static int step_read(model_run *r, mcursor *c, uint64_t off, uint64_t len,
                     int err;
                     if (r->window != 0 && want > r->window)
                         want = r->window;
-                    err = model_use(r, c, pos, want);
+                    err = model_acquire(r, c, pos, 1, want);
                     if (err != 0) {
                         expect = err;
                         break;
