@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# test-python.sh - build and test the drop-in Python package (python/, issue 5).
+#
+# 1. checks the toolchain (Debian's /usr/bin/python3 with python3-dev,
+#    python3-setuptools, python3-pytest, python3-smmap, python3-gitdb,
+#    python3-git, and git); anything missing is a failure naming the apt line;
+# 2. builds the C extension in place (python/smmap/_csmmap*.so) from a clean
+#    build dir (build-python/), warnings as errors, and checks that
+#    `pip install --no-build-isolation` of python/ works offline;
+# 3. runs smmap 5.0's own test suite, unmodified (Debian's copy in
+#    python3-smmap), against the installed package;
+# 4. runs python/tests (parity, fixes, gitdb and GitPython on a real repo);
+# 5. prints "N passed, N failed"; fails on any failure, error or skip.
+#
+# Environment: SMMAP_SOURCE_DIR builds the library from another checkout
+# (default: this one). Runs in about a minute.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY=/usr/bin/python3
+BUILD="$ROOT/build-python"
+APT="apt-get install -y python3 python3-dev python3-setuptools python3-pip python3-pytest python3-smmap python3-gitdb python3-git git"
+
+missing=()
+[ -x "$PY" ] || missing+=("/usr/bin/python3")
+if [ -x "$PY" ]; then
+    inc="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+    [ -f "$inc/Python.h" ] || missing+=("Python.h (python3-dev)")
+    for mod in setuptools pytest pip gitdb git; do
+        "$PY" -c "import $mod" 2>/dev/null || missing+=("python module $mod")
+    done
+    [ -f /usr/lib/python3/dist-packages/smmap/test/test_mman.py ] || missing+=("smmap's test suite (python3-smmap)")
+fi
+command -v git >/dev/null || missing+=("git")
+command -v cc >/dev/null || command -v gcc >/dev/null || missing+=("a C compiler")
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test-python: missing: ${missing[*]}" >&2
+    echo "test-python: install with: $APT" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+rm -rf "$BUILD"
+mkdir -p "$BUILD"
+REPORTS="$BUILD/reports"
+mkdir -p "$REPORTS"
+
+echo "== build: setup.py build_ext --inplace (-Werror)"
+(cd "$ROOT/python" &&
+    rm -f smmap/_csmmap*.so &&
+    CFLAGS="-Werror" "$PY" setup.py -q build_ext --inplace --build-temp "$BUILD/temp")
+
+echo "== install: pip install --no-build-isolation ./python (offline, into $BUILD/site)"
+# pip builds in the source tree; keep its build/ out of the way afterwards
+"$PY" -m pip install -q --no-index --no-build-isolation --no-deps \
+    --root-user-action=ignore --target "$BUILD/site" "$ROOT/python"
+rm -rf "$ROOT/python/build" "$ROOT/python/smmap.egg-info"
+
+echo "== smmap 5.0's own test suite, unmodified, against the installed package"
+cp -r /usr/lib/python3/dist-packages/smmap/test "$BUILD/site/smmap/test"
+rm -rf "$BUILD/site/smmap/test/__pycache__"
+for f in /usr/lib/python3/dist-packages/smmap/test/*.py; do
+    cmp -s "$f" "$BUILD/site/smmap/test/$(basename "$f")" || { echo "copy of $f differs" >&2; exit 1; }
+done
+(cd "$BUILD/site" && PYTHONPATH="$BUILD/site" "$PY" - <<'PYEOF'
+import os, smmap, smmap._csmmap, smmap.mman
+here = os.getcwd()
+assert smmap.__file__ == os.path.join(here, "smmap", "__init__.py"), smmap.__file__
+assert smmap._csmmap.__file__.startswith(os.path.join(here, "smmap")), smmap._csmmap.__file__
+assert issubclass(smmap.mman.WindowCursor, smmap._csmmap.WindowCursor)
+print("suite runs on", os.path.dirname(smmap.__file__), "with", os.path.basename(smmap._csmmap.__file__))
+PYEOF
+)
+suite_rc=0
+(cd "$BUILD/site" && PYTHONPATH="$BUILD/site" "$PY" -m pytest -q -p no:cacheprovider -rs \
+    --junitxml="$REPORTS/smmap-suite.xml" smmap/test) || suite_rc=$?
+
+echo "== python/tests: parity, fixes, gitdb and GitPython"
+own_rc=0
+(cd "$ROOT/python" && PYTHONPATH="$ROOT/python" "$PY" -m pytest -q -p no:cacheprovider -rs \
+    --junitxml="$REPORTS/python-tests.xml" tests) || own_rc=$?
+
+"$PY" - "$REPORTS/smmap-suite.xml" "$REPORTS/python-tests.xml" <<'PYEOF'
+import sys
+import xml.etree.ElementTree as ET
+total = {"passed": 0, "failed": 0, "skipped": 0}
+for path in sys.argv[1:]:
+    name = path.rsplit("/", 1)[-1][:-4]
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        print("%-14s no report (did pytest run?)" % name)
+        total["failed"] += 1
+        continue
+    suites = root.iter("testsuite")
+    t = f = s = 0
+    for suite in suites:
+        t += int(suite.get("tests", 0))
+        f += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        s += int(suite.get("skipped", 0))
+    p = t - f - s
+    print("%-14s %d passed, %d failed, %d skipped" % (name, p, f, s))
+    total["passed"] += p
+    total["failed"] += f + s           # a skip is not a pass
+    total["skipped"] += s
+if total["skipped"]:
+    print("skipped tests count as failures here")
+print("%d passed, %d failed" % (total["passed"], total["failed"]))
+sys.exit(1 if total["failed"] else 0)
+PYEOF
+count_rc=$?
+[ $suite_rc -eq 0 ] && [ $own_rc -eq 0 ] && [ $count_rc -eq 0 ]
