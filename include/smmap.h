@@ -363,6 +363,20 @@ SMMAP_API void smmap_cursor_init(smmap_cursor *c, smmap_file *f);
  */
 SMMAP_API int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size);
 
+/*
+ * Like smmap_cursor_use, but any region already mapped that contains
+ * [offset, offset + need) is reused (as Python's smmap reuses any region
+ * containing the offset); only when none does is a new window placed for
+ * [offset, offset + want) and mapped, holding those bytes contiguously. Both
+ * lengths are clamped to the end of the file; need == 0 means 1, and a need
+ * larger than want is taken as want.
+ *
+ * @return as smmap_cursor_use
+ */
+SMMAP_API int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset,
+                                     size_t need, size_t want);
+#define SMMAP_HAVE_CURSOR_USE_RANGE 1
+
 /* Release the window the cursor holds; idempotent. NULL is ignored. */
 SMMAP_API void smmap_cursor_release(smmap_cursor *c);
 

@@ -66,10 +66,11 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
     return 0;
 }
 
-int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
+int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
+                           size_t want)
 {
     smmap_file *f;
-    uint64_t n;
+    uint64_t avail, n, min;
 
     if (c == NULL)
         return -EINVAL;
@@ -80,8 +81,18 @@ int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
         smmap_cursor_release(c);
         return c->error = -ERANGE;
     }
-    n = size == 0 ? 1 : smmap__min_u64(size, f->size - offset);
-    return smmap__cursor_move(c, offset, n, n);
+    avail = f->size - offset;
+    min = need == 0 ? 1 : smmap__min_u64(need, avail);
+    n = smmap__min_u64(want, avail);
+    if (n < min)
+        n = min;
+    return smmap__cursor_move(c, offset, min, n);
+}
+
+int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
+{
+    size_t need = size == 0 ? 1 : size;
+    return smmap_cursor_use_range(c, offset, need, need);
 }
 
 void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)

@@ -134,7 +134,43 @@ static void test_cursor__release_is_idempotent(void)
     smmap_manager_free(m);
 }
 
+static void test_cursor__use_range_reuses_any_containing_region(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(4 * g, 100 * g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 20 * g));
+    smmap_cursor a, b, c;
+
+    smmap_cursor_init(&a, f);
+    smmap_cursor_init(&b, f);
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&a, 10, 10), 0);
+    CHECK_EQ(a.size, 4 * g);
+    /* smmap_cursor_use would map again for 4g bytes at 20; use_range
+     * reuses the region that holds the one byte needed. */
+    REQUIRE_EQ(smmap_cursor_use_range(&b, 20, 1, 4 * g), 0);
+    CHECK(b.data == a.data);
+    CHECK_EQ(test_stats(m).maps, 1);
+    CHECK_EQ(test_stats(m).reuses, 1);
+    /* Nothing holds 5g: a window is placed for the whole want. */
+    REQUIRE_EQ(smmap_cursor_use_range(&c, 5 * g, 0, 4 * g), 0);
+    CHECK_EQ(c.begin, 5 * g);
+    CHECK_EQ(c.size, 4 * g);
+    CHECK(pattern_matches(c.data, 5 * g, 4 * g));
+    /* need larger than want is taken as want; both clamp at the end. */
+    REQUIRE_EQ(smmap_cursor_use_range(&c, 20 * g - 3, 100, 1), 0);
+    CHECK_EQ(c.begin + c.size, 20 * g);
+    CHECK_EQ(smmap_cursor_use_range(&c, 20 * g, 1, 1), -ERANGE);
+    CHECK(c.data == NULL);
+    CHECK_EQ(smmap_cursor_use_range(NULL, 0, 1, 1), -EINVAL);
+    smmap_cursor_release(&a);
+    smmap_cursor_release(&b);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 static const test_case tests[] = {
+    TEST_ENTRY(test_cursor__use_range_reuses_any_containing_region),
     TEST_ENTRY(test_cursor__at_hits_and_moves),
     TEST_ENTRY(test_cursor__use_errors),
     TEST_ENTRY(test_cursor__copy_shares_and_pins),
