@@ -55,8 +55,9 @@ typedef struct smmap_os {
     uint64_t (*max_map_count)(void);
     /* The soft limit on open descriptors, or 0 where unknown. */
     uint64_t (*max_open_files)(void);
-    /* Advice for a mapped range: an SMMAP_ADVICE_* value or
-     * SMMAP_OS_POPULATE. Unsupported advice returns 0. */
+    /* Advice for a mapped range: an SMMAP_ADVICE_* value (unsupported
+     * advice returns 0) or SMMAP_OS_POPULATE (-EOPNOTSUPP where the system
+     * cannot populate a range in one call). */
     int (*advise)(void *addr, size_t len, int advice);
     /* memcpy from a mapping, returning -EIO instead of dying when a page of
      * src is gone (SIGBUS after a truncation). install_handler: install the

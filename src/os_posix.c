@@ -8,6 +8,11 @@
  */
 #ifndef _WIN32
 
+/* madvise and MADV_POPULATE_READ are not POSIX: ask for the system's own
+ * extensions (glibc, macOS) in this one file. */
+#define _DEFAULT_SOURCE
+#define _DARWIN_C_SOURCE
+
 #include "os.h"
 
 #include <errno.h>
@@ -146,16 +151,7 @@ static int posix_advise(void *addr, size_t len, int advice)
         if (madvise(addr, len, MADV_POPULATE_READ) == 0)
             return 0;
 #endif
-        /* Older kernels and other systems: touch one byte per page. */
-        {
-            volatile const unsigned char *p = addr;
-            size_t page = (size_t)posix_granularity(), i;
-            unsigned char sum = 0;
-            for (i = 0; i < len; i += page)
-                sum ^= p[i];
-            (void)sum;
-        }
-        return 0;
+        return -EOPNOTSUPP; /* the core touches the pages itself */
     case 1: native = POSIX_MADV_RANDOM; break;
     case 2: native = POSIX_MADV_SEQUENTIAL; break;
     case 3: native = POSIX_MADV_WILLNEED; break;

@@ -312,18 +312,12 @@ static uint64_t win32_max_open_files(void)
 }
 
 /* Advice is a hint; Windows has no per-range access pattern hints, and
- * populating is done by touching one byte per page. */
+ * leaves populating to the core (which touches the pages). */
 static int win32_advise(void *addr, size_t len, int advice)
 {
-    if (advice == SMMAP_OS_POPULATE) {
-        volatile const unsigned char *p = addr;
-        size_t i, page = (size_t)win32_granularity();
-        unsigned char sum = 0;
-        for (i = 0; i < len; i += page)
-            sum ^= p[i];
-        (void)sum;
-    }
-    return 0;
+    (void)addr;
+    (void)len;
+    return advice == SMMAP_OS_POPULATE ? -EOPNOTSUPP : 0;
 }
 
 /* Windows refuses to truncate or shrink a file while a view of it is mapped

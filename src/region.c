@@ -226,8 +226,21 @@ typedef struct map_job {
     int retried;     /* out: an OS refusal was relieved and retried */
 } map_job;
 
+/* Fault in every page of a new window now rather than on first access. */
+static void populate(const void *base, size_t len, uint64_t granularity)
+{
+    volatile const unsigned char *p = base;
+    unsigned char sum = 0;
+    size_t i;
+    if (smmap__os.advise((void *)base, len, SMMAP_OS_POPULATE) == 0)
+        return;
+    for (i = 0; i < len; i += (size_t)granularity)
+        sum ^= p[i];
+    (void)sum;
+}
+
 /* Check the file is unchanged, then map or fill the window. */
-static int map_once(smmap_entry *e, map_job *job)
+static int map_once(smmap_entry *e, map_job *job, uint64_t g)
 {
     smmap_os_stat st;
     int err;
@@ -246,8 +259,7 @@ static int map_once(smmap_entry *e, map_job *job)
             if (job->advice != SMMAP_ADVICE_NORMAL)
                 (void)smmap__os.advise(job->base, job->len, job->advice);
             if (job->populate)
-                (void)smmap__os.advise(job->base, job->len,
-                                       SMMAP_OS_POPULATE);
+                populate(job->base, job->len, g);
             return 0;
         }
         if (!cannot_map(err))
@@ -261,11 +273,11 @@ static int map_once(smmap_entry *e, map_job *job)
  * the system refuses. */
 static int map_unlocked(smmap_manager *m, smmap_entry *e, map_job *job)
 {
-    int err = map_once(e, job);
+    int err = map_once(e, job, m->granularity);
     if (is_os_refusal(err)) {
         smmap__manager_relieve(m);
         job->retried = 1;
-        err = map_once(e, job);
+        err = map_once(e, job, m->granularity);
     }
     return err;
 }
