@@ -991,9 +991,10 @@ static PyObject *cursor_buffer(WindowCursorObject *self, PyObject *unused)
 
 /*
  * smmap's map(): the bytes from the region's first byte. When the rest of
- * the file fits the memory budget it is mapped as one region to the end of
- * the file, so an index larger than the window is mapped whole (gitdb #6);
- * otherwise (or if that fails) it is the cursor's region.
+ * the file fits in half the memory budget it is mapped as one region to the
+ * end of the file, so an index larger than the window is mapped whole
+ * (gitdb #6) and windows still fit beside it; otherwise (or if that mapping
+ * fails) it is the cursor's region.
  */
 static PyObject *cursor_map(WindowCursorObject *self, PyObject *unused)
 {
@@ -1005,10 +1006,13 @@ static PyObject *cursor_map(WindowCursorObject *self, PyObject *unused)
     if (r == NULL) {
         uint64_t rest = self->file->size - self->c.begin;
         r = NULL;
-        if (rest > self->c.size && rest <= self->file->mgr->max_mapped &&
+        if (rest > self->c.size && rest <= self->file->mgr->max_mapped / 2 &&
             rest <= (uint64_t)PY_SSIZE_T_MAX) {
+            /* maps without the GIL: keep other threads off this cursor */
+            self->busy = 1;
             r = (RegionMapObject *)regionmap_from_range(self->file, self->c.begin,
                                                          rest);
+            self->busy = 0;
             if (r == NULL) {
                 if (!PyErr_ExceptionMatches(PyExc_MemoryError) &&
                     !PyErr_ExceptionMatches(PyExc_OSError))
