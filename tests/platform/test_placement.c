@@ -20,10 +20,12 @@
 
 static uint64_t (*saved_granularity)(void);
 
+#ifndef _WIN32
 static uint64_t granularity_64k(void)
 {
     return G;
 }
+#endif
 
 static void use_64k_granularity(void)
 {

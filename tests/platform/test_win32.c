@@ -16,8 +16,11 @@
 
 #include <fcntl.h>
 #include <io.h>
-#include <sys/stat.h>
 #include <wchar.h>
+
+/* Not <sys/stat.h> for READ_WRITE_MODE: mingw's defines a macro fstat
+ * (_fstat64), which would rename the OS table's fstat entry in this file. */
+#define READ_WRITE_MODE 0600
 
 #define G 65536ull
 
@@ -175,7 +178,7 @@ static void test_platform__crt_descriptor(void)
     CHECK_EQ(smmap_file_open_fd(m, 9999, &f), -EBADF);
     CHECK_EQ(smmap_file_open_fd(m, -1, &f), -EBADF);
 
-    fd = _open(wo_path, _O_CREAT | _O_WRONLY | _O_BINARY, _S_IREAD | _S_IWRITE);
+    fd = _open(wo_path, _O_CREAT | _O_WRONLY | _O_BINARY, READ_WRITE_MODE);
     REQUIRE_EQ(fd >= 0, 1);
     CHECK_EQ(_write(fd, "hello", 5), 5);
     CHECK_EQ(smmap_file_open_fd(m, fd, &f), 0);
