@@ -159,6 +159,10 @@ typedef struct smmap_region smmap_region;   /* opaque, internal */
 /* Install no signal handler: smmap_read's guard then relies on the
  * application's own SIGBUS/SIGSEGV handler calling smmap_handle_fault(). */
 #define SMMAP_NO_SIGNAL_HANDLER 0x8u
+/* smmap_read always maps a window on a miss, never substituting a pread
+ * (see smmap_read): for callers that want every read to go through windows
+ * (tests that count windows, or workloads known to revisit them). */
+#define SMMAP_ALWAYS_MAP 0x10u
 
 /* Access advice for windows (madvise/posix_madvise); unsupported advice is
  * ignored, never an error. */
@@ -229,6 +233,10 @@ typedef struct smmap_options {
  *                    switched to it because mmap was refused)
  * read_windows:      windows filled by pread instead of mapped
  * faults:            SIGBUS faults inside smmap_read turned into -EIO
+ * direct_reads:      smmap_read misses served by one pread instead of a new
+ *                    window, because windows evicted under pressure had
+ *                    served too few reads to pay for their mapping (see
+ *                    smmap_read)
  */
 typedef struct smmap_stats {
     uint64_t mapped_bytes, peak_mapped_bytes;
@@ -238,6 +246,7 @@ typedef struct smmap_stats {
     uint64_t fd_closes, fd_reopens;
     uint32_t files_no_mmap;
     uint64_t read_windows, faults;
+    uint64_t direct_reads;
 } smmap_stats;
 
 /*
@@ -257,6 +266,7 @@ typedef struct smmap_cursor {
     /* private: */
     smmap_file *file;
     smmap_region *region;
+    uint64_t served; /* smmap_read copies from this window, not yet counted */
 } smmap_cursor;
 
 /* Fill *o with the platform defaults above. */
@@ -428,6 +438,15 @@ static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
  * mapped then give -ESTALE. The handler is installed once, on the first
  * guarded copy, unless the manager has SMMAP_NO_SIGNAL_HANDLER. Pointers
  * from c->data and smmap_cursor_at are not guarded.
+ *
+ * Under pressure, mapping a window that is evicted before it serves more
+ * than a few reads costs far more than a pread. The manager keeps a moving
+ * average of the reads each evicted window served; while it is below 8,
+ * a miss of smmap_read (no mapped window holds the offset) is served by one
+ * pread into dst instead (counted in direct_reads), except every 32nd miss,
+ * which maps a window so the average can recover when the access pattern
+ * does. Windows already mapped keep serving hits either way. Managers with
+ * SMMAP_ALWAYS_MAP always map.
  *
  * @return the number of bytes copied (0 at or past the end of the file), or a
  *         negative error (-EINVAL for a NULL cursor or NULL dst with len > 0,

@@ -13,6 +13,7 @@ static void clear_window(smmap_cursor *c)
     c->begin = 0;
     c->size = 0;
     c->region = NULL;
+    c->served = 0;
 }
 
 /* Describe r as seen through handle f: never past the handle's size, which
@@ -46,21 +47,25 @@ void smmap_cursor_release(smmap_cursor *c)
         return;
     m = c->file->manager;
     smmap__mutex_lock(&m->lock);
+    smmap__region_credit(c->region, c->served);
     smmap__region_unpin(m, c->region);
     smmap__mutex_unlock(&m->lock);
     clear_window(c);
 }
 
 int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
-                       uint64_t n)
+                       uint64_t n, int direct_ok)
 {
     smmap_file *f = c->file;
     smmap_region *r;
-    int err = smmap__region_acquire(f, off, need, n, c->region, &r);
+    int err = smmap__region_acquire(f, off, need, n, c->region, c->served,
+                                    direct_ok, &r);
+    c->served = 0;
     if (err != 0) {
-        /* acquire released the old window whenever it failed */
+        /* acquire released the old window whenever it failed (or chose a
+         * direct read) */
         clear_window(c);
-        return c->error = err;
+        return err == SMMAP__DIRECT ? err : (c->error = err);
     }
     set_window(c, f, r);
     return 0;
@@ -86,7 +91,7 @@ int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
     n = smmap__min_u64(want, avail);
     if (n < min)
         n = min;
-    return smmap__cursor_move(c, offset, min, n);
+    return smmap__cursor_move(c, offset, min, n, 0);
 }
 
 int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
@@ -118,4 +123,5 @@ void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)
     dst->begin = src->begin;
     dst->size = src->size;
     dst->error = src->error;
+    dst->served = 0;
 }

@@ -43,7 +43,8 @@ static int validate(smmap_options *o, uint64_t granularity)
     if (o->max_mapped == 0 || o->max_regions == 0 || o->max_open_files == 0)
         return -EINVAL;
     if (o->flags & ~(uint32_t)(SMMAP_HARD_LIMITS | SMMAP_NO_MMAP |
-                               SMMAP_POPULATE | SMMAP_NO_SIGNAL_HANDLER))
+                               SMMAP_POPULATE | SMMAP_NO_SIGNAL_HANDLER |
+                               SMMAP_ALWAYS_MAP))
         return -EINVAL;
     if (o->advice > SMMAP_ADVICE_WILLNEED)
         return -EINVAL;
@@ -83,6 +84,8 @@ int smmap_manager_new(smmap_manager **out, const smmap_options *o)
     memset(m, 0, sizeof(*m));
     m->opt = opt;
     m->granularity = granularity;
+    /* Optimistic until windows are evicted: map, as a manager should. */
+    m->yield_x16 = 64 * 16;
     m->nbuckets = INITIAL_BUCKETS;
     m->buckets = smmap__os.malloc(m->nbuckets * sizeof(*m->buckets));
     if (m->buckets == NULL) {

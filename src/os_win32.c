@@ -6,9 +6,9 @@
  * documents, and locks made of SRWLOCKs.
  *
  * This and os_posix.c are the only files that include <windows.h> or
- * <sys/mman.h>. A native descriptor (smmap_os_fd) is a HANDLE here; the
- * invalid value -1 is INVALID_HANDLE_VALUE, which CreateFileW returns on
- * failure, so SMMAP_OS_NO_FD never names an open file.
+ * <sys/mman.h>. A native descriptor (smmap_os_fd) is a pointer to a
+ * win32_file here (a HANDLE and the volume it lives on, see there); -1,
+ * SMMAP_OS_NO_FD, is never such a pointer.
  */
 #ifdef _WIN32
 
@@ -37,9 +37,24 @@ _Static_assert(sizeof(SRWLOCK) == sizeof(void *),
                "SRWLOCK must fit smmap_mutex.srw");
 _Static_assert(_Alignof(SRWLOCK) <= _Alignof(void *),
                "SRWLOCK must not need more alignment than a pointer");
-/* A HANDLE travels in smmap_os_fd. */
-_Static_assert(sizeof(HANDLE) <= sizeof(smmap_os_fd),
-               "HANDLE must fit smmap_os_fd");
+/* A pointer travels in smmap_os_fd. */
+_Static_assert(sizeof(void *) <= sizeof(smmap_os_fd),
+               "a pointer must fit smmap_os_fd");
+
+/*
+ * An open file: the handle, and the serial number of its volume, taken by
+ * the first fstat (which the core makes right after opening) and kept. The
+ * serial is the "device" half of the file's identity; asked again later
+ * through the handle, Wine derives it from the name the file was opened by
+ * and answers 0 once that name was renamed or deleted, while the file is the
+ * same (Windows keeps answering the volume's serial). Keeping it makes the
+ * identity of an open file stable on both.
+ */
+typedef struct win32_file {
+    HANDLE handle;
+    uint64_t volume;
+    int volume_known;
+} win32_file;
 
 /*
  * The errno value for a Windows error code, as the public header documents
@@ -107,9 +122,29 @@ static int last_error(void)
     return errno_from_win32(GetLastError());
 }
 
+static win32_file *as_file(smmap_os_fd fd)
+{
+    return (win32_file *)fd;
+}
+
 static HANDLE as_handle(smmap_os_fd fd)
 {
-    return (HANDLE)fd;
+    return as_file(fd)->handle;
+}
+
+/* Wrap an open handle; on failure the handle is closed. */
+static int wrap_handle(HANDLE h, smmap_os_fd *out)
+{
+    win32_file *f = malloc(sizeof(*f));
+    if (f == NULL) {
+        CloseHandle(h);
+        return -ENOMEM;
+    }
+    f->handle = h;
+    f->volume = 0;
+    f->volume_known = 0;
+    *out = (smmap_os_fd)f;
+    return 0;
 }
 
 /* A UTF-8 path as a new wide string (free with free()); strict, so that a
@@ -158,8 +193,7 @@ static int win32_open_ro(const char *path, smmap_os_fd *out)
     free(wide);
     if (err != 0)
         return err;
-    *out = (smmap_os_fd)h;
-    return 0;
+    return wrap_handle(h, out);
 }
 
 /* fd is a C runtime descriptor; the HANDLE behind it is duplicated, so the
@@ -176,13 +210,15 @@ static int win32_dup_fd(int fd, smmap_os_fd *out)
     if (!DuplicateHandle(self, (HANDLE)h, self, &copy, 0, FALSE,
                          DUPLICATE_SAME_ACCESS))
         return last_error();
-    *out = (smmap_os_fd)copy;
-    return 0;
+    return wrap_handle(copy, out);
 }
 
 static int win32_close(smmap_os_fd fd)
 {
-    return CloseHandle(as_handle(fd)) ? 0 : last_error();
+    win32_file *f = as_file(fd);
+    int err = CloseHandle(f->handle) ? 0 : last_error();
+    free(f);
+    return err;
 }
 
 /* FILETIME counts 100 ns ticks since 1601; mtime_ns counts from 1970. */
@@ -196,7 +232,8 @@ static int64_t unix_ns_from_filetime(FILETIME ft)
 
 static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
 {
-    HANDLE h = as_handle(fd);
+    win32_file *f = as_file(fd);
+    HANDLE h = f->handle;
     BY_HANDLE_FILE_INFORMATION info;
     LARGE_INTEGER size;
     DWORD type;
@@ -218,7 +255,11 @@ static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
         return last_error();
     /* (volume serial, file index) is what (st_dev, st_ino) is on POSIX: two
      * paths to one file, hard links included, give the same pair. */
-    out->dev = info.dwVolumeSerialNumber;
+    if (!f->volume_known) {
+        f->volume = info.dwVolumeSerialNumber;
+        f->volume_known = 1;
+    }
+    out->dev = f->volume;
     out->ino = ((uint64_t)info.nFileIndexHigh << 32) | info.nFileIndexLow;
     out->mtime_ns = unix_ns_from_filetime(info.ftLastWriteTime);
     if (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {

@@ -43,7 +43,15 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
             int err;
             if (window != 0 && want > window)
                 want = window;
-            err = smmap__cursor_move(c, pos, 1, want);
+            err = smmap__cursor_move(c, pos, 1, want, 1);
+            if (err == SMMAP__DIRECT) {
+                int64_t got = smmap__read_direct(c->file, pos, out + done,
+                                                 (size_t)(total - done));
+                if (got < 0)
+                    return c->error = (int)got;
+                done += (uint64_t)got;
+                continue;
+            }
             if (err != 0)
                 return err;
             rel = pos - c->begin;
@@ -56,6 +64,7 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
             fault(c);
             return c->error = -EIO;
         }
+        c->served++;
         done += chunk;
     }
     return (int64_t)done;

@@ -34,6 +34,20 @@ static void lru_unlink(smmap_manager *m, smmap_region *r)
     r->lru_prev = r->lru_next = NULL;
 }
 
+void smmap__region_credit(smmap_region *r, uint64_t served)
+{
+    uint64_t total = (uint64_t)r->served + served;
+    r->served = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+}
+
+/* A window evicted under pressure tells how many reads a window serves:
+ * fold it into the moving average (weight 1/8) the read policy uses. */
+static void record_yield(smmap_manager *m, const smmap_region *r)
+{
+    uint64_t sample = (uint64_t)smmap__min_u64(r->served, 1u << 20) * 16;
+    m->yield_x16 = (uint32_t)((m->yield_x16 * 7ull + sample) / 8);
+}
+
 void smmap__region_pin(smmap_manager *m, smmap_region *r)
 {
     if (r->pins++ == 0) {
@@ -158,6 +172,7 @@ static int reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
     while (m->lru_head != NULL &&
            (s->mapped_bytes + len > m->opt.max_mapped ||
             s->regions >= m->opt.max_regions)) {
+        record_yield(m, m->lru_head);
         smmap__region_detach(m, m->lru_head, victims);
         s->evictions++;
     }
@@ -291,25 +306,43 @@ static void set_peaks(smmap_stats *s)
 }
 
 /* Under the lock: a region of e covering [off, end), pinned, or NULL. The
- * cursor's current region (held) is unpinned either way. */
+ * cursor's current region (held) is credited with the reads it served and
+ * unpinned either way. */
 static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
                                   uint64_t off, uint64_t end,
-                                  smmap_region *held)
+                                  smmap_region *held, uint64_t served)
 {
     smmap_region *r;
-    if (held != NULL && held->offset <= off &&
-        end <= held->offset + held->size) {
-        m->stats.reuses++;
-        return held;
+    if (held != NULL) {
+        smmap__region_credit(held, served);
+        if (held->offset <= off && end <= held->offset + held->size) {
+            m->stats.reuses++;
+            return held;
+        }
     }
     r = smmap__tree_find_covering(e->tree, off, end);
     if (r != NULL) {
         smmap__region_pin(m, r);
+        smmap__region_credit(r, 1);
         m->stats.reuses++;
     }
     if (held != NULL)
         smmap__region_unpin(m, held);
     return r;
+}
+
+/* The read policy, under the lock, for a miss of smmap_read: a pread rather
+ * than a window while evicted windows served fewer than 8 reads on average,
+ * but every 32nd miss maps so that the average keeps being measured. */
+#define POLICY_MIN_YIELD_X16 (8 * 16)
+#define POLICY_EXPLORE_EVERY 32
+
+static int prefer_direct(smmap_manager *m)
+{
+    if (m->yield_x16 >= POLICY_MIN_YIELD_X16 ||
+        (m->opt.flags & SMMAP_ALWAYS_MAP))
+        return 0;
+    return ++m->misses % POLICY_EXPLORE_EVERY != 0;
 }
 
 /* Under the lock, after a map job: take over a reopened descriptor, note a
@@ -338,7 +371,8 @@ static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
 }
 
 int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
-                          uint64_t n, smmap_region *held, smmap_region **out)
+                          uint64_t n, smmap_region *held, uint64_t served,
+                          int direct_ok, smmap_region **out)
 {
     smmap_manager *m = f->manager;
     smmap_entry *e = f->entry;
@@ -349,10 +383,14 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
     int err, reopened;
 
     smmap__mutex_lock(&m->lock);
-    *out = find_and_pin(m, e, off, off + need, held);
+    *out = find_and_pin(m, e, off, off + need, held, served);
     if (*out != NULL || e->changed) {
         smmap__mutex_unlock(&m->lock);
         return *out != NULL ? 0 : -ESTALE;
+    }
+    if (direct_ok && prefer_direct(m)) {
+        smmap__mutex_unlock(&m->lock);
+        return SMMAP__DIRECT;
     }
     place(m, e, f->size, off, end, 0, &a, &b);
     place(m, e, f->size, off, end, 1, &min_a, &min_b);
@@ -412,7 +450,7 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
         m->stats.maps++;
 
     /* While unlocked, another thread may have mapped a covering region. */
-    *out = find_and_pin(m, e, off, off + need, NULL);
+    *out = find_and_pin(m, e, off, off + need, NULL, 0);
     if (*out != NULL) {
         if (!r->heap)
             m->stats.unmaps++;
@@ -432,4 +470,48 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
         (void)smmap__os.close(extra_fd);
     smmap__region_unmap_chain(loser);
     return 0;
+}
+
+int64_t smmap__read_direct(smmap_file *f, uint64_t off, void *dst,
+                           size_t len)
+{
+    smmap_manager *m = f->manager;
+    smmap_entry *e = f->entry;
+    unsigned char *out = dst;
+    smmap_os_fd extra_fd;
+    map_job job;
+    size_t done = 0;
+    int err = 0, reopened;
+
+    memset(&job, 0, sizeof(job));
+    smmap__mutex_lock(&m->lock);
+    job.fd = e->fd;
+    reopened = job.fd == SMMAP_OS_NO_FD;
+    e->fd_busy++;
+    smmap__fd_lru_update(m, e);
+    smmap__mutex_unlock(&m->lock);
+
+    if (reopened)
+        err = smmap__entry_reopen(e, &job.fd);
+    while (err == 0 && done < len) {
+        int64_t got = smmap__os.pread(job.fd, out + done, len - done,
+                                      off + done);
+        if (got < 0)
+            err = (int)got;
+        else if (got == 0)
+            err = -EIO; /* the file ends before the handle's size */
+        else
+            done += (size_t)got;
+    }
+
+    smmap__mutex_lock(&m->lock);
+    extra_fd = finish_job(m, e, &job, reopened);
+    if (err == -EIO)
+        e->changed = 1;
+    else if (err == 0)
+        m->stats.direct_reads++;
+    smmap__mutex_unlock(&m->lock);
+    if (extra_fd != SMMAP_OS_NO_FD)
+        (void)smmap__os.close(extra_fd);
+    return err != 0 ? err : (int64_t)done;
 }

@@ -26,6 +26,8 @@ struct smmap_region {
     uint32_t pins;   /* cursors holding it; in the unused LRU iff 0 */
     int16_t height;  /* AVL height of the subtree rooted here */
     uint16_t heap;   /* base is a heap buffer (read backend), not a mapping */
+    uint32_t served; /* reads and reuses it served (saturating), for the
+                        read policy */
     uint64_t max_end; /* largest offset + size in the subtree */
     smmap_entry *entry;
     smmap_region *left, *right;         /* interval tree of the entry */
@@ -76,6 +78,8 @@ struct smmap_manager {
     size_t nbuckets;
     uint32_t handles;  /* open smmap_file handles */
     int free_pending;  /* smmap_manager_free called with handles open */
+    uint32_t yield_x16;  /* moving average of reads per evicted window, x16 */
+    uint32_t misses;     /* smmap_read misses, for the exploration rate */
     smmap_stats stats;
 };
 
@@ -104,15 +108,26 @@ size_t smmap__region_detach_unused(smmap_manager *m, smmap_region **chain);
 /* Unmap and free a chain. Called without the lock. */
 void smmap__region_unmap_chain(smmap_region *chain);
 /* Pin a region holding [off, off + need) of f, and unpin held (may be
- * NULL). A region already mapped is reused; otherwise one is placed for
- * [off, off + n) (n >= need) and mapped. Called without the lock. */
+ * NULL), crediting it with served reads. A region already mapped is reused;
+ * otherwise one is placed for [off, off + n) (n >= need) and mapped, unless
+ * direct_ok and the read policy prefers a pread: then SMMAP__DIRECT is
+ * returned and nothing is pinned. Called without the lock. */
+#define SMMAP__DIRECT 1
 int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
-                          uint64_t n, smmap_region *held, smmap_region **out);
+                          uint64_t n, smmap_region *held, uint64_t served,
+                          int direct_ok, smmap_region **out);
+/* Credit r with reads served through a cursor. With the lock held. */
+void smmap__region_credit(smmap_region *r, uint64_t served);
+/* Read [off, off + len) of f with pread (the read policy's path); returns
+ * the count or a negative error. Called without the lock. */
+int64_t smmap__read_direct(smmap_file *f, uint64_t off, void *dst,
+                           size_t len);
 
 /* cursor.c: move c to a window holding [off, off + need), placed for
- * [off, off + n) if it must be mapped. */
+ * [off, off + n) if it must be mapped; SMMAP__DIRECT (cursor released) when
+ * direct_ok and a pread is preferred. */
 int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
-                       uint64_t n);
+                       uint64_t n, int direct_ok);
 
 /* file.c. Called with the manager lock held. */
 void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e);

@@ -454,7 +454,8 @@ static void read_everything(smmap_manager *m, smmap_file *f, uint64_t size,
 static void test_hostile__no_mmap_backend(void)
 {
     uint64_t g = test_granularity();
-    smmap_manager *m = test_manager(g, 3 * g, 100, 8, SMMAP_NO_MMAP);
+    smmap_manager *m =
+        test_manager(g, 3 * g, 100, 8, SMMAP_NO_MMAP | SMMAP_ALWAYS_MAP);
     smmap_file *f = test_open(m, fixture_file("data", 40 * g + 17));
     smmap_stats s;
 
@@ -483,7 +484,7 @@ static int enodev_map(smmap_os_fd fd, uint64_t off, size_t len, void **out)
 static void test_hostile__mmap_refused_switches_to_reads(void)
 {
     uint64_t g = test_granularity();
-    smmap_manager *m = test_manager(2 * g, 6 * g, 100, 8, 0);
+    smmap_manager *m = test_manager(2 * g, 6 * g, 100, 8, SMMAP_ALWAYS_MAP);
     smmap_file *a = test_open(m, fixture_file("a", 20 * g));
     smmap_file *b = test_open(m, fixture_file("b", 20 * g));
     smmap_stats s;

@@ -7,7 +7,7 @@
 static void test_read__across_windows_matches_file(void)
 {
     uint64_t g = test_granularity();
-    smmap_manager *m = test_manager(g, 3 * g, 10, 10, 0);
+    smmap_manager *m = test_manager(g, 3 * g, 10, 10, SMMAP_ALWAYS_MAP);
     const char *path = fixture_file("data", 10 * g + 123);
     smmap_file *f = test_open(m, path);
     smmap_cursor c;
@@ -76,7 +76,7 @@ static void test_read__static_mode(void)
 static void test_read__sequential_scan_maps_each_window_once(void)
 {
     uint64_t g = test_granularity();
-    smmap_manager *m = test_manager(2 * g, 2 * g, 10, 10, 0);
+    smmap_manager *m = test_manager(2 * g, 2 * g, 10, 10, SMMAP_ALWAYS_MAP);
     smmap_file *f = test_open(m, fixture_file("data", 20 * g));
     smmap_cursor c;
     unsigned char buf[1000];
@@ -96,7 +96,54 @@ static void test_read__sequential_scan_maps_each_window_once(void)
     smmap_manager_free(m);
 }
 
+/*
+ * Random 64-byte reads over 64 windows with room for 2: each window is
+ * evicted after about one read, so the average yield falls from its
+ * optimistic start (64) below 8 after 16 evictions, and from then on 31 of
+ * 32 misses are one pread each. A sequential scan afterwards: the exploring
+ * windows serve dozens of reads each, the average climbs back above 8, and
+ * mapping resumes.
+ */
+static void test_read__pressure_prefers_pread(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, 2 * g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 64 * g));
+    smmap_cursor c;
+    unsigned char buf[64];
+    unsigned seed = 7;
+    smmap_stats s, after_random;
+    uint64_t off;
+    int i;
+
+    smmap_cursor_init(&c, f);
+    for (i = 0; i < 2000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        off = (uint64_t)(seed >> 8) % (64 * g - sizeof(buf));
+        REQUIRE_EQ(smmap_read(&c, off, buf, sizeof(buf)), sizeof(buf));
+        CHECK(pattern_matches(buf, off, sizeof(buf)));
+    }
+    after_random = s = test_stats(m);
+    CHECK(s.direct_reads >= 1800);
+    CHECK(s.maps <= 100);
+    CHECK(s.maps + s.direct_reads + s.reuses >= 1990);
+    CHECK(s.mapped_bytes <= 2 * g);
+    for (off = 0; off + sizeof(buf) <= 64 * g; off += sizeof(buf)) {
+        REQUIRE_EQ(smmap_read(&c, off, buf, sizeof(buf)), sizeof(buf));
+        CHECK(pattern_matches(buf, off, sizeof(buf)));
+    }
+    s = test_stats(m);
+    /* Most of the scan went through windows again: far fewer preads than
+     * its 4096 reads. */
+    CHECK(s.direct_reads - after_random.direct_reads < 200);
+    CHECK(s.maps - after_random.maps >= 50);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 static const test_case tests[] = {
+    TEST_ENTRY(test_read__pressure_prefers_pread),
     TEST_ENTRY(test_read__across_windows_matches_file),
     TEST_ENTRY(test_read__bad_arguments),
     TEST_ENTRY(test_read__static_mode),

@@ -279,7 +279,7 @@ static void test_region__eviction_keeps_budget(void)
     smmap_stats s;
 
     setup();
-    m = test_manager(g, 3 * g, 100, 8, 0);
+    m = test_manager(g, 3 * g, 100, 8, SMMAP_ALWAYS_MAP);
     f = test_open(m, fixture_file("data", 20 * g));
     smmap_cursor_init(&c, f);
     for (off = 0; off + sizeof(buf) <= 20 * g; off += g / 2) {
