@@ -9,7 +9,11 @@
  *     aligned to the granularity without leaving the gap unless the request
  *     needs it (DESIGN: "a region may overlap a neighbour only where that is
  *     needed"), never past EOF. Static mode maps whole files.
- *   - reuse: a region that covers the request is reused, never duplicated.
+ *   - reuse: a region that covers the request is reused, never duplicated;
+ *     smmap_cursor_use_range reuses any region holding [off, off + need)
+ *     and places a new one for [off, off + want); smmap_read reuses any
+ *     window holding the next byte and places new ones for a window's worth
+ *     of what is left to copy.
  *   - budgets: LRU unused regions are evicted until the new window fits
  *     max_mapped and max_regions; with everything pinned, max_regions gives
  *     -EMFILE, max_mapped maps the minimal window (the aligned request) or,
@@ -822,7 +826,16 @@ model_run *model_run_start(const model_pool *pool, const model_config *cfg,
     r->hard = (cfg->opt.flags & SMMAP_HARD_LIMITS) != 0;
     r->bufsize = 1u << 20;
     r->buf = malloc(r->bufsize);
-    *err = smmap_manager_new(&r->m, &cfg->opt);
+    {
+        smmap_options opt = cfg->opt;
+#ifdef SMMAP_ALWAYS_MAP
+        /* smmap_read may prefer a pread to a new window, by a moving average
+         * of what evicted windows served; the model covers the windows, so
+         * it asks for them always. The unit tests cover the read policy. */
+        opt.flags |= SMMAP_ALWAYS_MAP;
+#endif
+        *err = smmap_manager_new(&r->m, &opt);
+    }
     if (*err != 0 || r->buf == NULL) {
         free(r->buf);
         free(r);
@@ -1154,6 +1167,43 @@ int model_run_step(model_run *r, const model_op *op)
         if (step_at(r, c, op->off, op->len))
             return 1;
         break;
+    case OP_USE_RANGE: {
+        uint64_t need = op->need, want = op->len;
+        c = &r->cursors[op->a % MODEL_CURSOR_SLOTS];
+        err = smmap_cursor_use_range(&c->c, op->off, (size_t)need,
+                                     (size_t)want);
+        if (c->handle < 0) {
+            expect = -EINVAL;
+        } else {
+            uint64_t fsize = file_size_of(r, r->handles[c->handle].file);
+            if (op->off >= fsize) {
+                model_release(r, c);
+                expect = -ERANGE;
+            } else {
+                uint64_t avail = fsize - op->off;
+                uint64_t min = need == 0 ? 1 : min64(need, avail);
+                uint64_t n = min64(want, avail);
+                if (n < min)
+                    n = min;
+                expect = model_acquire(r, c, op->off, min, n);
+                need = min;
+            }
+        }
+        if (err != expect)
+            FAIL(r, "use_range gave %d, the model says %d", err, expect);
+        if (c->c.error != err)
+            FAIL(r, "use_range returned %d but cursor error is %d", err,
+                 c->c.error);
+        if (err == 0) {
+            if (check_bytes(r, r->handles[c->handle].file, op->off,
+                            c->c.data + (op->off - c->c.begin), need,
+                            "use_range"))
+                return 1;
+            if (check_window_edges(r, c, "use_range window"))
+                return 1;
+        }
+        break;
+    }
     case OP_READ:
         c = &r->cursors[op->a % MODEL_CURSOR_SLOTS];
         if (step_read(r, c, op->off, op->len, op->b & 1))
@@ -1266,6 +1316,7 @@ static const struct {
     {OP_OPEN_PATH, 8}, {OP_OPEN_FD, 3},  {OP_CLOSE, 4},   {OP_CURSOR_INIT, 6},
     {OP_USE, 26},      {OP_AT, 18},      {OP_READ, 12},   {OP_RELEASE, 8},
     {OP_COPY, 5},      {OP_COLLECT, 2},  {OP_RELEASE_PATH, 3}, {OP_STATS, 1},
+    {OP_USE_RANGE, 10},
 };
 
 static uint64_t pick_offset(const model_run *r, uint64_t *rng, int file,
@@ -1373,7 +1424,8 @@ void model_generate(const model_run *r, uint64_t *rng, model_op *op)
         break;
     case OP_USE:
     case OP_AT:
-    case OP_READ: {
+    case OP_READ:
+    case OP_USE_RANGE: {
         const mcursor *c;
         int file;
         op->a = (uint8_t)rand_below(rng, MODEL_CURSOR_SLOTS);
@@ -1383,6 +1435,8 @@ void model_generate(const model_run *r, uint64_t *rng, model_op *op)
         op->len = pick_length(r, rng, op->kind == OP_READ);
         if (op->kind == OP_READ)
             op->b = rand_below(rng, 40) == 0;
+        if (op->kind == OP_USE_RANGE)
+            op->need = pick_length(r, rng, 0);
         break;
     }
     case OP_RELEASE:
@@ -1443,6 +1497,7 @@ void model_random_config(const model_pool *pool, uint64_t *rng,
 static const char *const kind_names[] = {
     "open_path", "open_fd", "close",   "cursor_init",  "use",   "at",
     "read",      "release", "copy",    "collect",      "release_path", "stats",
+    "use_range",
 };
 
 void model_format_op(const model_op *op, char *buf, size_t size)
@@ -1460,6 +1515,11 @@ void model_format_op(const model_op *op, char *buf, size_t size)
         snprintf(buf, size, "%s cursor=%u off=%llu len=%llu%s", name, op->a,
                  (unsigned long long)op->off, (unsigned long long)op->len,
                  op->kind == OP_READ && (op->b & 1) ? " dst=NULL" : "");
+        break;
+    case OP_USE_RANGE:
+        snprintf(buf, size, "%s cursor=%u off=%llu need=%llu want=%llu", name,
+                 op->a, (unsigned long long)op->off,
+                 (unsigned long long)op->need, (unsigned long long)op->len);
         break;
     case OP_CURSOR_INIT:
         snprintf(buf, size, "%s cursor=%u handle=%u", name, op->a, op->b);

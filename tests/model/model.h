@@ -63,6 +63,7 @@ enum model_op_kind {
     OP_COLLECT,     /* smmap_manager_collect */
     OP_RELEASE_PATH, /* release_path with prefix kind b, file `file` */
     OP_STATS,       /* compare every statistic (done after each op anyway) */
+    OP_USE_RANGE,   /* smmap_cursor_use_range(cursor a, off, need, len) */
     OP_KIND_COUNT
 };
 
@@ -72,6 +73,7 @@ typedef struct model_op {
     uint8_t file;
     uint64_t off;
     uint64_t len;
+    uint64_t need; /* OP_USE_RANGE only */
 } model_op;
 
 /* Options of one run and which pool files it uses. */

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The C suite under the dynamic checkers (issue 3, items 3-5):
+#   1. every ctest test built with clang -fsanitize=address,undefined
+#      (-fno-sanitize-recover=all: any report fails the test);
+#   2. the thread, model and fault tests built with -fsanitize=thread;
+#   3. every ctest test that runs a C program under valgrind memcheck
+#      (--error-exitcode=1, definite and indirect leaks are errors), the
+#      long ones with fewer iterations;
+#   4. the thread test under helgrind, fewer iterations;
+#   5. the libFuzzer target (fuzz/) for a fixed number of runs on its corpus.
+# Each stage builds from a clean tree into its own build-san-* directory.
+# A missing tool is a failure that names the apt-get line. Ends with
+# "N passed, N failed" over the stages.
+#
+# Environment: SMMAP_FUZZ_RUNS (default 40000), JOBS (default nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${JOBS:-$(nproc)}
+fuzz_runs=${SMMAP_FUZZ_RUNS:-40000}
+
+need() {
+  local tool=$1 package=$2
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "test-sanitizers: $tool is missing: apt-get install -y $package" >&2
+    exit 1
+  fi
+}
+need clang "clang libclang-rt-14-dev"
+need clang++ "clang"
+need valgrind valgrind
+need cmake cmake
+
+passed=0 failed=0 failed_names=()
+stage() {
+  local name=$1; shift
+  echo "--- sanitizers: $name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "--- $name: ok ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1)); failed_names+=("$name")
+    echo "--- $name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+configure() { # dir, extra cmake args...
+  local dir=$1; shift
+  rm -rf "$dir"
+  cmake -S "$root" -B "$dir" -DSMMAP_BUILD_BENCH=OFF "$@" >"$dir.log" 2>&1 ||
+    { cat "$dir.log"; return 1; }
+  rm -f "$dir.log"
+}
+
+asan_ubsan() {
+  local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
+  configure build-san-asan -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" || return 1
+  cmake --build build-san-asan -j "$jobs" >/dev/null || return 1
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allow_user_segv_handler=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-san-asan --output-on-failure -j "$jobs" --timeout 600 \
+      -E '^install_consumers$'
+  # install_consumers builds outside programs against the installed library;
+  # instrumented, it cannot link them. It is a packaging test, run by the
+  # plain suite and under valgrind.
+}
+
+tsan() {
+  local flags="-fsanitize=thread -g -O1"
+  configure build-san-tsan -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" || return 1
+  cmake --build build-san-tsan -j "$jobs" --target test_threads test_model test_fault >/dev/null || return 1
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    build-san-tsan/tests/threads/test_threads --iterations 4000 --timeout 300 &&
+  TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/model/test_model --seeds 20 --ops 400 &&
+  TSAN_OPTIONS="halt_on_error=1" SMMAP_TEST_QUICK=1 build-san-tsan/tests/fault/test_fault
+}
+
+memcheck() {
+  # The emulator prefixes every test that runs a program built here; tests
+  # that run scripts or Python run as they are.
+  local vg="valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect;--show-leak-kinds=definite,indirect;--track-fds=no;--quiet"
+  configure build-san-valgrind -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CROSSCOMPILING_EMULATOR="$vg" \
+    -DSMMAP_MODEL_ARGS="--seeds;25;--ops;400" \
+    -DSMMAP_THREADS_ARGS="--iterations;1500;--timeout;600" || return 1
+  cmake --build build-san-valgrind -j "$jobs" >/dev/null || return 1
+  SMMAP_TEST_QUICK=1 ctest --test-dir build-san-valgrind --output-on-failure -j "$jobs" --timeout 900
+}
+
+helgrind() {
+  [ -x build-san-valgrind/tests/threads/test_threads ] || return 1
+  valgrind --tool=helgrind --error-exitcode=1 --quiet \
+    build-san-valgrind/tests/threads/test_threads --iterations 300 --timeout 600
+}
+
+fuzz() {
+  rm -rf build-san-fuzz
+  cmake -S fuzz -B build-san-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug >/dev/null || return 1
+  cmake --build build-san-fuzz -j "$jobs" --target fuzz_model >/dev/null || return 1
+  local scratch
+  scratch=$(mktemp -d)
+  # New inputs go to the scratch corpus; the committed one is only read.
+  build-san-fuzz/fuzz_model -runs="$fuzz_runs" -max_len=2048 -timeout=20 \
+    "$scratch" fuzz/corpus 2>&1 | tail -3
+  local rc=${PIPESTATUS[0]}
+  rm -rf "$scratch"
+  return "$rc"
+}
+
+stage "asan+ubsan (whole ctest suite)" asan_ubsan
+stage "tsan (threads, model, fault)" tsan
+stage "valgrind memcheck (whole ctest suite)" memcheck
+stage "helgrind (threads)" helgrind
+stage "libFuzzer ($fuzz_runs runs)" fuzz
+
+echo "sanitizers: $passed passed, $failed failed${failed_names:+ (${failed_names[*]})}"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
