@@ -235,7 +235,6 @@ static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
     win32_file *f = as_file(fd);
     HANDLE h = f->handle;
     BY_HANDLE_FILE_INFORMATION info;
-    LARGE_INTEGER size;
     DWORD type;
 
     SetLastError(NO_ERROR);
@@ -267,10 +266,10 @@ static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
         out->size = 0;
         return 0;
     }
-    if (!GetFileSizeEx(h, &size))
-        return last_error();
+    /* The end-of-file GetFileSizeEx would ask for again: the core calls
+     * fstat before every new window, so one query is worth saving. */
     out->kind = SMMAP_OS_REGULAR;
-    out->size = (uint64_t)size.QuadPart;
+    out->size = ((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow;
     return 0;
 }
 
