@@ -123,7 +123,13 @@ int model_pool_create(model_pool *p, unsigned count, uint64_t seed,
                                              : 1 + rand_below(&rng, 12 * g);
         }
         snprintf(f->name, sizeof(f->name), "f%u", i);
-        snprintf(f->path, sizeof(f->path), "%s/%s", p->dir, f->name);
+        {
+            /* Through a local buffer: f->path and p->dir are both in *p,
+             * which gcc's -Wrestrict cannot tell apart. */
+            char path[sizeof(f->path)];
+            snprintf(path, sizeof(path), "%s/%s", p->dir, f->name);
+            memcpy(f->path, path, sizeof(path));
+        }
         f->size = size;
         fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
         if (fd < 0)
