@@ -87,10 +87,18 @@ static void check(int err, const char *what)
         die("%s: %s", what, smmap_strerror(err));
 }
 
+/*
+ * The clock of the warm cases is the CPU time of this thread (user and
+ * system): on this shared two-core machine other processes take whole time
+ * slices, and a wall clock would charge them to whichever case was running.
+ * The cold cases wait for the disk, which only a wall clock sees.
+ */
+static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -702,7 +710,7 @@ static bcase base_case(const char *strategy, const char *mode, enum kind k,
 typedef struct big_smmap {
     smmap_manager *m;
     smmap_file *f;
-    smmap_cursor cursors[4];
+    smmap_cursor cursors[16];
     int ncursors;
 } big_smmap;
 
@@ -716,7 +724,10 @@ static void big_open(big_smmap *b, const char *path, uint64_t window,
 
 static smmap_cursor *big_cursor(big_smmap *b)
 {
-    smmap_cursor *c = &b->cursors[b->ncursors++];
+    smmap_cursor *c;
+    if (b->ncursors == (int)(sizeof(b->cursors) / sizeof(b->cursors[0])))
+        die("big_cursor: too many cursors");
+    c = &b->cursors[b->ncursors++];
     smmap_cursor_init(c, b->f);
     return c;
 }
@@ -1451,6 +1462,20 @@ static void usage(FILE *out)
             "  --workloads  run only these workloads (1-6; 7 = memory)\n");
 }
 
+/* The machine is shared: the load average says how much to trust a run. */
+static void print_load(const char *when)
+{
+    char buf[128] = "unknown";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fgets(buf, sizeof(buf), f) == NULL)
+            strcpy(buf, "unknown");
+        fclose(f);
+        buf[strcspn(buf, "\n")] = '\0';
+    }
+    printf("- %s (1, 5, 15 min, runnable/total, last pid): %s\n", when, buf);
+}
+
 static void print_machine(const bench_config *cfg)
 {
     struct utsname u;
@@ -1476,7 +1501,10 @@ static void print_machine(const bench_config *cfg)
            "repetition ~%.2f s\n",
            SMMAP_VERSION_STRING, data_dir, cfg->reps, cfg->target_s);
     printf("- warm: the data was read once before (page cache), and every "
-           "map was touched once (page tables)\n");
+           "map was touched once (page tables); timed by the CPU time of the "
+           "benchmark thread (user + system), so time slices taken by other "
+           "processes do not count; cold cases by the wall clock\n");
+    print_load("load average at start");
 }
 
 static void remove_data(const bench_config *cfg)
@@ -1545,6 +1573,12 @@ int smmap_bench_main(int argc, char **argv)
     cfg.nfiles = cfg.quick ? 100 : 500;
     cfg.small_size = cfg.quick ? 256 * KIB : 2 * MIB;
 
+    cfg_copy = cfg;
+    if (setjmp(bench_abort) != 0) {
+        fflush(stdout);
+        remove_data(&cfg_copy);
+        return 1;
+    }
     if (cfg.dir) {
         snprintf(data_dir, sizeof(data_dir), "%s", cfg.dir);
         if (mkdir(data_dir, 0755) != 0 && errno != EEXIST)
@@ -1557,8 +1591,9 @@ int smmap_bench_main(int argc, char **argv)
             die("mkdtemp: %s", strerror(errno));
         made_data_dir = 1;
     }
-    cfg_copy = cfg;
     if (cfg.csv) {
+        if (mkdir(cfg.csv, 0755) != 0 && errno != EEXIST)
+            die("mkdir %s: %s", cfg.csv, strerror(errno));
         snprintf(csvpath, sizeof(csvpath), "%s/regions.csv", cfg.csv);
         csv_regions = fopen(csvpath, "w");
         snprintf(csvpath, sizeof(csvpath), "%s/budget.csv", cfg.csv);
@@ -1567,11 +1602,6 @@ int smmap_bench_main(int argc, char **argv)
             die("cannot write %s: %s", csvpath, strerror(errno));
     }
 
-    if (setjmp(bench_abort) != 0) {
-        fflush(stdout);
-        remove_data(&cfg_copy);
-        return 1;
-    }
     big = big_path();
     make_file(big, cfg.big_size);
     for (i = 0; i < cfg.nfiles; i++) {
@@ -1612,12 +1642,17 @@ int smmap_bench_main(int argc, char **argv)
         file_set_close(&fs);
     }
     cold_ok = can_drop_caches();
-    if (cfg.cold && cold_ok)
+    if (cfg.cold && cold_ok) {
+        bench_clock = CLOCK_MONOTONIC;
         workload_cold(&cfg, big);
+        bench_clock = CLOCK_THREAD_CPUTIME_ID;
+    }
     else
         printf("\n(cold page cache: %s)\n",
                !cfg.cold ? "not run; pass --cold (root) to run it"
                          : "cannot write /proc/sys/vm/drop_caches; not run");
+    printf("\n");
+    print_load("load average at the end");
     print_targets();
     printf("\n(targets are informational; speed is never asserted)\n");
     free(big);

@@ -5,7 +5,14 @@
  * so that callgrind, collecting inside hit_loop only, can count the
  * instructions per hit and show that the loop calls no function at all.
  *
- * usage: smmap-bench-hitpath N [DIR]   (a 1 MiB file is made in DIR or /tmp)
+ * With a third argument it also serves as a probe of the other paths, for
+ * callgrind's instruction counts (where the time goes):
+ *   read    N smmap_read calls of 8 bytes inside the held window
+ *   switch  N smmap_cursor_at calls, each in another of 16 cached 64 KiB
+ *           windows (the locked path of smmap_cursor_use)
+ *
+ * usage: smmap-bench-hitpath N [DIR [at|read|switch]]
+ *        (a 1 MiB file is made in DIR, default /tmp)
  */
 #include "smmap.h"
 
@@ -32,9 +39,27 @@ uint64_t hit_loop(smmap_cursor *c, const uint64_t *off, size_t n)
     return sum;
 }
 
+__attribute__((noinline)) uint64_t read_loop(smmap_cursor *c,
+                                             const uint64_t *off, size_t n);
+
+uint64_t read_loop(smmap_cursor *c, const uint64_t *off, size_t n)
+{
+    uint64_t sum = 0, v;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (smmap_read(c, off[i], &v, 8) != 8)
+            return UINT64_MAX;
+        sum += v;
+    }
+    return sum;
+}
+
 int main(int argc, char **argv)
 {
-    const size_t window = 1024 * 1024;
+    const size_t file_size = 1024 * 1024;
+    const char *mode = argc > 3 ? argv[3] : "at";
+    int switching = strcmp(mode, "switch") == 0;
+    size_t window = switching ? 64 * 1024 : file_size;
     size_t n, i;
     char path[4096];
     unsigned char *buf;
@@ -53,14 +78,19 @@ int main(int argc, char **argv)
     }
     snprintf(path, sizeof(path), "%s/smmap-hitpath-%ld.bin",
              argc > 2 ? argv[2] : "/tmp", (long)getpid());
-    buf = malloc(window);
+    if (strcmp(mode, "at") != 0 && strcmp(mode, "read") != 0 && !switching) {
+        fprintf(stderr, "usage: smmap-bench-hitpath N [DIR [at|read|switch]]\n");
+        return 2;
+    }
+    buf = malloc(file_size);
     off = malloc(n * sizeof(*off));
     if (buf == NULL || off == NULL)
         return 1;
-    for (i = 0; i < window; i++)
+    for (i = 0; i < file_size; i++)
         buf[i] = (unsigned char)(i * 131u);
     fp = fopen(path, "wb");
-    if (fp == NULL || fwrite(buf, 1, window, fp) != window || fclose(fp) != 0) {
+    if (fp == NULL || fwrite(buf, 1, file_size, fp) != file_size ||
+        fclose(fp) != 0) {
         perror(path);
         return 1;
     }
@@ -68,7 +98,10 @@ int main(int argc, char **argv)
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        off[i] = x % (window - 8);
+        if (switching) /* the next window, anywhere inside it */
+            off[i] = (i % 16) * window + x % (window - 8);
+        else
+            off[i] = x % (window - 8);
     }
     smmap_options_init(&o);
     o.window_size = window;
@@ -78,15 +111,22 @@ int main(int argc, char **argv)
         return 1;
     }
     smmap_cursor_init(&c, f);
-    if ((err = smmap_cursor_use(&c, 0, window)) != 0) {
-        fprintf(stderr, "smmap_cursor_use: %s\n", smmap_strerror(err));
-        return 1;
-    }
+    /* map every window once (16 in switch mode), then hold the first */
+    for (i = file_size; i >= window; i -= window)
+        if ((err = smmap_cursor_use(&c, i - window, window)) != 0) {
+            fprintf(stderr, "smmap_cursor_use: %s\n", smmap_strerror(err));
+            return 1;
+        }
     smmap_manager_stats(m, &before);
-    sum = hit_loop(&c, off, n);
+    if (strcmp(mode, "read") == 0)
+        sum = read_loop(&c, off, n);
+    else
+        sum = hit_loop(&c, off, n);
     smmap_manager_stats(m, &after);
-    printf("hits %zu, checksum %llu, cursor_use calls during the loop: %llu\n",
-           n, (unsigned long long)sum,
+    printf("%s: %zu reads, checksum %llu, maps during the loop %llu, "
+           "cursor_use calls during the loop: %llu\n",
+           mode, n, (unsigned long long)sum,
+           (unsigned long long)(after.maps - before.maps),
            (unsigned long long)((after.maps + after.reuses) -
                                 (before.maps + before.reuses)));
     smmap_cursor_release(&c);
@@ -95,6 +135,10 @@ int main(int argc, char **argv)
     unlink(path);
     free(buf);
     free(off);
-    return sum == UINT64_MAX || after.maps + after.reuses !=
-                                    before.maps + before.reuses;
+    if (sum == UINT64_MAX)
+        return 1;
+    /* the hit probes must not have moved the cursor; switch must not map */
+    if (switching)
+        return after.maps != before.maps;
+    return after.maps + after.reuses != before.maps + before.reuses;
 }

@@ -11,8 +11,8 @@ import math
 import os
 import sys
 
-W, H = 720, 440
-LEFT, RIGHT, TOP, BOTTOM = 80, 220, 40, 60
+W, H = 800, 440
+LEFT, RIGHT, TOP, BOTTOM = 80, 300, 40, 60
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
           "#17becf"]
 
@@ -106,7 +106,7 @@ def main():
     n = [int(r["regions"]) for r in rows]
     chart(os.path.join(dst, "regions.svg"),
           "Cost per read against live regions (workload 6)",
-          "live regions (4 KiB windows over 500 files)", "ns per 8-byte read (log)",
+          "live regions (4 KiB windows over many files, log)", "ns per 8-byte read (log)",
           [("smmap, map with eviction", list(zip(n, [float(r["evict_ns"]) for r in rows])), False),
            ("smmap, reuse (switch)", list(zip(n, [float(r["reuse_ns"]) for r in rows])), False),
            ("raw mmap, same reads", list(zip(n, [float(r["mmap_ns"]) for r in rows])), True)],
@@ -127,7 +127,7 @@ def main():
             series.append(("%s (whole file)" % strat if strat == "mmap" else strat,
                            [(p, 1e3 / base[strat]) for p in pcts], True))
     chart(os.path.join(dst, "budget.svg"),
-          "Throughput against the budget (random 64-byte reads, 1 GiB file)",
+          "Throughput against the budget (random 64-byte reads)",
           "max_mapped, % of the file (log)", "million reads per second (log)",
           series, True, True, xticks=pcts)
 
