@@ -1076,11 +1076,27 @@ static int step_read(model_run *r, mcursor *c, uint64_t off, uint64_t len,
     return 0;
 }
 
+/* The budget DESIGN states without the model: right after a single use
+ * mapped a window, if any unused region is left (it could have been
+ * evicted), the mapped bytes are within max_mapped. */
+static int check_budget_after_map(model_run *r, uint64_t maps_before)
+{
+    smmap_stats st;
+    smmap_manager_stats(r->m, &st);
+    if (st.maps > maps_before && r->m->lru_head != NULL &&
+        st.mapped_bytes > r->max_mapped)
+        FAIL(r, "mapped %llu bytes over max_mapped %llu while an unused "
+             "region was left to evict", (unsigned long long)st.mapped_bytes,
+             (unsigned long long)r->max_mapped);
+    return 0;
+}
+
 int model_run_step(model_run *r, const model_op *op)
 {
     char path[700];
     int err, expect;
     mcursor *c;
+    uint64_t maps_before = r->st.maps;
 
     model_ops_applied++;
     switch (op->kind) {
@@ -1263,6 +1279,10 @@ int model_run_step(model_run *r, const model_op *op)
     default:
         break;
     }
+    if ((op->kind == OP_USE || op->kind == OP_AT ||
+         op->kind == OP_USE_RANGE) &&
+        check_budget_after_map(r, maps_before))
+        return 1;
     if (compare_stats(r))
         return 1;
     return compare_state(r);
