@@ -205,6 +205,7 @@ static PyObject *manager_collect(ManagerObject *self, PyObject *unused)
 }
 
 static void cursor_release(WindowCursorObject *w);
+static int cursor_ensure_open(WindowCursorObject *w);
 
 /*
  * smmap's force_map_handle_removal_win: invalidate every idle cursor of a
@@ -727,11 +728,8 @@ static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t need,
                        uint64_t want)
 {
     int err;
-    if (w->c.file == NULL) {
-        if (file_open(w->file) < 0)
-            return -1;
-        smmap_cursor_init(&w->c, w->file->f);
-    }
+    if (cursor_ensure_open(w) < 0)
+        return -1;
     if (want > (uint64_t)SIZE_MAX)
         want = SIZE_MAX;
     if (need > want)
@@ -755,19 +753,29 @@ static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t need,
     return 0;
 }
 
+/* Open the cursor's file on first use. Opening runs without the GIL, so
+ * the cursor is busy meanwhile: another thread must not initialize it again
+ * while this one has moved on to using it. */
 static int cursor_ensure_open(WindowCursorObject *w)
 {
+    int rc = 0;
     if (w->file == NULL) {
         PyErr_SetString(PyExc_ValueError,
                         "smmap: cursor is not associated with a file");
         return -1;
     }
-    if (w->c.file == NULL) {
-        if (file_open(w->file) < 0)
-            return -1;
-        smmap_cursor_init(&w->c, w->file->f);
+    if (w->c.file != NULL)
+        return 0;
+    if (check_idle(w) < 0)
+        return -1;
+    if (w->file->f == NULL) {
+        w->busy = 1;
+        rc = file_open(w->file);
+        w->busy = 0;
     }
-    return 0;
+    if (rc == 0 && w->c.file == NULL)
+        smmap_cursor_init(&w->c, w->file->f);
+    return rc;
 }
 
 /*
