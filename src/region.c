@@ -481,7 +481,7 @@ int64_t smmap__read_direct(smmap_file *f, uint64_t off, void *dst,
     smmap_os_fd extra_fd;
     map_job job;
     size_t done = 0;
-    int err = 0, reopened;
+    int err = 0, reopened, truncated = 0;
 
     memset(&job, 0, sizeof(job));
     smmap__mutex_lock(&m->lock);
@@ -499,15 +499,15 @@ int64_t smmap__read_direct(smmap_file *f, uint64_t off, void *dst,
         if (got < 0)
             err = (int)got;
         else if (got == 0)
-            err = -EIO; /* the file ends before the handle's size */
+            err = -EIO, truncated = 1; /* ends before the handle's size */
         else
             done += (size_t)got;
     }
 
     smmap__mutex_lock(&m->lock);
     extra_fd = finish_job(m, e, &job, reopened);
-    if (err == -EIO)
-        e->changed = 1;
+    if (truncated)
+        e->changed = 1; /* not for a transient EIO of the device */
     else if (err == 0)
         m->stats.direct_reads++;
     smmap__mutex_unlock(&m->lock);

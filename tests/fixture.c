@@ -9,6 +9,8 @@
 #include "os.h"
 
 #ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
 #include <direct.h>
 #include <io.h>
 #include <process.h>
@@ -156,12 +158,27 @@ void fixture_replace(const char *path, uint64_t size, unsigned char fill)
     }
     fclose(f);
 #ifdef _WIN32
-    remove(path);
-#endif
+    /* Windows neither unlinks nor renames over a file that is open (smmap
+     * may hold it): move the old file aside (its sharing allows that), then
+     * the new one in. The old name goes when its last handle does. */
+    {
+        char aside[720];
+        snprintf(aside, sizeof(aside), "%s.replaced", path);
+        if (!MoveFileExA(path, aside, MOVEFILE_REPLACE_EXISTING) ||
+            !MoveFileA(tmp, path)) {
+            fprintf(stderr, "replace %s: error %lu\n", path,
+                    (unsigned long)GetLastError());
+            exit(2);
+        }
+        remember(aside);
+        (void)DeleteFileA(aside);
+    }
+#else
     if (rename(tmp, path) != 0) {
         perror("rename");
         exit(2);
     }
+#endif
 }
 
 int pattern_matches(const unsigned char *buf, uint64_t off, size_t len)

@@ -549,7 +549,11 @@ static void test_hostile__advice_and_populate(void)
     CHECK(pattern_matches(b.data, b.begin, b.size));
     smmap__os.advise = smmap__os_default.advise;
     o.advice = 4;
-    CHECK_EQ(smmap_manager_new(&m, &o), -EINVAL);
+    {
+        smmap_manager *refused = NULL;
+        CHECK_EQ(smmap_manager_new(&refused, &o), -EINVAL);
+        CHECK(refused == NULL);
+    }
     smmap_cursor_release(&a);
     smmap_cursor_release(&b);
     smmap_file_close(f);

@@ -6,11 +6,14 @@ set -euo pipefail
 src=$1 build=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The consumers are built with the flags of the build under test (-m32...).
+cflags=$(sed -n 's/^CMAKE_C_FLAGS:STRING=//p' "$build/CMakeCache.txt")
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 libdir=$(ls -d "$tmp"/prefix/lib*/cmake/smmap | head -1)
 libdir=${libdir%/cmake/smmap}
 
-cmake -S "$src/tests/install" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake -S "$src/tests/install" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+  -DCMAKE_C_FLAGS="$cflags" >/dev/null
 cmake --build "$tmp/cmake" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$tmp/cmake/consumer_shared"
 "$tmp/cmake/consumer_static"
@@ -18,9 +21,9 @@ echo "find_package(smmap): shared and static consumers built and ran"
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 test "$(pkg-config --modversion smmap)" = "$(sed -n 's/^project(smmap VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")"
-cc $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_shared" $(pkg-config --libs smmap)
+cc $cflags $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_shared" $(pkg-config --libs smmap)
 LD_LIBRARY_PATH="$libdir" "$tmp/pc_shared"
-cc $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_static" \
+cc $cflags $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_static" \
    "$libdir/libsmmap.a" $(pkg-config --libs-only-other --static smmap) -lpthread
 "$tmp/pc_static"
 echo "pkg-config smmap: shared and static consumers built and ran"
