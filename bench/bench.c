@@ -275,8 +275,31 @@ enum kind {
      * show what any design that takes a lock or pins with an atomic per
      * window switch costs at least on this machine. */
     K_MMAP_ATOMIC,
-    K_MMAP_MUTEX
+    K_MMAP_MUTEX,
+    /* A whole-file map read through the same two bounds checks as
+     * smmap_cursor_at's hit path, against a window description the compiler
+     * cannot see through: what any checked window API costs at least. */
+    K_MMAP_CHECKED,
+    /* The kernel's share of workload 6's eviction: N live 8 KiB mappings
+     * made by hand; every other read unmaps the oldest and maps the next
+     * slot, the others read a live one. No smmap code runs. */
+    K_RAW_EVICT
 };
+
+/* The window of K_MMAP_CHECKED, reached through a pointer the compiler must
+ * reload (see escape()). */
+typedef struct raw_window {
+    const unsigned char *data;
+    uint64_t begin;
+    size_t size;
+} raw_window;
+
+/* State of K_RAW_EVICT. */
+typedef struct raw_evict {
+    const unsigned char **live; /* N mappings of 2 pages, oldest at head */
+    uint64_t *live_off;         /* file offset of each */
+    size_t n, head;
+} raw_evict;
 
 static uint64_t diag_counter;
 static pthread_mutex_t diag_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -309,6 +332,8 @@ typedef struct bcase {
     double ns;             /* median ns per operation */
     uint64_t maps, evictions, fd_reopens; /* during the timed runs */
     uint32_t regions;                     /* live after the last run */
+    raw_window *window;                   /* K_MMAP_CHECKED */
+    raw_evict *raw;                       /* K_RAW_EVICT */
 } bcase;
 
 static uint64_t load_ends(const unsigned char *p, size_t len)
@@ -387,6 +412,18 @@ static uint64_t run_single(bcase *c, const pattern *pt, size_t n)
             sum += load_ends(base + off[i], len);
         }
         break;
+    case K_MMAP_CHECKED:
+        for (i = 0; i < n; i++) {
+            raw_window *w = c->window;
+            uint64_t rel = off[i] - w->begin;
+            const unsigned char *p = NULL;
+            if (rel < (uint64_t)w->size && (uint64_t)len <= w->size - rel)
+                p = w->data + rel;
+            if (p == NULL)
+                die("K_MMAP_CHECKED: outside the window");
+            sum += load_ends(p, len);
+        }
+        break;
     case K_MMAP_MUTEX:
         for (i = 0; i < n; i++) {
             pthread_mutex_lock(&diag_mutex);
@@ -396,7 +433,8 @@ static uint64_t run_single(bcase *c, const pattern *pt, size_t n)
         }
         break;
     case K_SWITCH:
-        die("K_SWITCH needs a file index");
+    case K_RAW_EVICT:
+        die("K_SWITCH and K_RAW_EVICT need a file index");
     }
     return sum;
 }
@@ -475,8 +513,32 @@ static uint64_t run_many(bcase *c, const pattern *pt, size_t n)
             sum += load_ends(p, len);
         }
         break;
+    case K_RAW_EVICT:
+        for (i = 0; i < n; i++) {
+            raw_evict *r = c->raw;
+            const unsigned char *p;
+            if (i & 1) {
+                size_t k = (r->head + i * 7919) % r->n;
+                p = r->live[k] + (off[i] & (PAGE - 1)) + PAGE;
+            } else {
+                uint64_t page0 = off[i] / PAGE - 1; /* slot pages [2k, 2k+2) */
+                void *m;
+                munmap((void *)r->live[r->head], 2 * PAGE);
+                m = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED,
+                         c->fds[fidx[i]], (off_t)(page0 * PAGE));
+                if (m == MAP_FAILED)
+                    die("mmap: %s", strerror(errno));
+                r->live[r->head] = m;
+                r->live_off[r->head] = page0 * PAGE;
+                p = (const unsigned char *)m + (off[i] - page0 * PAGE);
+                r->head = (r->head + 1) % r->n;
+            }
+            sum += load_ends(p, len);
+        }
+        break;
     case K_MMAP_ATOMIC:
     case K_MMAP_MUTEX:
+    case K_MMAP_CHECKED:
         die("diagnostic cases are single-file");
     }
     return sum;
@@ -797,7 +859,8 @@ static void workload_random(const bench_config *cfg, const char *path)
         size_t len = lens[li];
         pattern pat = random_pattern(ops_budget(cfg, 4000000), 0, size, len);
         char sliding_w[48];
-        bcase cs[13];
+        bcase cs[14];
+        raw_window whole;
         int n = 0, i;
         snprintf(sliding_w, sizeof(sliding_w), "sliding %s", wname);
         cs[n] = base_case("mmap", "-", K_MMAP, &pat);
@@ -822,6 +885,14 @@ static void workload_random(const bench_config *cfg, const char *path)
                             K_MMAP_ATOMIC, &pat);
         cs[n++] = base_case("diagnostic: mmap + mutex lock/unlock per read",
                             "-", K_MMAP_MUTEX, &pat);
+        whole.data = base;
+        whole.begin = 0;
+        whole.size = (size_t)size;
+        escape(&whole);
+        cs[n] = base_case("diagnostic: mmap + cursor_at's two bounds checks, "
+                          "no library",
+                          "-", K_MMAP_CHECKED, &pat);
+        cs[n++].window = &whole;
         for (i = 0; i < n; i++) {
             cs[i].bases = &base;
             cs[i].fds = &fd;
@@ -1215,6 +1286,7 @@ static void workload_regions(const bench_config *cfg, const file_set *s)
     uint64_t nslots = slots_per_file * (uint64_t)s->n, i;
     uint32_t *slot = xmalloc(sizeof(uint32_t) * (size_t)nslots);
     double first_reuse = 0, first_evict = 0, last_reuse = 0, last_evict = 0;
+    double first_raw_evict = 0, last_raw_evict = 0;
     uint32_t last_n = 0;
 
     /* a random order of all slots: the first 2N are the working sets */
@@ -1228,19 +1300,20 @@ static void workload_regions(const bench_config *cfg, const file_set *s)
     }
     if (csv_regions)
         fprintf(csv_regions, "regions,mmap_ns,reuse_ns,evict_ns,"
-                             "evict_maps_per_op\n");
+                             "evict_maps_per_op,raw_evict_ns\n");
     printf("\n### Workload 6: cost per operation against live regions "
            "(%d files of %" PRIu64 " KiB, 4 KiB windows, random 8-byte reads, "
            "one cursor moved across files)\n\n",
            s->n, s->size / KIB);
-    printf("| live regions | mmap ns/op | reuse ns/op | x mmap | eviction "
-           "ns/op | x mmap | maps/op (eviction) |\n");
-    printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| live regions | mmap ns/op | smmap reuse ns/op | x mmap | smmap "
+           "eviction ns/op | kernel floor: raw mmap/munmap ns/op | x floor | "
+           "maps/op |\n");
+    printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (ci = 0; ci < ncounts; ci++) {
         uint32_t nreg = counts[ci];
         pattern reuse, evict;
         many_smmap rs, es;
-        bcase cs[3];
+        bcase cs[4];
         smmap_stats st;
         size_t nops = ops_budget(cfg, 1000000), k;
         if ((uint64_t)nreg * 2 > nslots)
@@ -1300,26 +1373,54 @@ static void workload_regions(const bench_config *cfg, const file_set *s)
         if (st.regions != nreg)
             die("workload 6: %u regions live under eviction, expected %u",
                 st.regions, nreg);
+        many_close(&es);
+
+        /* The kernel's share: the same map rate by hand, N live mappings. */
         {
+            raw_evict raw;
             double maps_per_op =
-                (double)cs[2].maps /
-                ((double)cs[2].ops * cs[2].nsamples);
-            printf("| %u | %.1f | %.1f | %.2f | %.0f | %.1f | %.3f |\n", nreg,
-                   cs[0].ns, cs[1].ns, cs[1].ns / cs[0].ns, cs[2].ns,
-                   cs[2].ns / cs[0].ns, maps_per_op);
+                (double)cs[2].maps / ((double)cs[2].ops * cs[2].nsamples);
+            raw.n = nreg;
+            raw.head = 0;
+            raw.live = xmalloc(sizeof(*raw.live) * nreg);
+            raw.live_off = xmalloc(sizeof(*raw.live_off) * nreg);
+            for (k = 0; k < nreg; k++) {
+                uint32_t a = slot[nreg + k];
+                uint64_t o = 2 * (a % slots_per_file) * PAGE;
+                void *m = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED,
+                               s->fds[a / slots_per_file], (off_t)o);
+                if (m == MAP_FAILED)
+                    die("mmap: %s", strerror(errno));
+                bench_sink += *((volatile unsigned char *)m + PAGE);
+                raw.live[k] = m;
+                raw.live_off[k] = o;
+            }
+            cs[3] = base_case("raw mmap/munmap", "eviction floor",
+                              K_RAW_EVICT, &evict);
+            cs[3].fds = s->fds;
+            cs[3].raw = &raw;
+            measure(cs + 3, 1, cfg);
+            for (k = 0; k < nreg; k++)
+                munmap((void *)raw.live[k], 2 * PAGE);
+            free(raw.live);
+            free(raw.live_off);
+            printf("| %u | %.1f | %.1f | %.2f | %.0f | %.0f | %.2f | %.3f |\n",
+                   nreg, cs[0].ns, cs[1].ns, cs[1].ns / cs[0].ns, cs[2].ns,
+                   cs[3].ns, cs[2].ns / cs[3].ns, maps_per_op);
             if (csv_regions)
-                fprintf(csv_regions, "%u,%.2f,%.2f,%.2f,%.4f\n", nreg,
-                        cs[0].ns, cs[1].ns, cs[2].ns, maps_per_op);
+                fprintf(csv_regions, "%u,%.2f,%.2f,%.2f,%.4f,%.2f\n", nreg,
+                        cs[0].ns, cs[1].ns, cs[2].ns, maps_per_op, cs[3].ns);
         }
         fflush(stdout);
         if (ci == 0) {
             first_reuse = cs[1].ns;
             first_evict = cs[2].ns;
+            first_raw_evict = cs[3].ns;
         }
         last_reuse = cs[1].ns;
         last_evict = cs[2].ns;
+        last_raw_evict = cs[3].ns;
         last_n = nreg;
-        many_close(&es);
         free_pattern(&reuse);
         free_pattern(&evict);
     }
@@ -1334,6 +1435,9 @@ static void workload_regions(const bench_config *cfg, const file_set *s)
                  "%u",
                  last_n, counts[0]);
         add_target(t, last_evict / first_evict, 1.5, 0);
+        printf("\n(the kernel floor alone grows %.2fx from %u to %u live "
+               "mappings)\n",
+               last_raw_evict / first_raw_evict, counts[0], last_n);
     }
     free(slot);
 }

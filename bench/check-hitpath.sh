@@ -6,7 +6,8 @@
 #     (smmap_cursor_use);
 #  2. run it under callgrind collecting inside hit_loop only, for N and 2N
 #     hits: the instructions per hit, and the functions executed inside the
-#     loop (only hit_loop itself: no pthread_mutex_lock, no call at all).
+#     loop (only hit_loop itself: no pthread_mutex_lock, no call at all);
+#  3. control: the same on the switching path must show pthread_mutex_lock.
 # perf stat cannot count instructions on this virtual machine
 # ("<not supported> instructions"), so callgrind does the counting.
 set -euo pipefail
@@ -66,6 +67,20 @@ done
 per_hit=$(( (ir[2000000] - ir[1000000]) / 1000000 ))
 per_hit_header=$(( (inl[2000000] - inl[1000000]) / 1000000 ))
 echo "instructions per hit (Ir(2N) - Ir(N)) / N = $per_hit, of which smmap_cursor_at (smmap.h) = $per_hit_header"
+# Control: the same measurement on the switching path (every read in another
+# cached window, through smmap_cursor_use) must see the mutex, or the method
+# would prove nothing.
+valgrind --tool=callgrind --toggle-collect=hit_loop \
+    --callgrind-out-file="$work/cg.switch" "$bin" 10000 "$work" switch \
+    > "$work/out.switch" 2> "$work/err.switch"
+callgrind_annotate --auto=no --inclusive=yes "$work/cg.switch" > "$work/ann.switch"
+sw_ir=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' "$work/ann.switch")
+if grep -q 'pthread_mutex_lock' "$work/ann.switch"; then
+    echo "control: the switching path (10000 reads, each in another cached window) runs pthread_mutex_lock; $((sw_ir / 10000)) instructions per read"
+else
+    echo "FAIL: control run did not see pthread_mutex_lock on the switching path"
+    fail=1
+fi
 if [ "$fail" -ne 0 ]; then
     echo "hit path check: FAILED"
     exit 1

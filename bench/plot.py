@@ -109,7 +109,9 @@ def main():
           "live regions (4 KiB windows over many files, log)", "ns per 8-byte read (log)",
           [("smmap, map with eviction", list(zip(n, [float(r["evict_ns"]) for r in rows])), False),
            ("smmap, reuse (switch)", list(zip(n, [float(r["reuse_ns"]) for r in rows])), False),
-           ("raw mmap, same reads", list(zip(n, [float(r["mmap_ns"]) for r in rows])), True)],
+           ("raw mmap, same reads", list(zip(n, [float(r["mmap_ns"]) for r in rows])), True)]
+          + ([("kernel floor: raw mmap/munmap", list(zip(n, [float(r["raw_evict_ns"]) for r in rows])), True)]
+             if rows and "raw_evict_ns" in rows[0] else []),
           True, True)
 
     rows = list(csv.DictReader(open(os.path.join(src, "budget.csv"))))
