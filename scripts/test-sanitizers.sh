@@ -12,12 +12,12 @@
 # A missing tool is a failure that names the apt-get line. Ends with
 # "N passed, N failed" over the stages.
 #
-# Environment: SMMAP_FUZZ_RUNS (default 40000), JOBS (default nproc).
+# Environment: SMMAP_FUZZ_RUNS (default 30000, about 30 s), JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${JOBS:-$(nproc)}
-fuzz_runs=${SMMAP_FUZZ_RUNS:-40000}
+fuzz_runs=${SMMAP_FUZZ_RUNS:-30000}
 
 need() {
   local tool=$1 package=$2
@@ -79,7 +79,7 @@ tsan() {
   cmake --build build-san-tsan -j "$jobs" --target test_threads test_model test_fault >/dev/null || return 1
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     build-san-tsan/tests/threads/test_threads --iterations 4000 --timeout 300 &&
-  TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/model/test_model --seeds 20 --ops 400 &&
+  TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/model/test_model --seeds 10 --ops 300 &&
   TSAN_OPTIONS="halt_on_error=1" SMMAP_TEST_QUICK=1 build-san-tsan/tests/fault/test_fault
 }
 
