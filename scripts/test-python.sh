@@ -10,7 +10,9 @@
 # 3. runs smmap 5.0's own test suite, unmodified (Debian's copy in
 #    python3-smmap), against the installed package;
 # 4. runs python/tests (parity, fixes, gitdb and GitPython on a real repo);
-# 5. prints "N passed, N failed"; fails on any failure, error or skip.
+# 5. runs python/tests again on an extension built with AddressSanitizer and
+#    UndefinedBehaviorSanitizer (libasan/libubsan preloaded into python3);
+# 6. prints "N passed, N failed"; fails on any failure, error or skip.
 #
 # Environment: SMMAP_SOURCE_DIR builds the library from another checkout
 # (default: this one). Runs in about a minute.
@@ -19,7 +21,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY=/usr/bin/python3
 BUILD="$ROOT/build-python"
-APT="apt-get install -y python3 python3-dev python3-setuptools python3-pip python3-pytest python3-smmap python3-gitdb python3-git git"
+APT="apt-get install -y python3 python3-dev python3-setuptools python3-pip python3-pytest python3-smmap python3-gitdb python3-git git gcc clang"
 
 missing=()
 [ -x "$PY" ] || missing+=("/usr/bin/python3")
@@ -32,7 +34,8 @@ if [ -x "$PY" ]; then
     [ -f /usr/lib/python3/dist-packages/smmap/test/test_mman.py ] || missing+=("smmap's test suite (python3-smmap)")
 fi
 command -v git >/dev/null || missing+=("git")
-command -v cc >/dev/null || command -v gcc >/dev/null || missing+=("a C compiler")
+command -v gcc >/dev/null || missing+=("gcc")
+command -v clang >/dev/null || missing+=("clang")
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test-python: missing: ${missing[*]}" >&2
     echo "test-python: install with: $APT" >&2
@@ -49,6 +52,11 @@ echo "== build: setup.py build_ext --inplace (-Werror)"
 (cd "$ROOT/python" &&
     rm -f smmap/_csmmap*.so &&
     CFLAGS="-Werror" "$PY" setup.py -q build_ext --inplace --build-temp "$BUILD/temp")
+
+echo "== clang -Wall -Wextra -Werror on the extension"
+clang -std=c11 -Wall -Wextra -Werror -fsyntax-only -D_POSIX_C_SOURCE=200809L \
+    -D_FILE_OFFSET_BITS=64 -DSMMAP_BUILDING -I"${SMMAP_SOURCE_DIR:-$ROOT}/include" \
+    -I"$inc" "$ROOT/python/smmap/_csmmap.c"
 
 echo "== install: pip install --no-build-isolation ./python (offline, into $BUILD/site)"
 # pip builds in the source tree; keep its build/ out of the way afterwards
@@ -80,7 +88,24 @@ own_rc=0
 (cd "$ROOT/python" && PYTHONPATH="$ROOT/python" "$PY" -m pytest -q -p no:cacheprovider -rs \
     --junitxml="$REPORTS/python-tests.xml" tests) || own_rc=$?
 
-"$PY" - "$REPORTS/smmap-suite.xml" "$REPORTS/python-tests.xml" <<'PYEOF'
+echo "== python/tests on an ASan+UBSan build of the extension"
+asan_rc=0
+mkdir -p "$BUILD/asan"
+cp -r "$ROOT/python/smmap" "$ROOT/python/tests" "$ROOT/python/setup.py" "$BUILD/asan/"
+rm -f "$BUILD/asan/smmap/"_csmmap*.so
+(cd "$BUILD/asan" &&
+    SMMAP_SOURCE_DIR="${SMMAP_SOURCE_DIR:-$ROOT}" \
+    CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1" \
+    LDFLAGS="-fsanitize=address,undefined" \
+    "$PY" setup.py -q build_ext --inplace --build-temp "$BUILD/asan-temp")
+(cd "$BUILD/asan" &&
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
+    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    PYTHONPATH="$BUILD/asan" "$PY" -m pytest -q -p no:cacheprovider -rs \
+    --junitxml="$REPORTS/python-tests-asan.xml" tests) || asan_rc=$?
+
+count_rc=0
+"$PY" - "$REPORTS/smmap-suite.xml" "$REPORTS/python-tests.xml" "$REPORTS/python-tests-asan.xml" <<'PYEOF' || count_rc=$?
 import sys
 import xml.etree.ElementTree as ET
 total = {"passed": 0, "failed": 0, "skipped": 0}
@@ -89,7 +114,7 @@ for path in sys.argv[1:]:
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError):
-        print("%-14s no report (did pytest run?)" % name)
+        print("%-18s no report (did pytest run?)" % name)
         total["failed"] += 1
         continue
     suites = root.iter("testsuite")
@@ -99,7 +124,10 @@ for path in sys.argv[1:]:
         f += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
         s += int(suite.get("skipped", 0))
     p = t - f - s
-    print("%-14s %d passed, %d failed, %d skipped" % (name, p, f, s))
+    if t == 0:
+        print("%-18s ran no tests" % name)
+        f += 1
+    print("%-18s %d passed, %d failed, %d skipped" % (name, p, f, s))
     total["passed"] += p
     total["failed"] += f + s           # a skip is not a pass
     total["skipped"] += s
@@ -108,5 +136,4 @@ if total["skipped"]:
 print("%d passed, %d failed" % (total["passed"], total["failed"]))
 sys.exit(1 if total["failed"] else 0)
 PYEOF
-count_rc=$?
-[ $suite_rc -eq 0 ] && [ $own_rc -eq 0 ] && [ $count_rc -eq 0 ]
+[ $suite_rc -eq 0 ] && [ $own_rc -eq 0 ] && [ $asan_rc -eq 0 ] && [ $count_rc -eq 0 ]

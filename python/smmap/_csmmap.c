@@ -29,6 +29,7 @@
 
 #include "smmap.h"
 
+#include <limits.h>
 #include <string.h>
 
 typedef struct WindowCursorObject WindowCursorObject;
@@ -320,10 +321,14 @@ static int file_open(FileObject *self)
         return -1;
     }
     if (PyLong_Check(self->path_or_fd)) {
-        int fd = _PyLong_AsInt(self->path_or_fd);
+        long fd = PyLong_AsLong(self->path_or_fd);
         if (fd == -1 && PyErr_Occurred())
             return -1;
-        err = smmap_file_open_fd(self->mgr->m, fd, &f);
+        if (fd < INT_MIN || fd > INT_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "file descriptor out of range");
+            return -1;
+        }
+        err = smmap_file_open_fd(self->mgr->m, (int)fd, &f);
     } else {
         PyObject *bytes = NULL;
         if (!PyUnicode_FSConverter(self->path_or_fd, &bytes))
@@ -904,9 +909,14 @@ static int parse_u64_args(PyObject *const *args, Py_ssize_t nargs,
     for (j = 0; j < count; j++) {
         if (vals[j] == NULL)
             continue;
-        if (PyLong_Check(vals[j]) && _PyLong_Sign(vals[j]) < 0) {
-            PyErr_Format(PyExc_ValueError, "%s must not be negative", names[j]);
-            return -1;
+        if (PyLong_Check(vals[j])) {
+            long long sv = PyLong_AsLongLong(vals[j]);
+            if (sv == -1 && PyErr_Occurred())
+                PyErr_Clear(); /* above LLONG_MAX: positive, checked below */
+            else if (sv < 0) {
+                PyErr_Format(PyExc_ValueError, "%s must not be negative", names[j]);
+                return -1;
+            }
         }
         out[j] = PyLong_AsUnsignedLongLong(vals[j]);
         if (out[j] == (unsigned long long)-1 && PyErr_Occurred())
