@@ -16,9 +16,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("SMMAP_SOURCE_DIR") or os.path.dirname(HERE)
 
 
-def rel(*parts):
-    # setuptools wants source paths relative to setup.py
-    return os.path.relpath(os.path.join(*parts), HERE)
+def src(*parts):
+    # Absolute paths: setuptools names an object after its source path under
+    # the build directory, and a relative "../src/x.c" would put x.o in
+    # ../src, outside it.
+    return os.path.abspath(os.path.join(*parts))
 
 
 # Every library source except the other platform's OS layer, as CMake picks
@@ -45,8 +47,8 @@ if sys.platform != "win32":
 
 ext = Extension(
     "smmap._csmmap",
-    sources=[rel(HERE, "smmap", "_csmmap.c")] + [rel(ROOT, "src", s) for s in lib_sources],
-    include_dirs=[rel(ROOT, "include"), rel(ROOT, "src")],
+    sources=[src(HERE, "smmap", "_csmmap.c")] + [src(ROOT, "src", s) for s in lib_sources],
+    include_dirs=[src(ROOT, "include"), src(ROOT, "src")],
     define_macros=define_macros,
     extra_compile_args=extra_compile_args,
     libraries=[] if sys.platform == "win32" else ["pthread"],
