@@ -459,12 +459,14 @@ SMMAP_API int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst,
 /*
  * For applications that handle SIGBUS/SIGSEGV themselves (and create their
  * managers with SMMAP_NO_SIGNAL_HANDLER): call this first from the handler
- * with the fault address (siginfo's si_addr). If the fault hit the copy of a
- * smmap_read in this thread, it does not return: smmap_read returns -EIO.
- * Otherwise it returns 0 and the handler goes on as it would. Async-signal-
- * safe.
+ * (installed with SA_SIGINFO) with the handler's three arguments. If the
+ * fault hit the copy of a smmap_read, it either does not return or returns
+ * nonzero: then return from the handler at once, and smmap_read returns
+ * -EIO. Otherwise it returns 0 and the handler goes on as it would.
+ * Async-signal-safe. Always 0 on Windows, where mapped files cannot be
+ * truncated.
  */
-SMMAP_API int smmap_handle_fault(void *addr);
+SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext);
 
 /* Text for an error code (negative or positive errno); never NULL. */
 SMMAP_API const char *smmap_strerror(int err);

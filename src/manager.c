@@ -86,6 +86,7 @@ int smmap_manager_new(smmap_manager **out, const smmap_options *o)
     m->granularity = granularity;
     /* Optimistic until windows are evicted: map, as a manager should. */
     m->yield_x16 = 64 * 16;
+    m->explore_every = 32;
     m->nbuckets = INITIAL_BUCKETS;
     m->buckets = smmap__os.malloc(m->nbuckets * sizeof(*m->buckets));
     if (m->buckets == NULL) {

@@ -61,15 +61,15 @@ typedef struct smmap_os {
     int (*advise)(void *addr, size_t len, int advice);
     /* memcpy from a mapping, returning -EIO instead of dying when a page of
      * src is gone (SIGBUS after a truncation). install_handler: install the
-     * process-wide handler first if it is not yet. */
+     * process-wide handler first if it is not yet (the hit path passes 0:
+     * guard_install ran when the window was mapped). */
     int (*guarded_copy)(void *dst, const void *src, size_t len,
                         int install_handler);
+    /* Install the process-wide fault handler, once; later calls are cheap. */
+    void (*guard_install)(void);
 } smmap_os;
 
 #define SMMAP_OS_POPULATE 16
-
-/* The guard's fault check, for smmap_handle_fault (os_guard_*.c). */
-int smmap__guard_handle(void *addr);
 
 extern const smmap_os smmap__os_default;
 

@@ -2,22 +2,32 @@
  * os_guard_posix.c - the SIGBUS guard around smmap_read's copies (POSIX).
  *
  * A file truncated by another process under a mapping makes every access to
- * the lost pages raise SIGBUS. smmap_read copies inside a per-thread guard:
- * the thread records the source range and a jump buffer, and the handler,
- * when the fault address lies in that range, jumps back so the copy returns
- * -EIO. Any other SIGBUS or SIGSEGV (not in a guarded copy, or elsewhere in
- * memory) goes to the handler that was installed before ours, unchanged; if
- * that was the default action, it is restored and the faulting access runs
- * again, so the process dies exactly as it would have without us.
+ * the lost pages raise SIGBUS. smmap_read copies through a guarded routine
+ * instead of memcpy, and the fault becomes -EIO:
  *
- * The handler is installed once, lazily, with SA_ONSTACK (so it runs on the
- * application's alternate stack if it has one) and SA_NODEFER (so jumping out
- * of it leaves the signal unblocked without saving the mask on every copy).
- * Applications that own their handlers call smmap_handle_fault() instead.
+ *   - on x86-64 Linux the routine is one `rep movsb` at a known address (the
+ *     kernel's own exception-table technique): the handler sees the faulting
+ *     instruction pointer inside it and the fault address inside the source
+ *     still to copy, and resumes at a recovery label that returns the error.
+ *     Nothing is saved per copy, so the hit path stays a check and a copy.
+ *   - elsewhere, each copy records its source range and a sigsetjmp buffer
+ *     in thread-local storage, and the handler jumps back.
+ *
+ * Any other SIGBUS or SIGSEGV goes to the handler installed before ours,
+ * unchanged; if that was the default action, it is restored and the faulting
+ * access runs again, so the process dies exactly as it would without us. The
+ * handler is installed once, when a manager maps its first window, with
+ * SA_ONSTACK (it runs on the application's alternate stack if it has one)
+ * and SA_NODEFER (jumping out leaves the signal unblocked). Applications
+ * that own their handlers call smmap_handle_fault() from them instead.
  */
 #ifndef _WIN32
 
-/* SA_ONSTACK, SA_NODEFER and si_addr are XSI. */
+/* SA_ONSTACK, SA_NODEFER, si_addr are XSI; REG_RIP is a GNU extension. */
+#if defined(__linux__) && defined(__x86_64__)
+#define _GNU_SOURCE
+#define SMMAP_GUARD_PC 1
+#endif
 #ifndef _XOPEN_SOURCE
 #define _XOPEN_SOURCE 700
 #endif
@@ -30,7 +40,67 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <ucontext.h>
 
+static struct sigaction previous_bus, previous_segv;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+
+#ifdef SMMAP_GUARD_PC
+/* int smmap__copy_movsb(void *dst, const void *src, size_t len): 0, or 1
+ * when a fault in the copy was turned into a return by the handler. */
+int smmap__copy_movsb(void *dst, const void *src, size_t len);
+extern const char smmap__copy_movsb_insn[], smmap__copy_movsb_done[],
+    smmap__copy_movsb_fault[];
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl smmap__copy_movsb\n"
+        ".hidden smmap__copy_movsb\n"
+        ".type smmap__copy_movsb, @function\n"
+        "smmap__copy_movsb:\n"
+        "    movq %rdx, %rcx\n"
+        ".globl smmap__copy_movsb_insn\n"
+        ".hidden smmap__copy_movsb_insn\n"
+        "smmap__copy_movsb_insn:\n"
+        "    rep movsb\n"
+        ".globl smmap__copy_movsb_done\n"
+        ".hidden smmap__copy_movsb_done\n"
+        "smmap__copy_movsb_done:\n"
+        "    xorl %eax, %eax\n"
+        "    ret\n"
+        ".globl smmap__copy_movsb_fault\n"
+        ".hidden smmap__copy_movsb_fault\n"
+        "smmap__copy_movsb_fault:\n"
+        "    movl $1, %eax\n"
+        "    ret\n"
+        ".size smmap__copy_movsb, .-smmap__copy_movsb\n");
+
+static int handle(int sig, siginfo_t *info, void *context)
+{
+    ucontext_t *uc = context;
+    greg_t pc, src, left;
+    const char *addr = info->si_addr;
+    (void)sig;
+    if (uc == NULL)
+        return 0;
+    pc = uc->uc_mcontext.gregs[REG_RIP];
+    if (pc != (greg_t)smmap__copy_movsb_insn)
+        return 0;
+    /* rep movsb is interrupted with rsi at the next source byte and rcx
+     * bytes left: a fault of ours is a load in [rsi, rsi + rcx). A fault
+     * on the destination is the caller's bug and is not ours to hide. */
+    src = uc->uc_mcontext.gregs[REG_RSI];
+    left = uc->uc_mcontext.gregs[REG_RCX];
+    if ((greg_t)addr < src || (greg_t)addr >= src + left)
+        return 0;
+    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)smmap__copy_movsb_fault;
+    return 1;
+}
+
+static int guarded_copy(void *dst, const void *src, size_t len)
+{
+    return smmap__copy_movsb(dst, src, len) == 0 ? 0 : -EIO;
+}
+#else
 typedef struct guard {
     sigjmp_buf env;
     const unsigned char *lo, *hi;
@@ -38,13 +108,13 @@ typedef struct guard {
 } guard;
 
 static _Thread_local guard thread_guard;
-static struct sigaction previous_bus, previous_segv;
-static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
-int smmap__guard_handle(void *addr)
+static int handle(int sig, siginfo_t *info, void *context)
 {
     guard *g = &thread_guard;
-    const unsigned char *a = addr;
+    const unsigned char *a = info->si_addr;
+    (void)sig;
+    (void)context;
     if (g->armed && a >= g->lo && a < g->hi) {
         g->armed = 0;
         siglongjmp(g->env, 1);
@@ -52,9 +122,25 @@ int smmap__guard_handle(void *addr)
     return 0;
 }
 
-SMMAP_API int smmap_handle_fault(void *addr)
+static int guarded_copy(void *dst, const void *src, size_t len)
 {
-    return smmap__guard_handle(addr);
+    guard *g = &thread_guard;
+    g->lo = src;
+    g->hi = (const unsigned char *)src + len;
+    if (sigsetjmp(g->env, 0) != 0)
+        return -EIO;
+    g->armed = 1;
+    memcpy(dst, src, len);
+    g->armed = 0;
+    return 0;
+}
+#endif
+
+SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext)
+{
+    if (siginfo == NULL || (sig != SIGBUS && sig != SIGSEGV))
+        return 0;
+    return handle(sig, siginfo, ucontext);
 }
 
 static void chain(int sig, siginfo_t *info, void *context)
@@ -78,8 +164,8 @@ static void chain(int sig, siginfo_t *info, void *context)
 
 static void on_fault(int sig, siginfo_t *info, void *context)
 {
-    smmap__guard_handle(info->si_addr);
-    chain(sig, info, context);
+    if (!handle(sig, info, context))
+        chain(sig, info, context);
 }
 
 static void install(void)
@@ -93,20 +179,17 @@ static void install(void)
     sigaction(SIGSEGV, &sa, &previous_segv);
 }
 
+void smmap__guard_install_posix(void)
+{
+    pthread_once(&install_once, install);
+}
+
 int smmap__guarded_copy_posix(void *dst, const void *src, size_t len,
                               int install_handler)
 {
-    guard *g = &thread_guard;
     if (install_handler)
-        pthread_once(&install_once, install);
-    g->lo = src;
-    g->hi = (const unsigned char *)src + len;
-    if (sigsetjmp(g->env, 0) != 0)
-        return -EIO;
-    g->armed = 1;
-    memcpy(dst, src, len);
-    g->armed = 0;
-    return 0;
+        smmap__guard_install_posix();
+    return guarded_copy(dst, src, len);
 }
 
 #endif /* !_WIN32 */

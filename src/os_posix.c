@@ -26,6 +26,7 @@
 
 int smmap__guarded_copy_posix(void *dst, const void *src, size_t len,
                               int install_handler);
+void smmap__guard_install_posix(void);
 
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
@@ -166,7 +167,7 @@ static int posix_advise(void *addr, size_t len, int advice)
         posix_open_ro, posix_dup_fd, posix_close, posix_fstat, posix_map,   \
             posix_unmap, posix_pread, malloc, free, posix_granularity,      \
             posix_max_map_count, posix_max_open_files, posix_advise,        \
-            smmap__guarded_copy_posix,                                      \
+            smmap__guarded_copy_posix, smmap__guard_install_posix,          \
     }
 
 const smmap_os smmap__os_default = POSIX_OS_TABLE;

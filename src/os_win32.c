@@ -371,15 +371,16 @@ static int win32_guarded_copy(void *dst, const void *src, size_t len,
     return 0;
 }
 
-int smmap__guard_handle(void *addr)
+static void win32_guard_install(void)
 {
-    (void)addr;
-    return 0;
 }
 
-SMMAP_API int smmap_handle_fault(void *addr)
+SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext)
 {
-    return smmap__guard_handle(addr);
+    (void)sig;
+    (void)siginfo;
+    (void)ucontext;
+    return 0;
 }
 
 #define WIN32_OS_TABLE                                                      \
@@ -387,7 +388,7 @@ SMMAP_API int smmap_handle_fault(void *addr)
         win32_open_ro, win32_dup_fd, win32_close, win32_fstat, win32_map,   \
             win32_unmap, win32_pread, malloc, free, win32_granularity,      \
             win32_max_map_count, win32_max_open_files, win32_advise,        \
-            win32_guarded_copy,                                             \
+            win32_guarded_copy, win32_guard_install,                        \
     }
 
 const smmap_os smmap__os_default = WIN32_OS_TABLE;

@@ -1,5 +1,7 @@
 /*
- * read.c - smmap_read: copying reads across as many windows as needed.
+ * read.c - smmap_read: copying reads across as many windows as needed,
+ * guarded against truncation, and served by pread under pressure (the read
+ * policy in region.c decides).
  */
 #include "smmap_int.h"
 
@@ -7,43 +9,43 @@
 
 /* A page of the window vanished under the copy: the file was truncated.
  * Mark it changed so no new window of it is mapped. */
-static void fault(smmap_cursor *c)
+static int64_t fault(smmap_cursor *c)
 {
     smmap_manager *m = c->file->manager;
     smmap__mutex_lock(&m->lock);
     c->file->entry->changed = 1;
     m->stats.faults++;
     smmap__mutex_unlock(&m->lock);
+    return c->error = -EIO;
 }
 
-int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
+/* Everything but a read inside the window the cursor holds. */
+static int64_t read_slow(smmap_cursor *c, uint64_t offset, unsigned char *out,
+                         size_t len)
 {
-    unsigned char *out = dst;
     uint64_t fsize, total, done = 0, window;
-    int install;
 
-    if (c == NULL)
-        return -EINVAL;
-    if (c->file == NULL || (dst == NULL && len > 0))
+    if (c->file == NULL || (out == NULL && len > 0))
         return c->error = -EINVAL;
     fsize = c->file->size;
     if (offset >= fsize)
         return 0;
     total = smmap__min_u64(len, fsize - offset);
     window = c->file->manager->opt.window_size;
-    install = !(c->file->manager->opt.flags & SMMAP_NO_SIGNAL_HANDLER);
     while (done < total) {
         uint64_t pos = offset + done, rel = pos - c->begin, chunk;
         if (!(rel < (uint64_t)c->size)) {
             /* Any window holding pos will do: the copy needs no contiguity
-             * across windows. A new one is placed for a whole window of
-             * what is left (not the rest of a huge read, which would map it
-             * at once, nor one byte, which would place it mostly behind). */
+             * across windows. A new one is placed for a whole window from
+             * pos: not the rest of a huge read (which would map it at once),
+             * nor the few bytes asked (placement would grow the window
+             * mostly behind pos, where a forward scan never returns). */
             uint64_t want = total - done;
             int err;
-            if (window != 0 && want > window)
-                want = window;
-            err = smmap__cursor_move(c, pos, 1, want, 1);
+            if (window != 0)
+                want = window - pos % c->file->manager->granularity;
+            err = smmap__cursor_move(c, pos, 1,
+                                     smmap__min_u64(want, fsize - pos), 1);
             if (err == SMMAP__DIRECT) {
                 int64_t got = smmap__read_direct(c->file, pos, out + done,
                                                  (size_t)(total - done));
@@ -57,15 +59,30 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
             rel = pos - c->begin;
         }
         chunk = smmap__min_u64((uint64_t)c->size - rel, total - done);
-        if (c->region->heap) {
-            memcpy(out + done, c->data + rel, (size_t)chunk);
-        } else if (smmap__os.guarded_copy(out + done, c->data + rel,
-                                          (size_t)chunk, install) != 0) {
-            fault(c);
-            return c->error = -EIO;
-        }
+        if (smmap__os.guarded_copy(out + done, c->data + rel, (size_t)chunk,
+                                   0) != 0)
+            return fault(c);
         c->served++;
         done += chunk;
     }
     return (int64_t)done;
+}
+
+int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
+{
+    uint64_t rel;
+
+    if (c == NULL)
+        return -EINVAL;
+    /* The hit path: inside the held window (which never extends past the
+     * handle's size), one check and one guarded copy, no lock. */
+    rel = offset - c->begin;
+    if (rel < (uint64_t)c->size && (uint64_t)len <= (uint64_t)c->size - rel &&
+        dst != NULL) {
+        if (smmap__os.guarded_copy(dst, c->data + rel, len, 0) != 0)
+            return fault(c);
+        c->served++;
+        return (int64_t)len;
+    }
+    return read_slow(c, offset, dst, len);
 }

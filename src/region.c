@@ -40,12 +40,29 @@ void smmap__region_credit(smmap_region *r, uint64_t served)
     r->served = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 }
 
-/* A window evicted under pressure tells how many reads a window serves:
- * fold it into the moving average (weight 1/8) the read policy uses. */
+/*
+ * The read policy. Mapping a window costs a map, page faults and an unmap:
+ * several preads' worth. A window evicted under pressure tells how many
+ * reads a window serves: the manager keeps their moving average (weight
+ * 1/8, x16 fixed point). While it is below 8, smmap_read serves a miss with
+ * one pread, except that an occasional miss still maps a window, so that the
+ * average follows a change of access pattern. Each exploring window that is
+ * evicted with fewer than 8 reads doubles the interval between explorations
+ * (32 misses up to 1024); one that served 8 or more brings it back to 32.
+ */
+#define POLICY_MIN_YIELD 8
+#define POLICY_EXPLORE_MIN 32
+#define POLICY_EXPLORE_MAX 1024
+
 static void record_yield(smmap_manager *m, const smmap_region *r)
 {
     uint64_t sample = (uint64_t)smmap__min_u64(r->served, 1u << 20) * 16;
     m->yield_x16 = (uint32_t)((m->yield_x16 * 7ull + sample) / 8);
+    if (r->served >= POLICY_MIN_YIELD)
+        m->explore_every = POLICY_EXPLORE_MIN;
+    else if (m->yield_x16 < POLICY_MIN_YIELD * 16 &&
+             m->explore_every < POLICY_EXPLORE_MAX)
+        m->explore_every *= 2;
 }
 
 void smmap__region_pin(smmap_manager *m, smmap_region *r)
@@ -237,6 +254,7 @@ typedef struct map_job {
     int no_mmap;     /* in: use the read backend; out: switched to it */
     int advice;
     int populate;
+    int guard;       /* install the fault handler before the first copy */
     void *base;      /* out */
     int retried;     /* out: an OS refusal was relieved and retried */
 } map_job;
@@ -271,6 +289,9 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
     if (!job->no_mmap) {
         err = smmap__os.map(job->fd, job->offset, job->len, &job->base);
         if (err == 0) {
+            /* Copies from this window are guarded from now on. */
+            if (job->guard)
+                smmap__os.guard_install();
             if (job->advice != SMMAP_ADVICE_NORMAL)
                 (void)smmap__os.advise(job->base, job->len, job->advice);
             if (job->populate)
@@ -315,6 +336,9 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
     smmap_region *r;
     if (held != NULL) {
         smmap__region_credit(held, served);
+        /* A window that has paid for itself: explore often again. */
+        if (held->served >= POLICY_MIN_YIELD)
+            m->explore_every = POLICY_EXPLORE_MIN;
         if (held->offset <= off && end <= held->offset + held->size) {
             m->stats.reuses++;
             return held;
@@ -331,18 +355,21 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
     return r;
 }
 
-/* The read policy, under the lock, for a miss of smmap_read: a pread rather
- * than a window while evicted windows served fewer than 8 reads on average,
- * but every 32nd miss maps so that the average keeps being measured. */
-#define POLICY_MIN_YIELD_X16 (8 * 16)
-#define POLICY_EXPLORE_EVERY 32
-
+/* The read policy (see record_yield), under the lock, for a miss of
+ * smmap_read: whether to pread rather than map a window. */
 static int prefer_direct(smmap_manager *m)
 {
-    if (m->yield_x16 >= POLICY_MIN_YIELD_X16 ||
+    if (m->yield_x16 >= POLICY_MIN_YIELD * 16 ||
         (m->opt.flags & SMMAP_ALWAYS_MAP))
         return 0;
-    return ++m->misses % POLICY_EXPLORE_EVERY != 0;
+    if (++m->misses < m->explore_every)
+        return 1;
+    /* The next interval is jittered between half and all of explore_every,
+     * so that explorations do not alias with a periodic access pattern
+     * (always landing on the last read of a window, say). */
+    m->jitter = m->jitter * 1103515245u + 12345u;
+    m->misses = (m->jitter >> 16) % (m->explore_every / 2);
+    return 0;
 }
 
 /* Under the lock, after a map job: take over a reopened descriptor, note a
@@ -417,6 +444,7 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
     job.no_mmap = e->no_mmap || (m->opt.flags & SMMAP_NO_MMAP);
     job.advice = e->advice;
     job.populate = (m->opt.flags & SMMAP_POPULATE) != 0;
+    job.guard = !(m->opt.flags & SMMAP_NO_SIGNAL_HANDLER);
     reopened = job.fd == SMMAP_OS_NO_FD;
     e->fd_busy++;
     smmap__fd_lru_update(m, e);

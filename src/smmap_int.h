@@ -79,7 +79,9 @@ struct smmap_manager {
     uint32_t handles;  /* open smmap_file handles */
     int free_pending;  /* smmap_manager_free called with handles open */
     uint32_t yield_x16;  /* moving average of reads per evicted window, x16 */
-    uint32_t misses;     /* smmap_read misses, for the exploration rate */
+    uint32_t misses;     /* smmap_read misses since the last exploration */
+    uint32_t explore_every; /* misses between two exploring windows */
+    uint32_t jitter;        /* LCG state jittering that interval */
     smmap_stats stats;
 };
 
