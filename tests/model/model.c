@@ -13,7 +13,7 @@
  *     smmap_cursor_use_range reuses any region holding [off, off + need)
  *     and places a new one for [off, off + want); smmap_read reuses any
  *     window holding the next byte and places new ones for a window's worth
- *     of what is left to copy.
+ *     from the next byte's page (the read policy's choice, not DESIGN's).
  *   - budgets: LRU unused regions are evicted until the new window fits
  *     max_mapped and max_regions; with everything pinned, max_regions gives
  *     -EMFILE, max_mapped maps the minimal window (the aligned request) or,
@@ -1043,11 +1043,14 @@ static int step_read(model_run *r, mcursor *c, uint64_t off, uint64_t len,
                 if (c->region >= 0)
                     model_window(r, c, &begin, &size);
                 if (!(c->region >= 0 && pos - begin < size)) {
+                    /* A new window is placed for a window's worth from
+                     * pos's page (sliding), or what is left (static). */
                     uint64_t want = total - done;
                     int err;
-                    if (r->window != 0 && want > r->window)
-                        want = r->window;
-                    err = model_acquire(r, c, pos, 1, want);
+                    if (r->window != 0)
+                        want = r->window - pos % r->g;
+                    err = model_acquire(r, c, pos, 1,
+                                        min64(want, fsize - pos));
                     if (err != 0) {
                         expect = err;
                         break;
