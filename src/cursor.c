@@ -54,12 +54,12 @@ void smmap_cursor_release(smmap_cursor *c)
 }
 
 int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
-                       uint64_t n, int direct_ok)
+                       uint64_t n, smmap_os_fd *direct_fd)
 {
     smmap_file *f = c->file;
     smmap_region *r;
     int err = smmap__region_acquire(f, off, need, n, c->region, c->served,
-                                    direct_ok, &r);
+                                    direct_fd, &r);
     c->served = 0;
     if (err != 0) {
         /* acquire released the old window whenever it failed (or chose a
@@ -91,7 +91,7 @@ int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
     n = smmap__min_u64(want, avail);
     if (n < min)
         n = min;
-    return smmap__cursor_move(c, offset, min, n, 0);
+    return smmap__cursor_move(c, offset, min, n, NULL);
 }
 
 int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)

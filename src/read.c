@@ -41,13 +41,14 @@ static int64_t read_slow(smmap_cursor *c, uint64_t offset, unsigned char *out,
              * nor the few bytes asked (placement would grow the window
              * mostly behind pos, where a forward scan never returns). */
             uint64_t want = total - done;
+            smmap_os_fd fd;
             int err;
             if (window != 0)
                 want = window - pos % c->file->manager->granularity;
             err = smmap__cursor_move(c, pos, 1,
-                                     smmap__min_u64(want, fsize - pos), 1);
+                                     smmap__min_u64(want, fsize - pos), &fd);
             if (err == SMMAP__DIRECT) {
-                int64_t got = smmap__read_direct(c->file, pos, out + done,
+                int64_t got = smmap__read_direct(c->file, fd, pos, out + done,
                                                  (size_t)(total - done));
                 if (got < 0)
                     return c->error = (int)got;

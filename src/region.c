@@ -399,7 +399,7 @@ static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
 
 int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
                           uint64_t n, smmap_region *held, uint64_t served,
-                          int direct_ok, smmap_region **out)
+                          smmap_os_fd *direct_fd, smmap_region **out)
 {
     smmap_manager *m = f->manager;
     smmap_entry *e = f->entry;
@@ -415,7 +415,11 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
         smmap__mutex_unlock(&m->lock);
         return *out != NULL ? 0 : -ESTALE;
     }
-    if (direct_ok && prefer_direct(m)) {
+    if (direct_fd != NULL && prefer_direct(m)) {
+        /* Hold the descriptor for the pread now: one lock round trip. */
+        *direct_fd = e->fd;
+        e->fd_busy++;
+        smmap__fd_lru_update(m, e);
         smmap__mutex_unlock(&m->lock);
         return SMMAP__DIRECT;
     }
@@ -500,8 +504,8 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
     return 0;
 }
 
-int64_t smmap__read_direct(smmap_file *f, uint64_t off, void *dst,
-                           size_t len)
+int64_t smmap__read_direct(smmap_file *f, smmap_os_fd fd, uint64_t off,
+                           void *dst, size_t len)
 {
     smmap_manager *m = f->manager;
     smmap_entry *e = f->entry;
@@ -509,16 +513,10 @@ int64_t smmap__read_direct(smmap_file *f, uint64_t off, void *dst,
     smmap_os_fd extra_fd;
     map_job job;
     size_t done = 0;
-    int err = 0, reopened, truncated = 0;
+    int err = 0, reopened = fd == SMMAP_OS_NO_FD, truncated = 0;
 
     memset(&job, 0, sizeof(job));
-    smmap__mutex_lock(&m->lock);
-    job.fd = e->fd;
-    reopened = job.fd == SMMAP_OS_NO_FD;
-    e->fd_busy++;
-    smmap__fd_lru_update(m, e);
-    smmap__mutex_unlock(&m->lock);
-
+    job.fd = fd;
     if (reopened)
         err = smmap__entry_reopen(e, &job.fd);
     while (err == 0 && done < len) {

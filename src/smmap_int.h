@@ -112,24 +112,28 @@ void smmap__region_unmap_chain(smmap_region *chain);
 /* Pin a region holding [off, off + need) of f, and unpin held (may be
  * NULL), crediting it with served reads. A region already mapped is reused;
  * otherwise one is placed for [off, off + n) (n >= need) and mapped, unless
- * direct_ok and the read policy prefers a pread: then SMMAP__DIRECT is
- * returned and nothing is pinned. Called without the lock. */
+ * direct_fd is given and the read policy prefers a pread: then SMMAP__DIRECT
+ * is returned, nothing is pinned, and the descriptor to pread from is held
+ * busy for smmap__read_direct (SMMAP_OS_NO_FD: it must be reopened). Called
+ * without the lock. */
 #define SMMAP__DIRECT 1
 int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
                           uint64_t n, smmap_region *held, uint64_t served,
-                          int direct_ok, smmap_region **out);
+                          smmap_os_fd *direct_fd, smmap_region **out);
 /* Credit r with reads served through a cursor. With the lock held. */
 void smmap__region_credit(smmap_region *r, uint64_t served);
-/* Read [off, off + len) of f with pread (the read policy's path); returns
- * the count or a negative error. Called without the lock. */
-int64_t smmap__read_direct(smmap_file *f, uint64_t off, void *dst,
-                           size_t len);
+/* Read [off, off + len) of f with pread from fd (as acquire left it busy),
+ * then give the descriptor back; returns the count or a negative error.
+ * Called without the lock. */
+int64_t smmap__read_direct(smmap_file *f, smmap_os_fd fd, uint64_t off,
+                           void *dst, size_t len);
 
 /* cursor.c: move c to a window holding [off, off + need), placed for
- * [off, off + n) if it must be mapped; SMMAP__DIRECT (cursor released) when
- * direct_ok and a pread is preferred. */
+ * [off, off + n) if it must be mapped; SMMAP__DIRECT (cursor released, the
+ * descriptor in *direct_fd) when direct_fd is given and a pread is
+ * preferred. */
 int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
-                       uint64_t n, int direct_ok);
+                       uint64_t n, smmap_os_fd *direct_fd);
 
 /* file.c. Called with the manager lock held. */
 void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e);
