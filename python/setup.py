@@ -48,7 +48,7 @@ if sys.platform != "win32":
 ext = Extension(
     "smmap._csmmap",
     sources=[src(HERE, "smmap", "_csmmap.c")] + [src(ROOT, "src", s) for s in lib_sources],
-    include_dirs=[src(ROOT, "include"), src(ROOT, "src")],
+    include_dirs=[src(ROOT, "include")],  # the library's own headers sit beside its sources
     define_macros=define_macros,
     extra_compile_args=extra_compile_args,
     libraries=[] if sys.platform == "win32" else ["pthread"],
