@@ -5,11 +5,12 @@
  * the lost pages raise SIGBUS. smmap_read copies through a guarded routine
  * instead of memcpy, and the fault becomes -EIO:
  *
- *   - on x86-64 Linux the routine is one `rep movsb` at a known address (the
- *     kernel's own exception-table technique): the handler sees the faulting
- *     instruction pointer inside it and the fault address inside the source
- *     still to copy, and resumes at a recovery label that returns the error.
- *     Nothing is saved per copy, so the hit path stays a check and a copy.
+ *   - on x86-64 Linux the routine is a few instructions at known addresses
+ *     (the kernel's own exception-table technique): the handler sees the
+ *     faulting instruction pointer inside it and the fault address inside
+ *     the source still to copy, and resumes at a recovery label that returns
+ *     the error. Nothing is saved per copy: the hit path is a check and a
+ *     copy.
  *   - elsewhere, each copy records its source range and a sigsetjmp buffer
  *     in thread-local storage, and the handler jumps back.
  *
@@ -46,33 +47,64 @@ static struct sigaction previous_bus, previous_segv;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
 #ifdef SMMAP_GUARD_PC
-/* int smmap__copy_movsb(void *dst, const void *src, size_t len): 0, or 1
- * when a fault in the copy was turned into a return by the handler. */
-int smmap__copy_movsb(void *dst, const void *src, size_t len);
-extern const char smmap__copy_movsb_insn[], smmap__copy_movsb_done[],
-    smmap__copy_movsb_fault[];
+/*
+ * int smmap__copy_guarded(void *dst, const void *src, size_t len): 0, or 1
+ * when a fault while loading from src was turned by the handler into a jump
+ * to the recovery label. Up to 16 bytes are copied with two (possibly
+ * overlapping) loads and stores, so small reads pay no `rep movsb` start-up;
+ * there rsi and rdx stay the source and length. Larger copies use `rep
+ * movsb`, which stops on a fault with rsi at the next source byte and rcx
+ * bytes left. The handler knows which by the faulting instruction.
+ */
+int smmap__copy_guarded(void *dst, const void *src, size_t len);
+extern const char smmap__copy_small_begin[], smmap__copy_small_end[],
+    smmap__copy_rep_insn[], smmap__copy_fault[];
+#define GUARD_LABEL(name) ".globl " name "\n.hidden " name "\n" name ":\n"
 __asm__(".text\n"
         ".p2align 4\n"
-        ".globl smmap__copy_movsb\n"
-        ".hidden smmap__copy_movsb\n"
-        ".type smmap__copy_movsb, @function\n"
-        "smmap__copy_movsb:\n"
-        "    movq %rdx, %rcx\n"
-        ".globl smmap__copy_movsb_insn\n"
-        ".hidden smmap__copy_movsb_insn\n"
-        "smmap__copy_movsb_insn:\n"
+        ".globl smmap__copy_guarded\n"
+        ".hidden smmap__copy_guarded\n"
+        ".type smmap__copy_guarded, @function\n"
+        "smmap__copy_guarded:\n"
+        "    cmpq $16, %rdx\n"
+        "    ja 4f\n"
+        GUARD_LABEL("smmap__copy_small_begin")
+        "    cmpq $8, %rdx\n"
+        "    jb 1f\n"
+        "    movq (%rsi), %rax\n"
+        "    movq -8(%rsi,%rdx), %rcx\n"
+        "    movq %rax, (%rdi)\n"
+        "    movq %rcx, -8(%rdi,%rdx)\n"
+        "    jmp 3f\n"
+        "1:  cmpq $4, %rdx\n"
+        "    jb 2f\n"
+        "    movl (%rsi), %eax\n"
+        "    movl -4(%rsi,%rdx), %ecx\n"
+        "    movl %eax, (%rdi)\n"
+        "    movl %ecx, -4(%rdi,%rdx)\n"
+        "    jmp 3f\n"
+        "2:  testq %rdx, %rdx\n"
+        "    je 3f\n"
+        "    movq %rdx, %r8\n"
+        "    shrq $1, %r8\n"
+        "    movzbl (%rsi), %eax\n"
+        "    movzbl -1(%rsi,%rdx), %ecx\n"
+        "    movzbl (%rsi,%r8), %r9d\n"
+        "    movb %al, (%rdi)\n"
+        "    movb %cl, -1(%rdi,%rdx)\n"
+        "    movb %r9b, (%rdi,%r8)\n"
+        GUARD_LABEL("smmap__copy_small_end")
+        "3:  xorl %eax, %eax\n"
+        "    ret\n"
+        "4:  movq %rdx, %rcx\n"
+        GUARD_LABEL("smmap__copy_rep_insn")
         "    rep movsb\n"
-        ".globl smmap__copy_movsb_done\n"
-        ".hidden smmap__copy_movsb_done\n"
-        "smmap__copy_movsb_done:\n"
         "    xorl %eax, %eax\n"
         "    ret\n"
-        ".globl smmap__copy_movsb_fault\n"
-        ".hidden smmap__copy_movsb_fault\n"
-        "smmap__copy_movsb_fault:\n"
+        GUARD_LABEL("smmap__copy_fault")
         "    movl $1, %eax\n"
         "    ret\n"
-        ".size smmap__copy_movsb, .-smmap__copy_movsb\n");
+        ".size smmap__copy_guarded, .-smmap__copy_guarded\n");
 
 static int handle(int sig, siginfo_t *info, void *context)
 {
@@ -83,22 +115,25 @@ static int handle(int sig, siginfo_t *info, void *context)
     if (uc == NULL)
         return 0;
     pc = uc->uc_mcontext.gregs[REG_RIP];
-    if (pc != (greg_t)smmap__copy_movsb_insn)
-        return 0;
-    /* rep movsb is interrupted with rsi at the next source byte and rcx
-     * bytes left: a fault of ours is a load in [rsi, rsi + rcx). A fault
-     * on the destination is the caller's bug and is not ours to hide. */
     src = uc->uc_mcontext.gregs[REG_RSI];
-    left = uc->uc_mcontext.gregs[REG_RCX];
+    if (pc == (greg_t)smmap__copy_rep_insn)
+        left = uc->uc_mcontext.gregs[REG_RCX];
+    else if (pc >= (greg_t)smmap__copy_small_begin &&
+             pc < (greg_t)smmap__copy_small_end)
+        left = uc->uc_mcontext.gregs[REG_RDX];
+    else
+        return 0;
+    /* A fault of ours is a load from the source still to copy; one on the
+     * destination is the caller's bug and is not ours to hide. */
     if ((greg_t)addr < src || (greg_t)addr >= src + left)
         return 0;
-    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)smmap__copy_movsb_fault;
+    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)smmap__copy_fault;
     return 1;
 }
 
 static int guarded_copy(void *dst, const void *src, size_t len)
 {
-    return smmap__copy_movsb(dst, src, len) == 0 ? 0 : -EIO;
+    return smmap__copy_guarded(dst, src, len) == 0 ? 0 : -EIO;
 }
 #else
 typedef struct guard {

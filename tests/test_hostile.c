@@ -217,8 +217,13 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
     REQUIRE_EQ(smmap_read(&c, 300000, buf, 64), 64);
     REQUIRE_EQ(truncate(path, 65536), 0);
     CHECK_EQ(smmap_read(&c, 300000, buf, 64), -EIO);
+    /* Every size of copy is guarded: 1-3, 4-7, 8-16 bytes and more. */
+    CHECK_EQ(smmap_read(&c, 300001, buf, 3), -EIO);
+    CHECK_EQ(smmap_read(&c, 300002, buf, 5), -EIO);
+    CHECK_EQ(smmap_read(&c, 300003, buf, 16), -EIO);
+    CHECK_EQ(smmap_read(&c, 300004, buf, 17), -EIO);
     CHECK_EQ(app_calls, 2);
-    CHECK_EQ(test_stats(m).faults, 1);
+    CHECK_EQ(test_stats(m).faults, 5);
     smmap_cursor_release(&c);
     smmap_file_close(f);
     smmap_manager_free(m);

@@ -142,7 +142,35 @@ static void test_read__pressure_prefers_pread(void)
     smmap_manager_free(m);
 }
 
+/* The guarded copy has paths by size (1-3, 4-7, 8-16, more): every length
+ * from 0 to 40 at every start within a 16-byte stretch copies exactly. */
+static void test_read__every_small_length_and_alignment(void)
+{
+    smmap_manager *m = test_manager(0, 1 << 20, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 4096));
+    smmap_cursor c;
+    unsigned char buf[64];
+    size_t len, start, i;
+
+    smmap_cursor_init(&c, f);
+    for (start = 1000; start < 1016; start++) {
+        for (len = 0; len <= 40; len++) {
+            memset(buf, 0xCC, sizeof(buf));
+            REQUIRE_EQ(smmap_read(&c, start, buf + 8, len), len);
+            CHECK(pattern_matches(buf + 8, start, len));
+            for (i = 0; i < 8; i++)
+                CHECK_EQ(buf[i], 0xCC);
+            for (i = 8 + len; i < sizeof(buf); i++)
+                CHECK_EQ(buf[i], 0xCC);
+        }
+    }
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 static const test_case tests[] = {
+    TEST_ENTRY(test_read__every_small_length_and_alignment),
     TEST_ENTRY(test_read__pressure_prefers_pread),
     TEST_ENTRY(test_read__across_windows_matches_file),
     TEST_ENTRY(test_read__bad_arguments),
