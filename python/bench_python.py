@@ -9,6 +9,9 @@ Operations (file of random bytes, regions kept mapped by a large budget):
   byte      SlidingWindowMapBuffer[i], i random inside one window
   byte-far  SlidingWindowMapBuffer[i], i random over the whole file (window switches)
   slices    SlidingWindowMapBuffer[a:b], 1..8 KiB slices that straddle window boundaries
+  gitdb     read every object of a packed repository (git gc) through gitdb's
+            GitDB, in a subprocess per library (gitdb binds `smmap` at import);
+            skipped with --no-gitdb
 Targets (issue 5): held >= 5x, byte >= 5x, slices >= 3x.
 """
 import importlib.util
@@ -122,6 +125,72 @@ def check_same_bytes(theirs, ours, data):
         assert bytes(theirs[2][a:b]) == data[a:b]
 
 
+GITDB_READER = r'''
+import sys, time
+if sys.argv[1] == "ours":
+    sys.path.insert(0, sys.argv[2])
+import smmap, gitdb, gitdb.util
+from gitdb import GitDB
+assert ("_csmmap" in dir(smmap)) == (sys.argv[1] == "ours"), smmap.__file__
+shas = [bytes.fromhex(line) for line in open(sys.argv[4]).read().split()]
+best = []
+for _ in range(int(sys.argv[5])):
+    db = GitDB(sys.argv[3])
+    t0 = time.perf_counter()
+    n = 0
+    for sha in shas:
+        n += len(db.stream(sha).read())
+    best.append(time.perf_counter() - t0)
+best.sort()
+print(best[len(best) // 2] / len(shas) * 1e9, n)
+'''
+
+
+def make_repo(root):
+    import subprocess
+    run = lambda *a: subprocess.run(["git", *a], cwd=root, check=True, capture_output=True).stdout
+    run("init", "-q")
+    for k, v in (("user.name", "b"), ("user.email", "b@example.com"), ("commit.gpgsign", "false"), ("gc.auto", "0")):
+        run("config", k, v)
+    rnd = random.Random(2)
+    words = ["%08x" % rnd.getrandbits(32) for _ in range(4000)]
+    files = {i: [" ".join(rnd.choice(words) for _ in range(8)) for _ in range(rnd.randint(10, 400))]
+             for i in range(150)}
+    for commit in range(8):
+        for i, lines in files.items():
+            if commit and rnd.random() < 0.4:
+                lines[rnd.randrange(len(lines))] = "edit %d %d" % (commit, rnd.getrandbits(32))
+            with open(os.path.join(root, "f%d.txt" % i), "w") as fp:
+                fp.write("\n".join(lines) + "\n")
+        run("add", "-A")
+        run("commit", "-q", "-m", "c%d" % commit)
+    run("gc", "-q")
+    out = run("cat-file", "--batch-all-objects", "--batch-check=%(objectname)").decode().split()
+    return out
+
+
+def bench_gitdb(quick):
+    import subprocess
+    root = tempfile.mkdtemp(prefix="smmap-bench-repo-")
+    try:
+        shas = make_repo(root)
+        listing = os.path.join(root, "shas.txt")
+        with open(listing, "w") as fp:
+            fp.write("\n".join(shas))
+        rounds = "3" if quick else "7"
+        res = {}
+        for which in ("debian", "ours"):
+            out = subprocess.run([sys.executable, "-I", "-c", GITDB_READER, which, HERE,
+                                  os.path.join(root, ".git", "objects"), listing, rounds],
+                                 check=True, capture_output=True, text=True).stdout.split()
+            res[which] = (float(out[0]), int(out[1]))
+        assert res["debian"][1] == res["ours"][1]
+        return res["debian"][0], res["ours"][0], len(shas)
+    finally:
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main():
     quick = "--quick" in sys.argv
     debian = load_debian_smmap()
@@ -156,6 +225,10 @@ def main():
                 mark = ">=%.0fx %s" % (target, "ok" if ratio >= target else "MISSED")
                 failed += ratio < target
             print("%-10s %12.0f %12.0f %8.1fx %8s" % (name, t_theirs, t_ours, ratio, mark))
+        if "--no-gitdb" not in sys.argv:
+            t_theirs, t_ours, nobj = bench_gitdb(quick)
+            print("%-10s %12.0f %12.0f %8.1fx %8s  (%d objects, ns per object)"
+                  % ("gitdb", t_theirs, t_ours, t_theirs / t_ours, "", nobj))
         return 1 if failed and "--check" in sys.argv else 0
     finally:
         os.unlink(path)
