@@ -8,7 +8,7 @@
 #   ++ <-> --, unary minus dropped, integer constants 0 <-> 1 and N -> N+1.
 # The mutants are sampled with a fixed seed (all of them with SAMPLE=0).
 #
-# Usage: scripts/mutation.sh            (SAMPLE=150 SEED=1 by default)
+# Usage: scripts/mutation.sh            (SAMPLE=100 SEED=1 by default)
 # Environment: SAMPLE, SEED, JOBS, TEST_TIMEOUT (seconds per test, 120),
 #   TESTS_EXCLUDE (ctest -E regex; default skips the tests that do not run
 #   the C library directly: install, python, tool, README example, header).
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-sample=${SAMPLE:-150}
+sample=${SAMPLE:-100}
 seed=${SEED:-1}
 jobs=${JOBS:-$(nproc)}
 test_timeout=${TEST_TIMEOUT:-120}
@@ -31,12 +31,20 @@ mkdir -p "$out"
 git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$work"
 cmake -S "$work" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSMMAP_BUILD_BENCH=OFF -DSMMAP_WERROR=OFF \
-  -DSMMAP_MODEL_ARGS="--seeds;120;--ops;500" >/dev/null
+  -DSMMAP_MODEL_ARGS="--seeds;100;--ops;500" \
+  -DSMMAP_THREADS_ARGS="--iterations;5000;--timeout;100" >/dev/null
+# The fault test injects at every fifth call (all sites, all errnos).
+export SMMAP_TEST_QUICK=1
 cmake --build "$work/build" -j "$jobs" >/dev/null
 echo "mutation: baseline suite"
 if ! ctest --test-dir "$work/build" -j "$jobs" -E "$exclude" --timeout "$test_timeout" >"$out/baseline.log" 2>&1; then
-  echo "mutation: the unmutated suite fails; see $out/baseline.log" >&2
-  exit 1
+  # A test that fails unmutated cannot kill anything: leave it out, say so.
+  broken=$(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (.*/\1/p' "$out/baseline.log" | paste -sd'|')
+  [ -n "$broken" ] || { echo "mutation: the baseline suite fails; see $out/baseline.log" >&2; exit 1; }
+  echo "mutation: WARNING: failing without a mutant, left out: $broken"
+  exclude="$exclude|^($broken)\$"
+  ctest --test-dir "$work/build" -j "$jobs" -E "$exclude" --timeout "$test_timeout" >"$out/baseline.log" 2>&1 ||
+    { echo "mutation: the baseline suite fails; see $out/baseline.log" >&2; exit 1; }
 fi
 
 # List every mutation point, then sample.
@@ -88,7 +96,7 @@ for name in files:
             digits = re.match(r"0[xX][0-9a-fA-F]+|\d+", s).group()
             suffix = s[len(digits):]
             v = int(digits, 0)
-            repl = ["1", "0"] if v == 0 else ["0"] if v == 1 else [str(v + 1)]
+            repl = ["1"] if v == 0 else ["0"] if v == 1 else [str(v + 1)]
             for r in repl:
                 mutants.append((name, i, len(s), r + suffix, line, "%s -> %s" % (s, r + suffix)))
         prev = s
