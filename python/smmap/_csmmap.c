@@ -17,10 +17,11 @@
  *   SlidingWindowMapBuffer  smmap.buf's type, indexing relative to its start.
  *
  * Python's GIL guards the Python-side state (lists, caches, counters); the
- * library's lock guards the rest. Only the slow path of a cursor move runs
- * without the GIL (it may mmap or open); a cursor is marked busy meanwhile
- * and any other use of it raises RuntimeError instead of reading a window
- * that is being replaced. Deallocators touch no module state, so objects
+ * library's lock guards the rest. Only slow paths run without the GIL (a
+ * cursor move, a file's first open, a whole-file map(), a read across
+ * windows: they may mmap, open or copy much); the cursor is marked busy
+ * meanwhile and any other use of it raises RuntimeError instead of reading
+ * a window that is being replaced. Deallocators touch no module state, so objects
  * finalized at interpreter shutdown are safe.
  */
 #define PY_SSIZE_T_CLEAN
