@@ -1104,7 +1104,7 @@ static bcase many_case(const char *strategy, const char *mode, enum kind k,
 static void workload_files(const bench_config *cfg, const file_set *s)
 {
     pattern pat;
-    many_smmap dflt, stat, tight;
+    many_smmap dflt, stat, tight, tight2;
     bcase cs[8];
     int n = 0, k;
     size_t i;
@@ -1124,6 +1124,7 @@ static void workload_files(const bench_config *cfg, const file_set *s)
     /* the descriptor budget only bites when windows churn: 64 KiB windows,
      * a tenth of the data mapped */
     many_open(&tight, s, 64 * KIB, total / 10, 0, 16);
+    many_open(&tight2, s, 64 * KIB, total / 10, 0, 16); /* one per strategy */
     snprintf(tight_mode, sizeof(tight_mode),
              "sliding 64 KiB, max_mapped 10%%, 16 fds");
     cs[n] = base_case("mmap", "-", K_MMAP, &pat);
@@ -1139,7 +1140,7 @@ static void workload_files(const bench_config *cfg, const file_set *s)
                         &dflt);
     cs[n++] = many_case("smmap_cursor_at", tight_mode, K_CURSOR_AT, &pat,
                         &tight);
-    cs[n++] = many_case("smmap_read", tight_mode, K_READ, &pat, &tight);
+    cs[n++] = many_case("smmap_read", tight_mode, K_READ, &pat, &tight2);
     for (k = 0; k < n; k++) {
         cs[k].bases = s->bases;
         cs[k].fds = s->fds;
@@ -1155,6 +1156,7 @@ static void workload_files(const bench_config *cfg, const file_set *s)
     many_close(&dflt);
     many_close(&stat);
     many_close(&tight);
+    many_close(&tight2);
 }
 
 /* Workload 4 and the budget sweep: random 64-byte reads over the big file
@@ -1186,18 +1188,20 @@ static void workload_pressure(const bench_config *cfg, const char *path)
 
     for (w = 0; w < 2; w++) {
         bcase cs[3 + 2];
-        big_smmap b;
+        big_smmap b, b2; /* one manager per strategy: they must not evict
+                          * each other's windows */
         uint64_t budget = size / 10;
         char mode[96], wn[32];
         int n = 0;
         budget -= budget % windows[w];
         big_open(&b, path, windows[w], budget, 1u << 20);
+        big_open(&b2, path, windows[w], budget, 1u << 20);
         fmt_size(wn, windows[w]);
         snprintf(mode, sizeof(mode), "sliding %s, max_mapped 10%%", wn);
         memcpy(cs, base_cs, sizeof(base_cs));
         n = 3;
         cs[n++] = smmap_case("smmap_cursor_at", mode, K_CURSOR_AT, &pat, &b);
-        cs[n++] = smmap_case("smmap_read", mode, K_READ, &pat, &b);
+        cs[n++] = smmap_case("smmap_read", mode, K_READ, &pat, &b2);
         measure(cs, n, cfg);
         snprintf(title, sizeof(title),
                  "Workload 4: random 64-byte reads, max_mapped 10%% of the "
@@ -1216,12 +1220,13 @@ static void workload_pressure(const bench_config *cfg, const char *path)
             fprintf(csv_budget, "0,-,pread,%.2f\n", cs[2].ns);
         }
         big_close(&b);
+        big_close(&b2);
     }
 
     /* The sweep: throughput against the budget. */
     for (w = 0; w < 2 && csv_budget; w++) {
         bcase cs[2 * 8];
-        big_smmap bs[8];
+        big_smmap bs[8], bs2[8]; /* one manager per strategy */
         int n = 0;
         char wn[32], modes[8][64];
         fmt_size(wn, windows[w]);
@@ -1231,11 +1236,12 @@ static void workload_pressure(const bench_config *cfg, const char *path)
             if (budget < windows[w])
                 budget = windows[w];
             big_open(&bs[p], path, windows[w], budget, 1u << 20);
+            big_open(&bs2[p], path, windows[w], budget, 1u << 20);
             snprintf(modes[p], sizeof(modes[p]), "%s windows, budget %g%%",
                      wn, pct[p]);
             cs[n++] = smmap_case("smmap_read", modes[p], K_READ, &pat, &bs[p]);
             cs[n++] = smmap_case("smmap_cursor_at", modes[p], K_CURSOR_AT,
-                                 &pat, &bs[p]);
+                                 &pat, &bs2[p]);
         }
         measure(cs, n, cfg);
         snprintf(title, sizeof(title),
@@ -1249,6 +1255,7 @@ static void workload_pressure(const bench_config *cfg, const char *path)
             fprintf(csv_budget, "%g,%s,smmap_cursor_at,%.2f\n", pct[p], wn,
                     cs[2 * p + 1].ns);
             big_close(&bs[p]);
+            big_close(&bs2[p]);
         }
     }
     free_pattern(&pat);
