@@ -279,3 +279,41 @@ def test_cached_regions_are_reused_like_smmap(datafile):
     assert c.region() != a.region()
     assert bytes(c.buffer()) == data[4 * PAGE + 100:7 * PAGE + 100]
     assert man.stats()["maps"] == 2
+
+
+def test_descriptor_number_naming_another_file_gets_a_new_entry(tmp_path):
+    pa, da = write_file(tmp_path, 8 * PAGE, seed=21, name="a")
+    pb, db = write_file(tmp_path, 8 * PAGE, seed=22, name="b")
+    man = SlidingWindowMapManager(window_size=PAGE)
+    fd = os.open(pa, os.O_RDONLY)
+    try:
+        ca = man.make_cursor(fd)
+        assert bytes(ca.use_region(0, 16).buffer()) == da[:16]
+        other = os.open(pb, os.O_RDONLY)
+        os.dup2(other, fd)              # the same number now names b
+        os.close(other)
+        cb = man.make_cursor(fd)
+        assert bytes(cb.use_region(0, 16).buffer()) == db[:16]
+        assert bytes(ca.use_region(PAGE, 16).buffer()) == da[PAGE:PAGE + 16]   # a's own duplicate
+        assert man.num_open_files() == 2
+    finally:
+        os.close(fd)
+
+
+def test_files_without_cursors_are_forgotten_past_the_cap(tmp_path):
+    man = SlidingWindowMapManager(window_size=PAGE)
+    keep = []
+    datas = {}
+    for i in range(300):
+        path, data = write_file(tmp_path, 2 * PAGE, seed=100 + i, name="f%d" % i)
+        datas[path] = data
+        c = man.make_cursor(path).use_region(0, 8)
+        assert bytes(c.buffer()) == data[:8]
+        if i % 50 == 0:
+            keep.append(c)              # these stay in use
+    assert len(man._fdict) <= smmap.mman._MAX_FILES_KEPT
+    for c in keep:
+        assert c.path() in man._fdict
+        assert bytes(c.buffer()) == datas[c.path()][:8]
+    assert man.num_file_handles() == man.stats()["regions"]
+    assert man.num_open_files() <= smmap.mman._MAX_FILES_KEPT
