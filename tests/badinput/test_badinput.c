@@ -299,7 +299,6 @@ static void case_bad_descriptors(void)
 
 static void case_null_pointers(void)
 {
-    smmap_manager *m = (smmap_manager *)1;
     smmap_file *f = (smmap_file *)1, *good_file = NULL;
     smmap_cursor c;
     smmap_stats st;
@@ -364,7 +363,6 @@ static void case_null_pointers(void)
     EXPECT_EQ(smmap_strerror(0) != NULL, 1);
     EXPECT_EQ(smmap_strerror(-999999) != NULL, 1);
     EXPECT_EQ(smmap_strerror(INT32_MIN) != NULL, 1);
-    (void)m;
 }
 
 static void case_offsets(void)

@@ -1,11 +1,15 @@
 /*
  * test_fault.c - fault injection through the OS table (issue 3, item 2).
  *
- * Every entry of smmap__os is wrapped with a counter. A clean run of a
- * scripted workload counts the calls per site; then, for every site, every
- * N up to its count and every errno (ENOMEM, EMFILE, ENFILE, EACCES, EIO,
- * EINTR; malloc returns NULL), the workload runs again with the Nth call of
- * that site failing once. Each time:
+ * Every entry of smmap__os that can fail is wrapped with a counter (open,
+ * dup, close, fstat, map, unmap, pread, malloc with free tracking, advise,
+ * the guarded copy). A clean run of a scripted workload counts the calls per
+ * site; then, for every site, every N up to its count and every errno
+ * (ENOMEM, EMFILE, ENFILE, EACCES, EIO, EINTR; malloc returns NULL, the
+ * guarded copy -EIO as after a truncation), the workload runs again with the
+ * Nth call of that site failing once. All of it in three configurations:
+ * mapped windows, the read backend (pread into heap windows), and the
+ * default read policy (smmap_read may pread directly). Each time:
  *   - every public call returns 0 or exactly the injected error; a call that
  *     succeeds although the fault hit a system call it depends on must have
  *     recovered through the documented retry (stats.retries + 1), except for
@@ -15,8 +19,11 @@
  *     entries hold and the descriptors the table saw opened and not closed,
  *     regions equal the mappings the table saw made and not unmapped;
  *   - with the fault off, the same workload on the same manager succeeds
- *     with exactly the clean run's counters, and after closing everything
- *     there are zero regions, descriptors, mappings and allocations.
+ *     with exactly the clean run's counters (except under the read policy,
+ *     whose moving average remembers the faulted run), and after closing
+ *     everything there are zero regions, descriptors, mappings and
+ *     allocations.
+ * SMMAP_TEST_QUICK (valgrind, mutation runs) injects at every fifth call.
  */
 #include "smmap_int.h"
 

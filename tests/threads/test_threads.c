@@ -136,7 +136,7 @@ static void *work(void *arg)
     worker *w = arg;
     smmap_cursor a, b;
     smmap_file *own = NULL;
-    int file_a = 0, own_file = 0;
+    int file_a = 0;
     unsigned char buf[3 * 8192];
     long i;
 
@@ -163,12 +163,10 @@ static void *work(void *arg)
                     note_error(w, "open", err);
                     own = NULL;
                 }
-                own_file = file_a;
             }
             smmap_cursor_init(&a, own != NULL ? own : shared[file_a]);
             continue;
         }
-        (void)own_file;
         off = next_rand(&w->rng) % sizes[file_a];
         len = 1 + next_rand(&w->rng) % (2 * page);
         if (op < 45) {
