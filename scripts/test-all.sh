@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc g++ clang libclang-rt-14-dev valgrind pkg-config
           gcc-multilib g++-multilib mingw-w64 wine64 wine
-          python3-dev python3-setuptools python3-pytest python3-smmap
+          python3-dev python3-setuptools python3-pip python3-pytest python3-smmap
           python3-gitdb python3-git git lcov)
 missing=()
 for p in "${packages[@]}"; do
