@@ -40,6 +40,16 @@
 #define EXIT_FILE_ERROR 1
 #define EXIT_USAGE 2
 
+/* What the library rounds a window up to (smmap.h: the allocation
+ * granularity), for messages; the library alone applies it. */
+#ifdef _WIN32
+#  define GRANULE_TEXT "64 KiB (the allocation granularity)"
+#  define GRANULE_HELP "64K, the allocation granularity"
+#else
+#  define GRANULE_TEXT "the page size"
+#  define GRANULE_HELP "the page size"
+#endif
+
 /* Default bytes per read of `smmap stat`. */
 #define DEFAULT_READ_LENGTH ((uint64_t)64 * 1024)
 
@@ -89,7 +99,7 @@ static const char usage_text[] =
     "\n"
     "Manager options (cat and stat):\n"
     "  --window SIZE       bytes per window (default 1G on 64-bit, 64M on 32-bit;\n"
-    "                      rounded up to the page size)\n"
+    "                      rounded up to " GRANULE_HELP ")\n"
     "  --max-mapped SIZE   budget of mapped bytes (default 8G on 64-bit); must be\n"
     "                      at least the window\n"
     "  --max-regions N     budget of live mappings (default: vm.max_map_count/4)\n"
@@ -520,7 +530,7 @@ static int create_manager(const tool_options *t, smmap_manager **out)
         fprintf(stderr, "smmap: %s: cannot create the manager: %s%s\n",
                 t->cmd_name, smmap_strerror(err),
                 err == -EINVAL ? " (is --max-mapped at least the window "
-                                 "rounded up to the page size?)"
+                                 "rounded up to " GRANULE_TEXT "?)"
                                : "");
         return err == -EINVAL ? EXIT_USAGE : EXIT_FILE_ERROR;
     }
