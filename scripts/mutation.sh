@@ -109,7 +109,8 @@ else:
 print("#total\t%d" % len(mutants))
 for k in chosen:
     name, i, n, r, line, what = mutants[k]
-    print("%s\t%d\t%d\t%s\t%d\t%s" % (name, i, n, r, line, what))
+    # "@" stands for an empty replacement: read would merge empty fields.
+    print("%s\t%d\t%d\t%s\t%d\t%s" % (name, i, n, r or "@", line, what))
 EOF
 total=$(sed -n 's/^#total\t//p' "$out/mutants.tsv")
 count=$(grep -vc '^#' "$out/mutants.tsv" || true)
@@ -125,6 +126,7 @@ while IFS=$'\t' read -r file offset length repl line what; do
   /usr/bin/python3 - "$src" "$offset" "$length" "$repl" <<'EOF'
 import sys
 path, off, n, repl = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+repl = "" if repl == "@" else repl
 text = open(path).read()
 open(path, "w").write(text[:off] + repl + text[off + n:])
 EOF
