@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -472,6 +473,106 @@ static void case_release_path_busy(void)
     smmap_file_close(f);
 }
 
+/* Write size bytes of pattern to path (created or truncated). */
+static int write_pattern(const char *path, size_t size, unsigned char salt)
+{
+    unsigned char buf[4 * 4096];
+    size_t i;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || size > sizeof(buf))
+        return -1;
+    for (i = 0; i < size; i++)
+        buf[i] = (unsigned char)(i * 7 + 3 + salt);
+    if (write(fd, buf, size) != (ssize_t)size) {
+        close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+/*
+ * A file whose descriptor the budget closed, changed on disk in exactly one
+ * way before it is reopened: each must give -ESTALE for a new window, and
+ * an unchanged one must reopen. kind 0: unchanged; 1: replaced by another
+ * inode (same size and mtime); 2: shrunk in place (mtime restored); 3:
+ * rewritten in place (same size and inode, new mtime).
+ */
+static void changed_while_closed(int kind, int expected)
+{
+    char victim[400], other[400], fresh[400];
+    struct stat before;
+    struct timespec times[2];
+    smmap_manager *m = NULL;
+    smmap_options o;
+    smmap_file *v = NULL, *w = NULL;
+    smmap_cursor c;
+    smmap_stats st;
+    size_t size = 2 * 4096;
+
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    snprintf(other, sizeof(other), "%s/other", dir);
+    snprintf(fresh, sizeof(fresh), "%s/fresh", dir);
+    EXPECT_EQ(write_pattern(victim, size, 0), 0);
+    EXPECT_EQ(write_pattern(other, size, 1), 0);
+    EXPECT_EQ(stat(victim, &before), 0);
+    smmap_options_init(&o);
+    o.window_size = page;
+    o.max_mapped = 4 * page;
+    o.max_open_files = 1;
+    EXPECT_EQ(smmap_manager_new(&m, &o), 0);
+    if (m == NULL)
+        return;
+    EXPECT_EQ(smmap_file_open(m, victim, &v), 0);
+    EXPECT_EQ(smmap_file_open(m, other, &w), 0); /* closes the victim's fd */
+    smmap_manager_stats(m, &st);
+    EXPECT_EQ(st.open_fds, 1);
+    EXPECT_EQ(st.fd_closes, 1);
+    times[0] = before.st_atim;
+    times[1] = before.st_mtim;
+    switch (kind) {
+    case 1:
+        EXPECT_EQ(write_pattern(fresh, size, 0), 0);
+        EXPECT_EQ(utimensat(AT_FDCWD, fresh, times, 0), 0);
+        EXPECT_EQ(rename(fresh, victim), 0);
+        break;
+    case 2:
+        EXPECT_EQ(truncate(victim, (off_t)(size - 1)), 0);
+        EXPECT_EQ(utimensat(AT_FDCWD, victim, times, 0), 0);
+        break;
+    case 3: {
+        struct timespec later[2] = {before.st_atim, before.st_mtim};
+        int fd = open(victim, O_WRONLY);
+        EXPECT_EQ(pwrite(fd, "x", 1, 0), 1);
+        close(fd);
+        later[1].tv_nsec = (later[1].tv_nsec + 1) % 1000000000;
+        EXPECT_EQ(utimensat(AT_FDCWD, victim, later, 0), 0);
+        break;
+    }
+    default:
+        break;
+    }
+    smmap_cursor_init(&c, v);
+    EXPECT_EQ(smmap_cursor_use(&c, page, 1), expected);
+    if (expected == 0 && c.data != NULL)
+        EXPECT_EQ(c.data[page - c.begin], (unsigned char)(page * 7 + 3));
+    smmap_cursor_release(&c);
+    smmap_file_close(v);
+    smmap_file_close(w);
+    smmap_manager_stats(m, &st);
+    EXPECT_EQ(st.open_fds, 0);
+    smmap_manager_free(m);
+    unlink(victim);
+    unlink(other);
+}
+
+static void case_changed_while_closed(void)
+{
+    changed_while_closed(0, 0);
+    changed_while_closed(1, -ESTALE);
+    changed_while_closed(2, -ESTALE);
+    changed_while_closed(3, -ESTALE);
+}
+
 typedef struct bad_case {
     const char *name;
     void (*fn)(void);
@@ -490,6 +591,8 @@ static const bad_case cases[] = {
     {"offsets: UINT64_MAX, wrapping, SIZE_MAX", case_offsets},
     {"contradictory options", case_contradictory_options},
     {"release_path while busy", case_release_path_busy},
+    {"changed on disk while its descriptor was closed",
+     case_changed_while_closed},
 };
 
 int main(void)
