@@ -855,7 +855,7 @@ static void workload_random(const bench_config *cfg, const char *path)
     big_open(&w64, path, size / 16, 0, 0);
     big_open(&stat, path, 0, 0, 0);
 
-    for (li = 0; li < 2; li++) {
+    for (li = 0; li < 2 && workload_enabled(cfg, 1); li++) {
         size_t len = lens[li];
         pattern pat = random_pattern(ops_budget(cfg, 4000000), 0, size, len);
         char sliding_w[48];
@@ -1553,12 +1553,11 @@ static void workload_cold(const bench_config *cfg, const char *path)
 /* ------------------------------------------------------------------ */
 /* Driver                                                               */
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *prog)
 {
     fprintf(out,
-            "usage: smmap-bench [--quick] [--reps N] [--cold] [--dir DIR] "
-            "[--keep]\n"
-            "                   [--csv DIR] [--workloads 1,2,...]\n"
+            "usage: %s [--quick] [--reps N] [--cold] [--dir DIR] [--keep]\n"
+            "          [--csv DIR] [--workloads 1,2,...]\n"
             "  --quick      small data, short runs (< 30 s; for CI)\n"
             "  --reps N     timed repetitions per case (median; default 5, "
             "quick 3)\n"
@@ -1570,7 +1569,8 @@ static void usage(FILE *out)
             "  --keep       keep the generated data\n"
             "  --csv DIR    write regions.csv and budget.csv for "
             "bench/plot.py\n"
-            "  --workloads  run only these workloads (1-6; 7 = memory)\n");
+            "  --workloads  run only these workloads (1-6; 7 = memory)\n",
+            prog);
 }
 
 /* The machine is shared: the load average says how much to trust a run. */
@@ -1666,10 +1666,10 @@ int smmap_bench_main(int argc, char **argv)
         else if (strcmp(a, "--workloads") == 0 && i + 1 < argc)
             cfg.only = argv[++i];
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
+            usage(stdout, argc > 0 ? argv[0] : "smmap-bench");
             return 0;
         } else {
-            usage(stderr);
+            usage(stderr, argc > 0 ? argv[0] : "smmap-bench");
             return 2;
         }
     }
