@@ -12,11 +12,12 @@
  */
 #ifdef _WIN32
 
-/* SRWLOCK needs Vista; nothing older runs a 64 KiB-granularity 64-bit mmap
- * library anyway. */
-#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0600
+/* SRWLOCK and GetFileInformationByHandleEx need Vista. The headers are
+ * asked for Windows 8 so that they declare FILE_ID_INFO, which is only a
+ * fallback (see stat_by_classes): nothing is imported that Vista lacks. */
+#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0602
 #undef _WIN32_WINNT
-#define _WIN32_WINNT 0x0600
+#define _WIN32_WINNT 0x0602
 #endif
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
@@ -230,6 +231,47 @@ static int64_t unix_ns_from_filetime(FILETIME ft)
     return (ticks - ticks_1601_to_1970) * 100;
 }
 
+/*
+ * The same answers as GetFileInformationByHandle, from three queries by
+ * information class, for a handle that query refuses: Wine cannot answer
+ * its volume half for a handle it made from a Unix descriptor (a program's
+ * stdin redirected from a file: ERROR_INVALID_HANDLE), and says volume 0
+ * here. FILE_ID_INFO (Windows 8) holds a 128-bit id; its low 64 bits are the
+ * NTFS file index, and the high ones (ReFS) are folded in.
+ */
+static BOOL stat_by_classes(HANDLE h, BY_HANDLE_FILE_INFORMATION *info)
+{
+    FILE_STANDARD_INFO standard;
+    FILE_BASIC_INFO basic;
+    FILE_ID_INFO id;
+    uint64_t lo, hi;
+
+    if (!GetFileInformationByHandleEx(h, FileStandardInfo, &standard,
+                                      sizeof(standard)) ||
+        !GetFileInformationByHandleEx(h, FileBasicInfo, &basic,
+                                      sizeof(basic)) ||
+        !GetFileInformationByHandleEx(h, FileIdInfo, &id, sizeof(id)))
+        return FALSE;
+    memcpy(&lo, id.FileId.Identifier, 8);
+    memcpy(&hi, id.FileId.Identifier + 8, 8);
+    lo ^= hi;
+    memset(info, 0, sizeof(*info));
+    info->dwFileAttributes = basic.FileAttributes;
+    if (standard.Directory)
+        info->dwFileAttributes |= FILE_ATTRIBUTE_DIRECTORY;
+    info->ftLastWriteTime.dwLowDateTime =
+        (DWORD)((uint64_t)basic.LastWriteTime.QuadPart & 0xFFFFFFFFu);
+    info->ftLastWriteTime.dwHighDateTime =
+        (DWORD)((uint64_t)basic.LastWriteTime.QuadPart >> 32);
+    info->dwVolumeSerialNumber = (DWORD)id.VolumeSerialNumber;
+    info->nFileSizeHigh = (DWORD)((uint64_t)standard.EndOfFile.QuadPart >> 32);
+    info->nFileSizeLow =
+        (DWORD)((uint64_t)standard.EndOfFile.QuadPart & 0xFFFFFFFFu);
+    info->nFileIndexHigh = (DWORD)(lo >> 32);
+    info->nFileIndexLow = (DWORD)(lo & 0xFFFFFFFFu);
+    return TRUE;
+}
+
 static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
 {
     win32_file *f = as_file(fd);
@@ -250,8 +292,11 @@ static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
         out->kind = SMMAP_OS_OTHER;
         return 0;
     }
-    if (!GetFileInformationByHandle(h, &info))
-        return last_error();
+    if (!GetFileInformationByHandle(h, &info)) {
+        int err = last_error();
+        if (!stat_by_classes(h, &info))
+            return err;
+    }
     /* (volume serial, file index) is what (st_dev, st_ino) is on POSIX: two
      * paths to one file, hard links included, give the same pair. */
     if (!f->volume_known) {
