@@ -237,6 +237,55 @@ static void test_platform__pread_at_offset(void)
     CHECK_EQ(smmap__os.close(fd), 0);
 }
 
+/*
+ * What smmap.h promises Windows users instead of SIGBUS: while a view of a
+ * file is mapped (held by a cursor, or only cached), another writer cannot
+ * shrink it (ERROR_USER_MAPPED_FILE), so mapped bytes never vanish. After
+ * release_path the truncation goes through, and the handle then refuses new
+ * windows (-ESTALE: the file shrank) instead of reading past the new end.
+ */
+static void test_platform__truncate_refused_while_mapped(void)
+{
+    const char *path = fixture_file("shrink.bin", 300000);
+    smmap_manager *m = test_manager(G, 16 * G, 100, 8, 0);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor c;
+    unsigned char buf[16];
+    HANDLE writer;
+    LARGE_INTEGER at;
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&c, 200000, 16), 0);
+    writer = CreateFileA(path, GENERIC_WRITE,
+                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                         NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    REQUIRE_EQ(writer != INVALID_HANDLE_VALUE, 1);
+    at.QuadPart = 1000;
+    CHECK_EQ(SetFilePointerEx(writer, at, NULL, FILE_BEGIN) != 0, 1);
+
+    /* Pinned. */
+    CHECK_EQ(SetEndOfFile(writer), 0);
+    CHECK_EQ(GetLastError(), ERROR_USER_MAPPED_FILE);
+    CHECK(pattern_matches(c.data + (200000 - c.begin), 200000, 16));
+    /* Released but cached: still mapped, still refused. */
+    smmap_cursor_release(&c);
+    CHECK_EQ(test_stats(m).regions, 1);
+    CHECK_EQ(SetEndOfFile(writer), 0);
+    CHECK_EQ(GetLastError(), ERROR_USER_MAPPED_FILE);
+    CHECK_EQ(smmap_read(&c, 200000, buf, sizeof(buf)), sizeof(buf));
+    CHECK(pattern_matches(buf, 200000, sizeof(buf)));
+    smmap_cursor_release(&c);
+
+    /* Let go: the file shrinks, and the handle says so. */
+    CHECK_EQ(smmap_manager_release_path(m, path), 0);
+    CHECK_EQ(SetEndOfFile(writer), 1);
+    CloseHandle(writer);
+    CHECK_EQ(smmap_cursor_use(&c, 0, 16), -ESTALE);
+    CHECK_EQ(test_stats(m).regions, 0);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 /* The SRWLOCK behind smmap_mutex excludes: two threads, no lost update. */
 static smmap_mutex counter_lock;
 static volatile long counter;
@@ -278,6 +327,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_platform__crt_descriptor),
     TEST_ENTRY(test_platform__empty_file_never_mapped),
     TEST_ENTRY(test_platform__pread_at_offset),
+    TEST_ENTRY(test_platform__truncate_refused_while_mapped),
     TEST_ENTRY(test_platform__srwlock_mutex),
 };
 
