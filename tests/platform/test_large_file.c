@@ -18,6 +18,8 @@
 #include <windows.h>
 #include <winioctl.h>
 #include <direct.h>
+#include <fcntl.h>
+#include <io.h>
 #define rmdir _rmdir
 #else
 #include <fcntl.h>
@@ -368,12 +370,48 @@ static void test_platform__static_mode_whole_file(void)
     smmap_manager_free(m);
 }
 
+/* The descriptor path has 64-bit sizes and offsets too (fstat through a
+ * duplicated descriptor, or the HANDLE behind a C runtime descriptor). */
+static void test_platform__open_fd_past_4gib(void)
+{
+    smmap_manager *m = NULL;
+    smmap_file *f = NULL;
+    smmap_cursor c;
+    unsigned char buf[KNOWN_LEN];
+    int fd;
+
+#ifdef _WIN32
+    fd = _open(big_path(), _O_RDONLY | _O_BINARY);
+#else
+    fd = open(big_path(), O_RDONLY);
+#endif
+    REQUIRE_EQ(fd >= 0, 1);
+    REQUIRE_EQ(smmap_manager_new(&m, NULL), 0);
+    CHECK_EQ(smmap_file_open_fd(m, fd, &f), 0);
+#ifdef _WIN32
+    CHECK_EQ(_close(fd), 0);
+#else
+    CHECK_EQ(close(fd), 0);
+#endif
+    if (f != NULL) {
+        CHECK_EQ(smmap_file_size(f), file_size);
+        smmap_cursor_init(&c, f);
+        CHECK_EQ(smmap_read(&c, known_at[1], buf, KNOWN_LEN), KNOWN_LEN);
+        CHECK(pattern_matches(buf, known_at[1], KNOWN_LEN));
+        CHECK(c.size <= 1 * GIB);
+        smmap_cursor_release(&c);
+        smmap_file_close(f);
+    }
+    smmap_manager_free(m);
+}
+
 static const test_case tests[] = {
     TEST_ENTRY(test_platform__defaults_follow_pointer_size),
     TEST_ENTRY(test_platform__whole_file_map_needs_64bit),
     TEST_ENTRY(test_platform__sliding_reads_past_4gib),
     TEST_ENTRY(test_platform__sweep_stays_within_budget),
     TEST_ENTRY(test_platform__static_mode_whole_file),
+    TEST_ENTRY(test_platform__open_fd_past_4gib),
 };
 
 /*
