@@ -5,9 +5,7 @@
 #   cmake -S . -B build-win64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-mingw64.cmake
 #
 # The library uses no pthreads on Windows (SRWLOCKs), so the "win32" thread
-# model of the compiler is enough; it also needs no winpthread DLL. The
-# compiler's runtime is linked statically, so the .exe and .dll files run
-# under wine (or on Windows) with no mingw DLL beside them.
+# model of the compiler is enough; it also needs no winpthread DLL.
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 
@@ -32,8 +30,11 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-static-libgcc")
-set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc")
+# The compiler's runtimes go into each .exe and .dll (the C++ one only
+# matters for the header's C++ test), so that nothing needs a mingw DLL on
+# the wine or Windows search path.
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-static-libgcc -static-libstdc++")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "-static-libgcc -static-libstdc++")
 
 # ctest runs every test .exe through wine64. Debian does not put the 64-bit
 # loader on PATH (dpkg -L wine64). A caller may override SMMAP_WINE.
