@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <io.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "smmap.h"
@@ -405,27 +406,218 @@ static int win32_advise(void *addr, size_t len, int advice)
     return advice == SMMAP_OS_POPULATE ? -EOPNOTSUPP : 0;
 }
 
-/* Windows refuses to truncate or shrink a file while a view of it is mapped
- * (ERROR_USER_MAPPED_FILE), so a copy from a view cannot lose its pages:
- * no guard is needed. */
-static int win32_guarded_copy(void *dst, const void *src, size_t len,
-                              int install_handler)
+/*
+ * The guard around smmap_read's copies. Windows refuses to shrink a file
+ * while a view of it is mapped (ERROR_USER_MAPPED_FILE), but a mapped page
+ * can still fail to come in: a network share that went away, a removable or
+ * failing disk (EXCEPTION_IN_PAGE_ERROR), or a file truncated behind Windows'
+ * back (Wine, by a Unix process: EXCEPTION_ACCESS_VIOLATION). A vectored
+ * exception handler, added once when a manager maps its first window, turns
+ * such a fault inside a guarded copy into -EIO; every other exception goes
+ * on to the application's handlers untouched (EXCEPTION_CONTINUE_SEARCH).
+ *
+ *   - x86-64: the copy is a routine at known addresses (the technique of
+ *     os_guard_posix.c): the handler sees the faulting instruction inside
+ *     it and the fault address inside the source still to copy, and resumes
+ *     at a recovery label. Nothing is saved per copy.
+ *   - elsewhere: each copy records its source range and a jmp_buf in
+ *     thread-local storage, and the handler jumps back (unwinding through
+ *     the exception dispatcher, as longjmp does on Windows).
+ *
+ * With SMMAP_NO_SIGNAL_HANDLER nothing is added; an application's own
+ * vectored handler may call smmap_handle_fault(0, ExceptionRecord,
+ * ContextRecord) first and return EXCEPTION_CONTINUE_EXECUTION when it
+ * answers nonzero.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SMMAP_GUARD_PC 1
+/*
+ * int smmap__win_copy_guarded(void *dst, const void *src, size_t len): 0, or
+ * 1 when a fault loading from src was turned into a jump to the recovery
+ * label. The Windows x64 convention passes rcx, rdx, r8 and has rdi and rsi
+ * callee-saved: the entry saves them and moves the arguments to rdi, rsi,
+ * rdx for the body, which copies as a good memcpy does (two overlapping
+ * loads and stores up to 16 bytes, 16-byte SSE2 moves up to 4 KiB with rsi
+ * and rdx unchanged, `rep movsb` above with rsi the next byte and rcx the
+ * bytes left, which is how the handler tells what is left to copy).
+ */
+int smmap__win_copy_guarded(void *dst, const void *src, size_t len);
+extern const char smmap__win_copy_small_begin[], smmap__win_copy_small_end[],
+    smmap__win_copy_rep_insn[], smmap__win_copy_fault[];
+#define GUARD_LABEL(name) ".globl " name "\n" name ":\n"
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl smmap__win_copy_guarded\n"
+        ".def smmap__win_copy_guarded; .scl 2; .type 32; .endef\n"
+        ".seh_proc smmap__win_copy_guarded\n"
+        "smmap__win_copy_guarded:\n"
+        "    pushq %rdi\n"
+        "    .seh_pushreg %rdi\n"
+        "    pushq %rsi\n"
+        "    .seh_pushreg %rsi\n"
+        "    .seh_endprologue\n"
+        "    movq %rcx, %rdi\n"
+        "    movq %rdx, %rsi\n"
+        "    movq %r8, %rdx\n"
+        "    call smmap__win_copy_body\n"
+        "    popq %rsi\n"
+        "    popq %rdi\n"
+        "    ret\n"
+        ".seh_endproc\n"
+        /* A leaf without a frame: needs no unwind data. */
+        ".p2align 4\n"
+        "smmap__win_copy_body:\n"
+        "    cmpq $4096, %rdx\n"
+        "    ja 4f\n"
+        GUARD_LABEL("smmap__win_copy_small_begin")
+        "    cmpq $16, %rdx\n"
+        "    ja 5f\n"
+        "    cmpq $8, %rdx\n"
+        "    jb 1f\n"
+        "    movq (%rsi), %rax\n"
+        "    movq -8(%rsi,%rdx), %rcx\n"
+        "    movq %rax, (%rdi)\n"
+        "    movq %rcx, -8(%rdi,%rdx)\n"
+        "    jmp 3f\n"
+        "1:  cmpq $4, %rdx\n"
+        "    jb 2f\n"
+        "    movl (%rsi), %eax\n"
+        "    movl -4(%rsi,%rdx), %ecx\n"
+        "    movl %eax, (%rdi)\n"
+        "    movl %ecx, -4(%rdi,%rdx)\n"
+        "    jmp 3f\n"
+        "2:  testq %rdx, %rdx\n"
+        "    je 3f\n"
+        "    movq %rdx, %r8\n"
+        "    shrq $1, %r8\n"
+        "    movzbl (%rsi), %eax\n"
+        "    movzbl -1(%rsi,%rdx), %ecx\n"
+        "    movzbl (%rsi,%r8), %r9d\n"
+        "    movb %al, (%rdi)\n"
+        "    movb %cl, -1(%rdi,%rdx)\n"
+        "    movb %r9b, (%rdi,%r8)\n"
+        "    jmp 3f\n"
+        "5:  xorl %r8d, %r8d\n"
+        "6:  movdqu (%rsi,%r8), %xmm0\n"
+        "    movdqu %xmm0, (%rdi,%r8)\n"
+        "    addq $16, %r8\n"
+        "    leaq 16(%r8), %r9\n"
+        "    cmpq %rdx, %r9\n"
+        "    jb 6b\n"
+        "    movdqu -16(%rsi,%rdx), %xmm0\n"
+        "    movdqu %xmm0, -16(%rdi,%rdx)\n"
+        GUARD_LABEL("smmap__win_copy_small_end")
+        "3:  xorl %eax, %eax\n"
+        "    ret\n"
+        "4:  movq %rdx, %rcx\n"
+        GUARD_LABEL("smmap__win_copy_rep_insn")
+        "    rep movsb\n"
+        "    xorl %eax, %eax\n"
+        "    ret\n"
+        GUARD_LABEL("smmap__win_copy_fault")
+        "    movl $1, %eax\n"
+        "    ret\n");
+
+/* Whether the fault is a load of ours; if so, resume at the recovery label. */
+static int handle_exception(EXCEPTION_RECORD *rec, CONTEXT *ctx)
 {
-    (void)install_handler;
-    memcpy(dst, src, len);
+    DWORD64 pc = ctx->Rip, src = ctx->Rsi, left, addr;
+    if (pc == (DWORD64)smmap__win_copy_rep_insn)
+        left = ctx->Rcx;
+    else if (pc >= (DWORD64)smmap__win_copy_small_begin &&
+             pc < (DWORD64)smmap__win_copy_small_end)
+        left = ctx->Rdx;
+    else
+        return 0;
+    addr = (DWORD64)rec->ExceptionInformation[1];
+    /* A fault on the destination is the caller's bug, not ours to hide. */
+    if (addr < src || addr >= src + left)
+        return 0;
+    ctx->Rip = (DWORD64)smmap__win_copy_fault;
+    return 1;
+}
+
+static int guarded_copy(void *dst, const void *src, size_t len)
+{
+    return smmap__win_copy_guarded(dst, src, len) == 0 ? 0 : -EIO;
+}
+#else
+typedef struct guard {
+    jmp_buf env;
+    const unsigned char *lo, *hi;
+    volatile LONG armed;
+} guard;
+
+static _Thread_local guard thread_guard;
+
+static int handle_exception(EXCEPTION_RECORD *rec, CONTEXT *ctx)
+{
+    guard *g = &thread_guard;
+    const unsigned char *a =
+        (const unsigned char *)rec->ExceptionInformation[1];
+    (void)ctx;
+    if (g->armed && a >= g->lo && a < g->hi) {
+        g->armed = 0;
+        longjmp(g->env, 1);
+    }
     return 0;
 }
+
+static int guarded_copy(void *dst, const void *src, size_t len)
+{
+    guard *g = &thread_guard;
+    g->lo = src;
+    g->hi = (const unsigned char *)src + len;
+    if (setjmp(g->env) != 0)
+        return -EIO;
+    g->armed = 1;
+    memcpy(dst, src, len);
+    g->armed = 0;
+    return 0;
+}
+#endif
+
+static int is_fault(const EXCEPTION_RECORD *rec)
+{
+    return (rec->ExceptionCode == EXCEPTION_IN_PAGE_ERROR ||
+            rec->ExceptionCode == EXCEPTION_ACCESS_VIOLATION) &&
+           rec->NumberParameters >= 2;
+}
+
+static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
+{
+    if (is_fault(ep->ExceptionRecord) &&
+        handle_exception(ep->ExceptionRecord, ep->ContextRecord))
+        return EXCEPTION_CONTINUE_EXECUTION;
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
+static volatile LONG guard_installed;
 
 static void win32_guard_install(void)
 {
+    if (guard_installed)
+        return;
+    if (InterlockedCompareExchange(&guard_installed, 1, 0) == 0)
+        (void)AddVectoredExceptionHandler(1, on_exception);
 }
 
+static int win32_guarded_copy(void *dst, const void *src, size_t len,
+                              int install_handler)
+{
+    if (install_handler)
+        win32_guard_install();
+    return guarded_copy(dst, src, len);
+}
+
+/* On Windows siginfo is the EXCEPTION_RECORD and ucontext the CONTEXT of a
+ * vectored (or SEH filter) handler; sig is ignored. */
 SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext)
 {
     (void)sig;
-    (void)siginfo;
-    (void)ucontext;
-    return 0;
+    if (siginfo == NULL || ucontext == NULL || !is_fault(siginfo))
+        return 0;
+    return handle_exception(siginfo, ucontext);
 }
 
 #define WIN32_OS_TABLE                                                      \

@@ -3,7 +3,9 @@
  * strings, case-insensitive names and hard links as one identity (volume
  * serial and file index), sharing violations, C runtime descriptors behind
  * smmap_file_open_fd, the errno values Windows errors become, empty files,
- * ReadFile at an offset, and the SRWLOCK behind smmap_mutex.
+ * ReadFile at an offset, files that cannot shrink while mapped, the guard
+ * that turns a fault in smmap_read's copy into -EIO, and the SRWLOCK behind
+ * smmap_mutex.
  *
  * Built only on Windows (tests/platform/CMakeLists.txt); the behaviours
  * every platform shares are tested in the other files of this folder.
@@ -286,6 +288,163 @@ static void test_platform__truncate_refused_while_mapped(void)
     smmap_manager_free(m);
 }
 
+/*
+ * The guard of smmap_read's copies (see os_win32.c): a fault loading from
+ * the source of a guarded copy is -EIO, on every copy path (short, SSE2
+ * loop, rep movsb, a copy straddling into the bad page); good memory copies
+ * exactly; and a fault outside a guarded copy still reaches the
+ * application's own handler, once.
+ */
+static volatile LONG app_handler_calls;
+static unsigned char *noaccess_page;
+
+static LONG CALLBACK app_handler(EXCEPTION_POINTERS *ep)
+{
+    const unsigned char *a =
+        (const unsigned char *)ep->ExceptionRecord->ExceptionInformation[1];
+    DWORD old;
+    if (ep->ExceptionRecord->ExceptionCode == EXCEPTION_ACCESS_VIOLATION &&
+        a >= noaccess_page && a < noaccess_page + 4096) {
+        InterlockedIncrement(&app_handler_calls);
+        VirtualProtect(noaccess_page, 4096, PAGE_READONLY, &old);
+        return EXCEPTION_CONTINUE_EXECUTION;
+    }
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
+static void test_platform__guarded_copy_turns_faults_into_eio(void)
+{
+    static const size_t sizes[] = {1, 3, 7, 8, 15, 16, 17, 100, 4096, 5000};
+    unsigned char *mem, dst[3 * 4096];
+    size_t i;
+    DWORD old;
+    PVOID app;
+    volatile unsigned char touched;
+
+    mem = VirtualAlloc(NULL, 3 * 4096, MEM_COMMIT | MEM_RESERVE,
+                       PAGE_READWRITE);
+    REQUIRE_EQ(mem != NULL, 1);
+    for (i = 0; i < 2 * 4096; i++)
+        mem[i] = pattern_byte(i);
+    REQUIRE_EQ(VirtualProtect(mem + 2 * 4096, 4096, PAGE_NOACCESS, &old), 1);
+    smmap__os.guard_install();
+
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        memset(dst, 0xEE, sizeof(dst));
+        CHECK_EQ(smmap__os.guarded_copy(dst, mem + 5, sizes[i], 0), 0);
+        CHECK(pattern_matches(dst, 5, sizes[i]));
+        CHECK_EQ(dst[sizes[i]], 0xEE);
+        /* Wholly in the bad page, and straddling into it. */
+        CHECK_EQ(smmap__os.guarded_copy(dst, mem + 2 * 4096, sizes[i], 0),
+                 -EIO);
+        if (sizes[i] > 1)
+            CHECK_EQ(smmap__os.guarded_copy(dst, mem + 2 * 4096 - 1,
+                                            sizes[i], 0),
+                     -EIO);
+    }
+    /* rep movsb over 8 KiB of good memory ending in the bad page. */
+    CHECK_EQ(smmap__os.guarded_copy(dst, mem + 100, 2 * 4096, 0), -EIO);
+    CHECK(pattern_matches(dst, 100, 4096));
+
+    /* Not a guarded copy: the application's handler gets it. */
+    noaccess_page = mem + 2 * 4096;
+    app = AddVectoredExceptionHandler(0, app_handler);
+    REQUIRE_EQ(app != NULL, 1);
+    touched = noaccess_page[10];
+    (void)touched;
+    CHECK_EQ(app_handler_calls, 1);
+    RemoveVectoredExceptionHandler(app);
+
+    /* The record of a fault that is not in a copy is not ours either. */
+    CHECK_EQ(smmap_handle_fault(0, NULL, NULL), 0);
+    VirtualFree(mem, 0, MEM_RELEASE);
+}
+
+/* Wine's kernel32 export: the Unix name of a path, on the process heap. */
+typedef char *(CDECL *unix_name_fn)(LPCWSTR);
+
+/*
+ * A mapped file shrunk behind the cursor's back. Windows refuses the
+ * truncation (ERROR_USER_MAPPED_FILE) and the bytes stay readable. Under
+ * Wine a Unix process can still truncate it: the next smmap_read of the lost
+ * page returns -EIO instead of crashing, counts a fault, and the file gives
+ * no new windows (-ESTALE).
+ */
+static void test_platform__read_after_truncation_behind_windows(void)
+{
+    const char *path = fixture_file("behind.bin", 300000);
+    smmap_manager *m = test_manager(4 * G, 16 * G, 100, 8, 0);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor c;
+    unsigned char buf[16];
+    HMODULE kernel32 = GetModuleHandleA("kernel32.dll");
+    unix_name_fn unix_name =
+        (unix_name_fn)(void (*)(void))GetProcAddress(kernel32,
+                                                     "wine_get_unix_file_name");
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 10, buf, sizeof(buf)), sizeof(buf));
+    REQUIRE_EQ(c.begin, 0);
+    REQUIRE_EQ(c.size, 4 * G); /* bytes [0, 262144): 200000 is inside */
+    if (unix_name == NULL) {
+        /* Windows: the file cannot shrink under the view. */
+        HANDLE w = CreateFileA(path, GENERIC_WRITE, FILE_SHARE_READ |
+                               FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                               OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+        LARGE_INTEGER at;
+        REQUIRE_EQ(w != INVALID_HANDLE_VALUE, 1);
+        at.QuadPart = 1000;
+        SetFilePointerEx(w, at, NULL, FILE_BEGIN);
+        CHECK_EQ(SetEndOfFile(w), 0);
+        CHECK_EQ(GetLastError(), ERROR_USER_MAPPED_FILE);
+        CloseHandle(w);
+        CHECK_EQ(smmap_read(&c, 200000, buf, sizeof(buf)), sizeof(buf));
+        CHECK(pattern_matches(buf, 200000, sizeof(buf)));
+    } else {
+        /* Wine: truncate(1) on the Unix file, behind Windows' back. */
+        wchar_t wpath[700];
+        char *unix_path, cmd[1200];
+        STARTUPINFOA si;
+        PROCESS_INFORMATION pi;
+        int tries;
+        smmap_stats s;
+
+        MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, 700);
+        unix_path = unix_name(wpath);
+        REQUIRE_EQ(unix_path != NULL, 1);
+        snprintf(cmd, sizeof(cmd), "/usr/bin/truncate -s 1000 %s", unix_path);
+        HeapFree(GetProcessHeap(), 0, unix_path);
+        memset(&si, 0, sizeof(si));
+        si.cb = sizeof(si);
+        REQUIRE_EQ(CreateProcessA(NULL, cmd, NULL, NULL, FALSE, 0, NULL, NULL,
+                                  &si, &pi) != 0,
+                   1);
+        /* Wine gives no waitable handle for a Unix program: wait for the
+         * size to change instead (30 s at most). */
+        for (tries = 0; tries < 3000; tries++) {
+            WIN32_FILE_ATTRIBUTE_DATA attr;
+            if (GetFileAttributesExA(path, GetFileExInfoStandard, &attr) &&
+                attr.nFileSizeHigh == 0 && attr.nFileSizeLow == 1000)
+                break;
+            Sleep(10);
+        }
+        REQUIRE_EQ(tries < 3000, 1);
+
+        CHECK_EQ(smmap_read(&c, 200000, buf, sizeof(buf)), -EIO);
+        CHECK_EQ(c.error, -EIO);
+        s = test_stats(m);
+        CHECK_EQ(s.faults, 1);
+        /* Bytes before the new end are still there; past the window, the
+         * file refuses new windows. */
+        CHECK_EQ(smmap_read(&c, 10, buf, sizeof(buf)), sizeof(buf));
+        CHECK(pattern_matches(buf, 10, sizeof(buf)));
+        CHECK_EQ(smmap_read(&c, 290000, buf, sizeof(buf)), -ESTALE);
+    }
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 /* The SRWLOCK behind smmap_mutex excludes: two threads, no lost update. */
 static smmap_mutex counter_lock;
 static volatile long counter;
@@ -328,6 +487,8 @@ static const test_case tests[] = {
     TEST_ENTRY(test_platform__empty_file_never_mapped),
     TEST_ENTRY(test_platform__pread_at_offset),
     TEST_ENTRY(test_platform__truncate_refused_while_mapped),
+    TEST_ENTRY(test_platform__guarded_copy_turns_faults_into_eio),
+    TEST_ENTRY(test_platform__read_after_truncation_behind_windows),
     TEST_ENTRY(test_platform__srwlock_mutex),
 };
 
