@@ -48,6 +48,7 @@ void smmap_cursor_release(smmap_cursor *c)
     m = c->file->manager;
     smmap__mutex_lock(&m->lock);
     smmap__region_credit(c->region, c->served);
+    smmap__policy_left(m, c->region);
     smmap__region_unpin(m, c->region);
     smmap__mutex_unlock(&m->lock);
     clear_window(c);

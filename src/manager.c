@@ -84,9 +84,7 @@ int smmap_manager_new(smmap_manager **out, const smmap_options *o)
     memset(m, 0, sizeof(*m));
     m->opt = opt;
     m->granularity = granularity;
-    /* Optimistic until windows are evicted: map, as a manager should. */
-    m->yield_x16 = 64 * 16;
-    m->explore_every = 32;
+    smmap__policy_init(m);
     m->nbuckets = INITIAL_BUCKETS;
     m->buckets = smmap__os.malloc(m->nbuckets * sizeof(*m->buckets));
     if (m->buckets == NULL) {

@@ -50,11 +50,13 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 /*
  * int smmap__copy_guarded(void *dst, const void *src, size_t len): 0, or 1
  * when a fault while loading from src was turned by the handler into a jump
- * to the recovery label. Up to 16 bytes are copied with two (possibly
- * overlapping) loads and stores, so small reads pay no `rep movsb` start-up;
- * there rsi and rdx stay the source and length. Larger copies use `rep
- * movsb`, which stops on a fault with rsi at the next source byte and rcx
- * bytes left. The handler knows which by the faulting instruction.
+ * to the recovery label. Copies the way a good memcpy does, so that random
+ * reads still overlap their cache misses: up to 16 bytes with two (possibly
+ * overlapping) loads and stores, up to 4 KiB with a loop of 16-byte SSE2
+ * moves and an overlapping tail; on these paths rsi and rdx stay the source
+ * and the length. Larger copies use `rep movsb`, which stops on a fault with
+ * rsi at the next source byte and rcx bytes left. The handler tells the two
+ * apart by the faulting instruction.
  */
 int smmap__copy_guarded(void *dst, const void *src, size_t len);
 extern const char smmap__copy_small_begin[], smmap__copy_small_end[],
@@ -66,9 +68,11 @@ __asm__(".text\n"
         ".hidden smmap__copy_guarded\n"
         ".type smmap__copy_guarded, @function\n"
         "smmap__copy_guarded:\n"
-        "    cmpq $16, %rdx\n"
+        "    cmpq $4096, %rdx\n"
         "    ja 4f\n"
         GUARD_LABEL("smmap__copy_small_begin")
+        "    cmpq $16, %rdx\n"
+        "    ja 5f\n"
         "    cmpq $8, %rdx\n"
         "    jb 1f\n"
         "    movq (%rsi), %rax\n"
@@ -93,6 +97,16 @@ __asm__(".text\n"
         "    movb %al, (%rdi)\n"
         "    movb %cl, -1(%rdi,%rdx)\n"
         "    movb %r9b, (%rdi,%r8)\n"
+        "    jmp 3f\n"
+        "5:  xorl %r8d, %r8d\n"
+        "6:  movdqu (%rsi,%r8), %xmm0\n"
+        "    movdqu %xmm0, (%rdi,%r8)\n"
+        "    addq $16, %r8\n"
+        "    leaq 16(%r8), %r9\n"
+        "    cmpq %rdx, %r9\n"
+        "    jb 6b\n"
+        "    movdqu -16(%rsi,%rdx), %xmm0\n"
+        "    movdqu %xmm0, -16(%rdi,%rdx)\n"
         GUARD_LABEL("smmap__copy_small_end")
         "3:  xorl %eax, %eax\n"
         "    ret\n"

@@ -40,31 +40,6 @@ void smmap__region_credit(smmap_region *r, uint64_t served)
     r->served = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 }
 
-/*
- * The read policy. Mapping a window costs a map, page faults and an unmap:
- * several preads' worth. A window evicted under pressure tells how many
- * reads a window serves: the manager keeps their moving average (weight
- * 1/8, x16 fixed point). While it is below 8, smmap_read serves a miss with
- * one pread, except that an occasional miss still maps a window, so that the
- * average follows a change of access pattern. Each exploring window that is
- * evicted with fewer than 8 reads doubles the interval between explorations
- * (32 misses up to 1024); one that served 8 or more brings it back to 32.
- */
-#define POLICY_MIN_YIELD 8
-#define POLICY_EXPLORE_MIN 32
-#define POLICY_EXPLORE_MAX 1024
-
-static void record_yield(smmap_manager *m, const smmap_region *r)
-{
-    uint64_t sample = (uint64_t)smmap__min_u64(r->served, 1u << 20) * 16;
-    m->yield_x16 = (uint32_t)((m->yield_x16 * 7ull + sample) / 8);
-    if (r->served >= POLICY_MIN_YIELD)
-        m->explore_every = POLICY_EXPLORE_MIN;
-    else if (m->yield_x16 < POLICY_MIN_YIELD * 16 &&
-             m->explore_every < POLICY_EXPLORE_MAX)
-        m->explore_every *= 2;
-}
-
 void smmap__region_pin(smmap_manager *m, smmap_region *r)
 {
     if (r->pins++ == 0) {
@@ -189,7 +164,6 @@ static int reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
     while (m->lru_head != NULL &&
            (s->mapped_bytes + len > m->opt.max_mapped ||
             s->regions >= m->opt.max_regions)) {
-        record_yield(m, m->lru_head);
         smmap__region_detach(m, m->lru_head, victims);
         s->evictions++;
     }
@@ -336,9 +310,6 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
     smmap_region *r;
     if (held != NULL) {
         smmap__region_credit(held, served);
-        /* A window that has paid for itself: explore often again. */
-        if (held->served >= POLICY_MIN_YIELD)
-            m->explore_every = POLICY_EXPLORE_MIN;
         if (held->offset <= off && end <= held->offset + held->size) {
             m->stats.reuses++;
             return held;
@@ -350,26 +321,11 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
         smmap__region_credit(r, 1);
         m->stats.reuses++;
     }
-    if (held != NULL)
+    if (held != NULL) {
+        smmap__policy_left(m, held);
         smmap__region_unpin(m, held);
+    }
     return r;
-}
-
-/* The read policy (see record_yield), under the lock, for a miss of
- * smmap_read: whether to pread rather than map a window. */
-static int prefer_direct(smmap_manager *m)
-{
-    if (m->yield_x16 >= POLICY_MIN_YIELD * 16 ||
-        (m->opt.flags & SMMAP_ALWAYS_MAP))
-        return 0;
-    if (++m->misses < m->explore_every)
-        return 1;
-    /* The next interval is jittered between half and all of explore_every,
-     * so that explorations do not alias with a periodic access pattern
-     * (always landing on the last read of a window, say). */
-    m->jitter = m->jitter * 1103515245u + 12345u;
-    m->misses = (m->jitter >> 16) % (m->explore_every / 2);
-    return 0;
 }
 
 /* Under the lock, after a map job: take over a reopened descriptor, note a
@@ -415,7 +371,10 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
         smmap__mutex_unlock(&m->lock);
         return *out != NULL ? 0 : -ESTALE;
     }
-    if (direct_fd != NULL && prefer_direct(m)) {
+    if (direct_fd != NULL &&
+        smmap__policy_prefer_direct(m, m->opt.window_size != 0
+                                           ? m->opt.window_size
+                                           : f->size)) {
         /* Hold the descriptor for the pread now: one lock round trip. */
         *direct_fd = e->fd;
         e->fd_busy++;
@@ -491,6 +450,7 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
     } else {
         r->pins = 1;
         e->npinned++;
+        r->first_hold = 1;
         smmap__tree_insert(&e->tree, r);
         if (e->nregions++ == 0)
             m->stats.files_mapped++;

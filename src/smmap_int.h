@@ -28,6 +28,7 @@ struct smmap_region {
     uint16_t heap;   /* base is a heap buffer (read backend), not a mapping */
     uint32_t served; /* reads and reuses it served (saturating), for the
                         read policy */
+    uint32_t first_hold; /* still held by the cursor that mapped it */
     uint64_t max_end; /* largest offset + size in the subtree */
     smmap_entry *entry;
     smmap_region *left, *right;         /* interval tree of the entry */
@@ -78,7 +79,8 @@ struct smmap_manager {
     size_t nbuckets;
     uint32_t handles;  /* open smmap_file handles */
     int free_pending;  /* smmap_manager_free called with handles open */
-    uint32_t yield_x16;  /* moving average of reads per evicted window, x16 */
+    /* the read policy (policy.c) */
+    uint32_t yield_x16;  /* moving average of reads per new window, x16 */
     uint32_t misses;     /* smmap_read misses since the last exploration */
     uint32_t explore_every; /* misses between two exploring windows */
     uint32_t jitter;        /* LCG state jittering that interval */
@@ -134,6 +136,12 @@ int64_t smmap__read_direct(smmap_file *f, smmap_os_fd fd, uint64_t off,
  * preferred. */
 int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
                        uint64_t n, smmap_os_fd *direct_fd);
+
+/* policy.c, with the lock held: whether smmap_read should pread a miss. */
+void smmap__policy_init(smmap_manager *m);
+int smmap__policy_prefer_direct(smmap_manager *m, uint64_t window);
+/* A cursor leaves r, whose served count includes its reads. */
+void smmap__policy_left(smmap_manager *m, smmap_region *r);
 
 /* file.c. Called with the manager lock held. */
 void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e);

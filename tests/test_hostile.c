@@ -222,8 +222,12 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
     CHECK_EQ(smmap_read(&c, 300002, buf, 5), -EIO);
     CHECK_EQ(smmap_read(&c, 300003, buf, 16), -EIO);
     CHECK_EQ(smmap_read(&c, 300004, buf, 17), -EIO);
+    {
+        static unsigned char big[8192];
+        CHECK_EQ(smmap_read(&c, 300005, big, sizeof(big)), -EIO);
+    }
     CHECK_EQ(app_calls, 2);
-    CHECK_EQ(test_stats(m).faults, 5);
+    CHECK_EQ(test_stats(m).faults, 6);
     smmap_cursor_release(&c);
     smmap_file_close(f);
     smmap_manager_free(m);

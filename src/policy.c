@@ -1,0 +1,66 @@
+/*
+ * policy.c - the read policy: when smmap_read should serve a miss with one
+ * pread rather than map a window.
+ *
+ * Mapping a window costs a map, page faults and an unmap: about as much as
+ * eight preads here. It pays when the cursor that mapped it goes on reading
+ * from it: a forward scan reads a window many times before moving on;
+ * uniform random reads under a small budget read it once. So each new
+ * window reports, when its first cursor leaves it, how many reads that
+ * cursor made from it, and the manager keeps a moving average (weight 1/8)
+ * of those counts. While the average is below 8 and a new window would have
+ * to evict one (a window that fits costs one map, once), a miss of
+ * smmap_read is served by one pread. Every so often a miss still maps a
+ * window (explores), so the average follows a change of access pattern:
+ * explorations that serve fewer than 8 reads double the interval (32 up to
+ * 1024 misses, jittered so as not to alias with a periodic pattern); one
+ * that serves 8 or more brings it back to 32.
+ *
+ * The count is taken over the first hold only, not the window's lifetime:
+ * a lifetime grows as the policy maps less, which would make rare windows
+ * look useful and the policy oscillate.
+ *
+ * Everything here runs with the manager lock held.
+ */
+#include "smmap_int.h"
+
+#define MIN_READS 8
+#define EXPLORE_MIN 32
+#define EXPLORE_MAX 1024
+
+void smmap__policy_init(smmap_manager *m)
+{
+    /* Optimistic until windows tell otherwise: map, as a manager should. */
+    m->yield_x16 = 64 * 16;
+    m->explore_every = EXPLORE_MIN;
+}
+
+void smmap__policy_left(smmap_manager *m, smmap_region *r)
+{
+    uint64_t sample;
+    if (!r->first_hold)
+        return;
+    r->first_hold = 0;
+    sample = (uint64_t)smmap__min_u64(r->served, 1u << 20) * 16;
+    m->yield_x16 = (uint32_t)((m->yield_x16 * 7ull + sample) / 8);
+    if (r->served >= MIN_READS)
+        m->explore_every = EXPLORE_MIN;
+    else if (m->yield_x16 < MIN_READS * 16 && m->explore_every < EXPLORE_MAX)
+        m->explore_every *= 2;
+}
+
+int smmap__policy_prefer_direct(smmap_manager *m, uint64_t window)
+{
+    smmap_stats *s = &m->stats;
+    if (m->yield_x16 >= MIN_READS * 16 || (m->opt.flags & SMMAP_ALWAYS_MAP))
+        return 0;
+    /* A window that fits without evicting costs one map, once. */
+    if (m->lru_head == NULL || (s->mapped_bytes + window <= m->opt.max_mapped &&
+                                s->regions < m->opt.max_regions))
+        return 0;
+    if (++m->misses < m->explore_every)
+        return 1;
+    m->jitter = m->jitter * 1103515245u + 12345u;
+    m->misses = (m->jitter >> 16) % (m->explore_every / 2);
+    return 0;
+}
