@@ -3,7 +3,8 @@
  * CreateFileW with full sharing, file mappings placed at the 64 KiB
  * allocation granularity, identity from the volume serial number and file
  * index, Windows error codes translated into the errno values smmap.h
- * documents, and locks made of SRWLOCKs.
+ * documents, the guard that turns a fault in smmap_read's copy into -EIO,
+ * and locks made of SRWLOCKs.
  *
  * This and os_posix.c are the only files that include <windows.h> or
  * <sys/mman.h>. A native descriptor (smmap_os_fd) is a pointer to a
