@@ -1559,7 +1559,7 @@ static void usage(FILE *out, const char *prog)
             "usage: %s [--quick] [--reps N] [--cold] [--dir DIR] [--keep]\n"
             "          [--csv DIR] [--workloads 1,2,...]\n"
             "  --quick      small data, short runs (< 30 s; for CI)\n"
-            "  --reps N     timed repetitions per case (median; default 5, "
+            "  --reps N     timed repetitions per case (median; default 9, "
             "quick 3)\n"
             "  --cold       also run cold page cache cases (root: drops "
             "caches)\n"
@@ -1674,12 +1674,12 @@ int smmap_bench_main(int argc, char **argv)
         }
     }
     if (cfg.reps == -1)
-        cfg.reps = cfg.quick ? 3 : 5;
+        cfg.reps = cfg.quick ? 3 : 9;
     if (cfg.reps < 1 || cfg.reps > MAX_REPS) {
         fprintf(stderr, "smmap-bench: --reps must be 1..%d\n", MAX_REPS);
         return 2;
     }
-    cfg.target_s = cfg.quick ? 0.02 : 0.15;
+    cfg.target_s = cfg.quick ? 0.02 : 0.08;
     cfg.big_size = cfg.quick ? 64 * MIB : 1 * GIB;
     cfg.nfiles = cfg.quick ? 100 : 500;
     cfg.small_size = cfg.quick ? 256 * KIB : 2 * MIB;
