@@ -267,6 +267,7 @@ typedef struct smmap_cursor {
     smmap_file *file;
     smmap_region *region;
     uint64_t served; /* smmap_read copies from this window, not yet counted */
+    uint32_t holds_fd; /* holds its file's descriptor for direct reads */
 } smmap_cursor;
 
 /* Fill *o with the platform defaults above. */
@@ -446,7 +447,9 @@ static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
  * pread into dst instead (counted in direct_reads), except every 32nd miss,
  * which maps a window so the average can recover when the access pattern
  * does. Windows already mapped keep serving hits either way. Managers with
- * SMMAP_ALWAYS_MAP always map.
+ * SMMAP_ALWAYS_MAP always map. A cursor that served a read by pread keeps
+ * its file's descriptor open (as it would keep a window) until it moves to
+ * a window or is released.
  *
  * @return the number of bytes copied (0 at or past the end of the file), or a
  *         negative error (-EINVAL for a NULL cursor or NULL dst with len > 0,

@@ -37,19 +37,23 @@ void smmap_cursor_init(smmap_cursor *c, smmap_file *f)
         return;
     clear_window(c);
     c->error = 0;
+    c->holds_fd = 0;
     c->file = f;
 }
 
 void smmap_cursor_release(smmap_cursor *c)
 {
     smmap_manager *m;
-    if (c == NULL || c->region == NULL)
+    if (c == NULL || (c->region == NULL && !c->holds_fd))
         return;
     m = c->file->manager;
     smmap__mutex_lock(&m->lock);
-    smmap__region_credit(c->region, c->served);
-    smmap__policy_left(m, c->region);
-    smmap__region_unpin(m, c->region);
+    if (c->region != NULL) {
+        smmap__region_credit(c->region, c->served);
+        smmap__policy_left(m, c->region);
+        smmap__region_unpin(m, c->region);
+    }
+    smmap__cursor_drop_fd(m, c);
     smmap__mutex_unlock(&m->lock);
     clear_window(c);
 }
@@ -59,8 +63,7 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
 {
     smmap_file *f = c->file;
     smmap_region *r;
-    int err = smmap__region_acquire(f, off, need, n, c->region, c->served,
-                                    direct_fd, &r);
+    int err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
     c->served = 0;
     if (err != 0) {
         /* acquire released the old window whenever it failed (or chose a
@@ -112,12 +115,13 @@ void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)
         dst->error = src->error;
         return;
     }
+    /* Pin first: dst may hold the same region, which must not become
+     * unused in between. */
     m = src->file->manager;
     smmap__mutex_lock(&m->lock);
     smmap__region_pin(m, src->region);
-    if (dst->region != NULL)
-        smmap__region_unpin(dst->file->manager, dst->region);
     smmap__mutex_unlock(&m->lock);
+    smmap_cursor_release(dst);
     dst->file = src->file;
     dst->region = src->region;
     dst->data = src->data;

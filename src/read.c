@@ -48,7 +48,7 @@ static int64_t read_slow(smmap_cursor *c, uint64_t offset, unsigned char *out,
             err = smmap__cursor_move(c, pos, 1,
                                      smmap__min_u64(want, fsize - pos), &fd);
             if (err == SMMAP__DIRECT) {
-                int64_t got = smmap__read_direct(c->file, fd, pos, out + done,
+                int64_t got = smmap__read_direct(c, fd, pos, out + done,
                                                  (size_t)(total - done));
                 if (got < 0)
                     return c->error = (int)got;

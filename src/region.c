@@ -353,10 +353,23 @@ static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
     return extra;
 }
 
-int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
-                          uint64_t n, smmap_region *held, uint64_t served,
-                          smmap_os_fd *direct_fd, smmap_region **out)
+void smmap__cursor_drop_fd(smmap_manager *m, smmap_cursor *c)
 {
+    smmap_entry *e = c->file->entry;
+    if (!c->holds_fd)
+        return;
+    c->holds_fd = 0;
+    assert(e->fd_busy > 0);
+    e->fd_busy--;
+    smmap__fd_lru_update(m, e);
+    smmap__fd_trim(m, m->opt.max_open_files);
+}
+
+int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
+                          uint64_t n, smmap_os_fd *direct_fd,
+                          smmap_region **out)
+{
+    smmap_file *f = c->file;
     smmap_manager *m = f->manager;
     smmap_entry *e = f->entry;
     uint64_t end = off + n, a, b, min_a, min_b, len = 0;
@@ -366,8 +379,9 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
     int err, reopened;
 
     smmap__mutex_lock(&m->lock);
-    *out = find_and_pin(m, e, off, off + need, held, served);
+    *out = find_and_pin(m, e, off, off + need, c->region, c->served);
     if (*out != NULL || e->changed) {
+        smmap__cursor_drop_fd(m, c);
         smmap__mutex_unlock(&m->lock);
         return *out != NULL ? 0 : -ESTALE;
     }
@@ -375,13 +389,19 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
         smmap__policy_prefer_direct(m, m->opt.window_size != 0
                                            ? m->opt.window_size
                                            : f->size)) {
-        /* Hold the descriptor for the pread now: one lock round trip. */
+        /* The cursor holds the descriptor across its direct reads, so one
+         * lock round trip per read suffices. */
+        if (!c->holds_fd) {
+            c->holds_fd = 1;
+            e->fd_busy++;
+            smmap__fd_lru_update(m, e);
+        }
         *direct_fd = e->fd;
-        e->fd_busy++;
-        smmap__fd_lru_update(m, e);
+        m->stats.direct_reads++;
         smmap__mutex_unlock(&m->lock);
         return SMMAP__DIRECT;
     }
+    smmap__cursor_drop_fd(m, c);
     place(m, e, f->size, off, end, 0, &a, &b);
     place(m, e, f->size, off, end, 1, &min_a, &min_b);
     if (min_b - min_a > (uint64_t)SIZE_MAX) {
@@ -464,24 +484,34 @@ int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
     return 0;
 }
 
-int64_t smmap__read_direct(smmap_file *f, smmap_os_fd fd, uint64_t off,
+int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
                            void *dst, size_t len)
 {
-    smmap_manager *m = f->manager;
-    smmap_entry *e = f->entry;
+    smmap_manager *m = c->file->manager;
+    smmap_entry *e = c->file->entry;
     unsigned char *out = dst;
-    smmap_os_fd extra_fd;
-    map_job job;
+    smmap_os_fd own = SMMAP_OS_NO_FD;
     size_t done = 0;
-    int err = 0, reopened = fd == SMMAP_OS_NO_FD, truncated = 0;
+    int err = 0, truncated = 0;
 
-    memset(&job, 0, sizeof(job));
-    job.fd = fd;
-    if (reopened)
-        err = smmap__entry_reopen(e, &job.fd);
+    if (fd == SMMAP_OS_NO_FD) {
+        /* Closed for the budget: reopen, and give it to the entry unless
+         * another thread did first (then ours is used once and closed). */
+        err = smmap__entry_reopen(e, &fd);
+        if (err == 0) {
+            smmap__mutex_lock(&m->lock);
+            m->stats.fd_reopens++;
+            if (e->fd == SMMAP_OS_NO_FD) {
+                e->fd = fd;
+                m->stats.open_fds++;
+            } else {
+                own = fd;
+            }
+            smmap__mutex_unlock(&m->lock);
+        }
+    }
     while (err == 0 && done < len) {
-        int64_t got = smmap__os.pread(job.fd, out + done, len - done,
-                                      off + done);
+        int64_t got = smmap__os.pread(fd, out + done, len - done, off + done);
         if (got < 0)
             err = (int)got;
         else if (got == 0)
@@ -489,15 +519,15 @@ int64_t smmap__read_direct(smmap_file *f, smmap_os_fd fd, uint64_t off,
         else
             done += (size_t)got;
     }
-
+    if (own != SMMAP_OS_NO_FD)
+        (void)smmap__os.close(own);
+    if (err == 0)
+        return (int64_t)done;
     smmap__mutex_lock(&m->lock);
-    extra_fd = finish_job(m, e, &job, reopened);
+    m->stats.direct_reads--;
     if (truncated)
         e->changed = 1; /* not for a transient EIO of the device */
-    else if (err == 0)
-        m->stats.direct_reads++;
+    smmap__cursor_drop_fd(m, c);
     smmap__mutex_unlock(&m->lock);
-    if (extra_fd != SMMAP_OS_NO_FD)
-        (void)smmap__os.close(extra_fd);
-    return err != 0 ? err : (int64_t)done;
+    return err;
 }

@@ -119,15 +119,18 @@ void smmap__region_unmap_chain(smmap_region *chain);
  * busy for smmap__read_direct (SMMAP_OS_NO_FD: it must be reopened). Called
  * without the lock. */
 #define SMMAP__DIRECT 1
-int smmap__region_acquire(smmap_file *f, uint64_t off, uint64_t need,
-                          uint64_t n, smmap_region *held, uint64_t served,
-                          smmap_os_fd *direct_fd, smmap_region **out);
+int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
+                          uint64_t n, smmap_os_fd *direct_fd,
+                          smmap_region **out);
+/* Let go of the descriptor c holds for direct reads, if any. With the lock
+ * held. */
+void smmap__cursor_drop_fd(smmap_manager *m, smmap_cursor *c);
 /* Credit r with reads served through a cursor. With the lock held. */
 void smmap__region_credit(smmap_region *r, uint64_t served);
-/* Read [off, off + len) of f with pread from fd (as acquire left it busy),
- * then give the descriptor back; returns the count or a negative error.
- * Called without the lock. */
-int64_t smmap__read_direct(smmap_file *f, smmap_os_fd fd, uint64_t off,
+/* Read [off, off + len) of c's file with pread from fd, which acquire left
+ * held by c (SMMAP_OS_NO_FD: reopen it first); returns the count or a
+ * negative error. Called without the lock. */
+int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
                            void *dst, size_t len);
 
 /* cursor.c: move c to a window holding [off, off + need), placed for

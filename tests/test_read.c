@@ -123,7 +123,18 @@ static void test_read__pressure_prefers_pread(void)
         REQUIRE_EQ(smmap_read(&c, off, buf, sizeof(buf)), sizeof(buf));
         CHECK(pattern_matches(buf, off, sizeof(buf)));
     }
+    /* After a read served by pread the cursor holds no window but keeps
+     * the descriptor, which release_path must not close under it. */
+    for (i = 0; i < 100 && c.data != NULL; i++) {
+        seed = seed * 1103515245u + 12345u;
+        off = (uint64_t)(seed >> 8) % (64 * g - sizeof(buf));
+        REQUIRE_EQ(smmap_read(&c, off, buf, sizeof(buf)), sizeof(buf));
+    }
     after_random = s = test_stats(m);
+    CHECK(c.data == NULL);
+    CHECK_EQ(c.holds_fd, 1);
+    CHECK_EQ(smmap_manager_release_path(m, ""), -EBUSY);
+    CHECK_EQ(test_stats(m).open_fds, 1);
     CHECK(s.direct_reads >= 1800);
     CHECK(s.maps <= 100);
     CHECK(s.maps + s.direct_reads + s.reuses >= 1990);
