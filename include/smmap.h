@@ -466,8 +466,11 @@ SMMAP_API int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst,
  * fault hit the copy of a smmap_read, it either does not return or returns
  * nonzero: then return from the handler at once, and smmap_read returns
  * -EIO. Otherwise it returns 0 and the handler goes on as it would.
- * Async-signal-safe. Always 0 on Windows, where mapped files cannot be
- * truncated.
+ * Async-signal-safe. On Windows pass (0, ExceptionRecord, ContextRecord)
+ * from a vectored exception handler and return
+ * EXCEPTION_CONTINUE_EXECUTION when it returns nonzero: Windows refuses to
+ * truncate a mapped file, but in-page errors (a network share gone, a
+ * failing disk) are guarded the same way.
  */
 SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext);
 

@@ -98,8 +98,6 @@ smmap_region *smmap__tree_find_covering(smmap_region *root, uint64_t lo,
  * region right of lo (hi if one starts inside [lo, hi), UINT64_MAX if none). */
 void smmap__tree_gap(smmap_region *root, uint64_t lo, uint64_t hi,
                      uint64_t *gap_lo, uint64_t *gap_hi);
-/* Append every region of the tree to *chain (through lru_next); empties it. */
-void smmap__tree_drain(smmap_region **root, smmap_region **chain);
 
 /* region.c. Called with the manager lock held unless said otherwise. */
 void smmap__region_pin(smmap_manager *m, smmap_region *r);

@@ -190,21 +190,3 @@ void smmap__tree_gap(smmap_region *root, uint64_t lo, uint64_t hi,
     *gap_lo = left_end > lo ? lo : left_end;
     *gap_hi = right_start < hi ? hi : right_start;
 }
-
-static void drain(smmap_region *n, smmap_region **chain)
-{
-    while (n != NULL) {
-        smmap_region *right = n->right;
-        drain(n->left, chain);
-        n->left = n->right = NULL;
-        n->lru_next = *chain;
-        *chain = n;
-        n = right;
-    }
-}
-
-void smmap__tree_drain(smmap_region **root, smmap_region **chain)
-{
-    drain(*root, chain);
-    *root = NULL;
-}
