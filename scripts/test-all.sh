@@ -29,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-stages=(unit sanitizers m32 windows python)
+stages=(unit sanitizers m32 windows python bench)
 passed=0 failed=0 failed_names=()
 for stage in "${stages[@]}"; do
   script=scripts/test-$stage.sh
