@@ -372,7 +372,9 @@ static int judge(workload *w, const char *what, long result, int fired_before,
                "%s failed but retries went %llu -> %llu", what,
                (unsigned long long)retries_before,
                (unsigned long long)st.retries);
-    } else if (fired_now && fault_site == S_MAP && fault_err == EACCES) {
+    } else if (fired_now && fault_site == S_MAP &&
+               (fault_err == EACCES || fault_err == ENODEV ||
+                fault_err == EINVAL)) {
         /* mmap refused for the file system: the read backend takes over. */
         EXPECT(st.files_no_mmap == no_mmap_before + 1,
                "%s: map EACCES but files_no_mmap %u -> %u", what,
@@ -689,9 +691,17 @@ static int errnos_for(int site, const int **list)
     static const int nomem[] = {ENOMEM};
     static const int pread_faults[] = {ENOMEM, EMFILE, ENFILE, EACCES,
                                        EIO,    EINTR,  0 /* early EOF */};
+    /* mmap also says "this file system cannot map" (ENODEV, EINVAL): the
+     * file moves to the read backend like after EACCES. */
+    static const int map_faults[] = {ENOMEM, EMFILE, ENFILE, EACCES,
+                                     EIO,    EINTR,  ENODEV, EINVAL};
     if (site == S_PREAD) {
         *list = pread_faults;
         return 7;
+    }
+    if (site == S_MAP) {
+        *list = map_faults;
+        return 8;
     }
     if (site == S_COPY) {
         *list = eio;
