@@ -573,6 +573,65 @@ static void case_changed_while_closed(void)
     changed_while_closed(3, -ESTALE);
 }
 
+/*
+ * The other changes on disk the header names: a file shrunk while a handle
+ * is open is another file to a new open (a fresh entry, the old handle
+ * keeps its size and gets -ESTALE for new windows); refresh takes growth
+ * of a descriptor-opened file, and gives -ESTALE for a path removed.
+ */
+static void case_changed_while_open(void)
+{
+    char path[400];
+    smmap_manager *m = NULL;
+    smmap_options o;
+    smmap_file *old = NULL, *again = NULL, *byfd = NULL;
+    smmap_cursor c;
+    smmap_stats st;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/changing", dir);
+    EXPECT_EQ(write_pattern(path, 3 * 4096, 0), 0);
+    smmap_options_init(&o);
+    o.window_size = page;
+    o.max_mapped = 8 * page;
+    EXPECT_EQ(smmap_manager_new(&m, &o), 0);
+    if (m == NULL)
+        return;
+    EXPECT_EQ(smmap_file_open(m, path, &old), 0);
+    EXPECT_EQ(truncate(path, 4096), 0);
+    EXPECT_EQ(smmap_file_open(m, path, &again), 0);
+    smmap_manager_stats(m, &st);
+    EXPECT_EQ(st.files, 2); /* the shrunk file is a new entry */
+    EXPECT_EQ(smmap_file_size(old), 3 * 4096);
+    EXPECT_EQ(smmap_file_size(again), 4096);
+    smmap_cursor_init(&c, old);
+    EXPECT_EQ(smmap_cursor_use(&c, 2 * 4096, 1), -ESTALE);
+    smmap_cursor_init(&c, again);
+    EXPECT_EQ(smmap_cursor_use(&c, 5, 1), 0);
+    if (c.data != NULL)
+        EXPECT_EQ(c.data[5 - c.begin], (unsigned char)(5 * 7 + 3));
+    smmap_cursor_release(&c);
+    smmap_file_close(old); /* its entry left the table already */
+    smmap_file_close(again);
+    /* Refresh of a descriptor-opened file that grew. */
+    fd = open(path, O_RDONLY);
+    EXPECT_EQ(smmap_file_open_fd(m, fd, &byfd), 0);
+    close(fd);
+    EXPECT_EQ(write_pattern(path, 2 * 4096, 0), 0); /* same inode, grown */
+    EXPECT_EQ(smmap_file_refresh(byfd), 0);
+    EXPECT_EQ(smmap_file_size(byfd), 2 * 4096);
+    smmap_file_close(byfd);
+    /* Refresh of a path that was removed. */
+    EXPECT_EQ(smmap_file_open(m, path, &old), 0);
+    EXPECT_EQ(unlink(path), 0);
+    EXPECT_EQ(smmap_file_refresh(old), -ESTALE);
+    smmap_file_close(old);
+    smmap_manager_stats(m, &st);
+    EXPECT_EQ(st.files, 0);
+    EXPECT_EQ(st.open_fds, 0);
+    smmap_manager_free(m);
+}
+
 typedef struct bad_case {
     const char *name;
     void (*fn)(void);
@@ -593,6 +652,7 @@ static const bad_case cases[] = {
     {"release_path while busy", case_release_path_busy},
     {"changed on disk while its descriptor was closed",
      case_changed_while_closed},
+    {"shrunk, grown or removed while open", case_changed_while_open},
 };
 
 int main(void)
