@@ -23,7 +23,8 @@ done
 rm -rf "$out"
 cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc \
   -DSMMAP_BUILD_BENCH=OFF \
-  -DCMAKE_C_FLAGS="--coverage -O0 -g" -DCMAKE_CXX_FLAGS="--coverage -O0 -g" \
+  -DCMAKE_C_FLAGS="--coverage -fprofile-update=atomic -O0 -g" \
+  -DCMAKE_CXX_FLAGS="--coverage -fprofile-update=atomic -O0 -g" \
   -DCMAKE_EXE_LINKER_FLAGS=--coverage -DCMAKE_SHARED_LINKER_FLAGS=--coverage \
   >"$out.log" 2>&1 || { cat "$out.log"; exit 1; }
 rm -f "$out.log"
