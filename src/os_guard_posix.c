@@ -35,6 +35,9 @@
 
 #include "os.h"
 #include "smmap.h"
+#ifdef SMMAP_GUARD_PC
+#include "os_copy_x86_64.h"
+#endif
 
 #include <errno.h>
 #include <pthread.h>
@@ -68,56 +71,7 @@ __asm__(".text\n"
         ".hidden smmap__copy_guarded\n"
         ".type smmap__copy_guarded, @function\n"
         "smmap__copy_guarded:\n"
-        "    cmpq $4096, %rdx\n"
-        "    ja 4f\n"
-        GUARD_LABEL("smmap__copy_small_begin")
-        "    cmpq $16, %rdx\n"
-        "    ja 5f\n"
-        "    cmpq $8, %rdx\n"
-        "    jb 1f\n"
-        "    movq (%rsi), %rax\n"
-        "    movq -8(%rsi,%rdx), %rcx\n"
-        "    movq %rax, (%rdi)\n"
-        "    movq %rcx, -8(%rdi,%rdx)\n"
-        "    jmp 3f\n"
-        "1:  cmpq $4, %rdx\n"
-        "    jb 2f\n"
-        "    movl (%rsi), %eax\n"
-        "    movl -4(%rsi,%rdx), %ecx\n"
-        "    movl %eax, (%rdi)\n"
-        "    movl %ecx, -4(%rdi,%rdx)\n"
-        "    jmp 3f\n"
-        "2:  testq %rdx, %rdx\n"
-        "    je 3f\n"
-        "    movq %rdx, %r8\n"
-        "    shrq $1, %r8\n"
-        "    movzbl (%rsi), %eax\n"
-        "    movzbl -1(%rsi,%rdx), %ecx\n"
-        "    movzbl (%rsi,%r8), %r9d\n"
-        "    movb %al, (%rdi)\n"
-        "    movb %cl, -1(%rdi,%rdx)\n"
-        "    movb %r9b, (%rdi,%r8)\n"
-        "    jmp 3f\n"
-        "5:  xorl %r8d, %r8d\n"
-        "6:  movdqu (%rsi,%r8), %xmm0\n"
-        "    movdqu %xmm0, (%rdi,%r8)\n"
-        "    addq $16, %r8\n"
-        "    leaq 16(%r8), %r9\n"
-        "    cmpq %rdx, %r9\n"
-        "    jb 6b\n"
-        "    movdqu -16(%rsi,%rdx), %xmm0\n"
-        "    movdqu %xmm0, -16(%rdi,%rdx)\n"
-        GUARD_LABEL("smmap__copy_small_end")
-        "3:  xorl %eax, %eax\n"
-        "    ret\n"
-        "4:  movq %rdx, %rcx\n"
-        GUARD_LABEL("smmap__copy_rep_insn")
-        "    rep movsb\n"
-        "    xorl %eax, %eax\n"
-        "    ret\n"
-        GUARD_LABEL("smmap__copy_fault")
-        "    movl $1, %eax\n"
-        "    ret\n"
+        SMMAP_COPY_BODY("smmap__copy", GUARD_LABEL)
         ".size smmap__copy_guarded, .-smmap__copy_guarded\n");
 
 static int handle(int sig, siginfo_t *info, void *context)

@@ -432,15 +432,13 @@ static int win32_advise(void *addr, size_t len, int advice)
  */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SMMAP_GUARD_PC 1
+#include "os_copy_x86_64.h"
 /*
  * int smmap__win_copy_guarded(void *dst, const void *src, size_t len): 0, or
  * 1 when a fault loading from src was turned into a jump to the recovery
  * label. The Windows x64 convention passes rcx, rdx, r8 and has rdi and rsi
  * callee-saved: the entry saves them and moves the arguments to rdi, rsi,
- * rdx for the body, which copies as a good memcpy does (two overlapping
- * loads and stores up to 16 bytes, 16-byte SSE2 moves up to 4 KiB with rsi
- * and rdx unchanged, `rep movsb` above with rsi the next byte and rcx the
- * bytes left, which is how the handler tells what is left to copy).
+ * rdx for the body (os_copy_x86_64.h, shared with os_guard_posix.c).
  */
 int smmap__win_copy_guarded(void *dst, const void *src, size_t len);
 extern const char smmap__win_copy_small_begin[], smmap__win_copy_small_end[],
@@ -468,56 +466,7 @@ __asm__(".text\n"
         /* A leaf without a frame: needs no unwind data. */
         ".p2align 4\n"
         "smmap__win_copy_body:\n"
-        "    cmpq $4096, %rdx\n"
-        "    ja 4f\n"
-        GUARD_LABEL("smmap__win_copy_small_begin")
-        "    cmpq $16, %rdx\n"
-        "    ja 5f\n"
-        "    cmpq $8, %rdx\n"
-        "    jb 1f\n"
-        "    movq (%rsi), %rax\n"
-        "    movq -8(%rsi,%rdx), %rcx\n"
-        "    movq %rax, (%rdi)\n"
-        "    movq %rcx, -8(%rdi,%rdx)\n"
-        "    jmp 3f\n"
-        "1:  cmpq $4, %rdx\n"
-        "    jb 2f\n"
-        "    movl (%rsi), %eax\n"
-        "    movl -4(%rsi,%rdx), %ecx\n"
-        "    movl %eax, (%rdi)\n"
-        "    movl %ecx, -4(%rdi,%rdx)\n"
-        "    jmp 3f\n"
-        "2:  testq %rdx, %rdx\n"
-        "    je 3f\n"
-        "    movq %rdx, %r8\n"
-        "    shrq $1, %r8\n"
-        "    movzbl (%rsi), %eax\n"
-        "    movzbl -1(%rsi,%rdx), %ecx\n"
-        "    movzbl (%rsi,%r8), %r9d\n"
-        "    movb %al, (%rdi)\n"
-        "    movb %cl, -1(%rdi,%rdx)\n"
-        "    movb %r9b, (%rdi,%r8)\n"
-        "    jmp 3f\n"
-        "5:  xorl %r8d, %r8d\n"
-        "6:  movdqu (%rsi,%r8), %xmm0\n"
-        "    movdqu %xmm0, (%rdi,%r8)\n"
-        "    addq $16, %r8\n"
-        "    leaq 16(%r8), %r9\n"
-        "    cmpq %rdx, %r9\n"
-        "    jb 6b\n"
-        "    movdqu -16(%rsi,%rdx), %xmm0\n"
-        "    movdqu %xmm0, -16(%rdi,%rdx)\n"
-        GUARD_LABEL("smmap__win_copy_small_end")
-        "3:  xorl %eax, %eax\n"
-        "    ret\n"
-        "4:  movq %rdx, %rcx\n"
-        GUARD_LABEL("smmap__win_copy_rep_insn")
-        "    rep movsb\n"
-        "    xorl %eax, %eax\n"
-        "    ret\n"
-        GUARD_LABEL("smmap__win_copy_fault")
-        "    movl $1, %eax\n"
-        "    ret\n");
+        SMMAP_COPY_BODY("smmap__win_copy", GUARD_LABEL));
 
 /* Whether the fault is a load of ours; if so, resume at the recovery label. */
 static int handle_exception(EXCEPTION_RECORD *rec, CONTEXT *ctx)
