@@ -340,12 +340,14 @@ static int judge(workload *w, const char *what, long result, int fired_before,
     int fired_now = fault_fired && !fired_before;
     smmap_manager_stats(w->m, &st);
     int eof = fault_site == S_PREAD && fault_err == 0;
-    /* The refusals the header promises to recover from by collecting and
-     * retrying once: mmap ENOMEM/EMFILE/ENFILE, open (and dup) EMFILE or
-     * ENFILE. With one failed call, the public call must succeed. */
+    /* What the header promises to recover from: mmap ENOMEM/EMFILE/ENFILE
+     * and open (and dup) EMFILE/ENFILE by collecting and retrying once, mmap
+     * EACCES/ENODEV/EINVAL by the read backend. With one failed call, the
+     * public call must succeed. */
     int must_recover = fired_now &&
         ((fault_site == S_MAP && (fault_err == ENOMEM || fault_err == EMFILE ||
-                                  fault_err == ENFILE)) ||
+                                  fault_err == ENFILE || fault_err == EACCES ||
+                                  fault_err == ENODEV || fault_err == EINVAL)) ||
          ((fault_site == S_OPEN || fault_site == S_DUP) &&
           (fault_err == EMFILE || fault_err == ENFILE)));
     if (result < 0 && !fired_now && fired_before &&
