@@ -89,6 +89,13 @@ typedef struct model_run model_run;
  * not be created (the reason is in *err). */
 model_run *model_run_start(const model_pool *pool, const model_config *cfg,
                            int *err);
+/* Where windows come from (issue 4): 0 mmap; 1 the read backend
+ * (SMMAP_NO_MMAP); 2 mmap refused with ENODEV through the OS table, so the
+ * library switches each file to the read backend by itself. The model is the
+ * same in all three: only the counters that say how a window was made
+ * differ (maps/unmaps, or read_windows). */
+extern int model_backend;
+
 /* Apply one operation to both. Returns 0, or 1 on a mismatch (the message
  * is in model_run_message). Operations on empty slots are no-ops. */
 int model_run_step(model_run *r, const model_op *op);

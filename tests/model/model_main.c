@@ -209,12 +209,16 @@ int main(int argc, char **argv)
             no_open_fd = 1;
         else if (strcmp(argv[i], "--fds-unbounded") == 0)
             fds_unbounded = 1;
+        else if (strcmp(argv[i], "--backend") == 0)
+            model_backend = strcmp(next, "no-mmap") == 0  ? 1
+                            : strcmp(next, "enodev") == 0 ? 2
+                                                          : 0, i++;
         else if (strcmp(argv[i], "--no-huge") == 0)
             with_huge = 0;
         else {
             fprintf(stderr, "usage: %s [--seeds N] [--first-seed S] [--ops M] "
                     "[--pool K] [--no-huge] [--fds-unbounded] [--no-open-fd] "
-                    "[--seconds T] "
+                    "[--seconds T] [--backend mmap|no-mmap|enodev] "
                     "[--replay-seed S]\n",
                     argv[0]);
             return 2;
