@@ -425,7 +425,57 @@ static void test_region__many_regions_found_again(void)
     smmap_manager_free(m);
 }
 
+/*
+ * Overlapping regions: an oversized region mapped over three small ones
+ * covers offsets none of them does, so the lookup must find it although
+ * regions starting after it come first in a search by nearest start (the
+ * interval tree's largest-end-of-subtree is what finds it).
+ */
+static void test_region__covering_region_found_among_overlaps(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor small[3], big, probe;
+    uint64_t maps;
+    int i;
+
+    setup();
+    m = test_manager(g, 100 * g, 10, 8, 0);
+    f = test_open(m, fixture_file("data", 12 * g));
+    for (i = 0; i < 3; i++) {
+        smmap_cursor_init(&small[i], f);
+        REQUIRE_EQ(smmap_cursor_use(&small[i], (2 + 2 * (uint64_t)i) * g, 1), 0);
+        EXPECT_WINDOW(&small[i], (2 + 2 * (uint64_t)i) * g, g);
+    }
+    smmap_cursor_init(&big, f);
+    REQUIRE_EQ(smmap_cursor_use(&big, 0, 10 * g), 0);
+    EXPECT_WINDOW(&big, 0, 10 * g);
+    maps = test_stats(m).maps;
+    smmap_cursor_init(&probe, f);
+    for (i = 0; i < 10; i++) {
+        /* Every page of [0, 10g), inside a small region or not, each
+         * looked up afresh (a held window would answer by itself). */
+        smmap_cursor_release(&probe);
+        REQUIRE_EQ(smmap_cursor_use(&probe, (uint64_t)i * g + 7, 2), 0);
+        CHECK(pattern_matches(probe.data + (i * g + 7 - probe.begin),
+                              (uint64_t)i * g + 7, 2));
+    }
+    CHECK_EQ(test_stats(m).maps, maps);
+    CHECK_EQ(test_stats(m).regions, 4);
+    /* Across the end of a small region, inside the big one: the big one. */
+    smmap_cursor_release(&probe);
+    REQUIRE_EQ(smmap_cursor_use(&probe, 3 * g - 1, 2), 0);
+    CHECK(probe.data == big.data);
+    CHECK_EQ(test_stats(m).maps, maps);
+    smmap_cursor_release(&probe);
+    smmap_cursor_release(&big);
+    release_all(small, 3);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 static const test_case tests[] = {
+    TEST_ENTRY(test_region__covering_region_found_among_overlaps),
     TEST_ENTRY(test_region__placement_extends_left_then_right),
     TEST_ENTRY(test_region__reuse_covering_region),
     TEST_ENTRY(test_region__request_larger_than_window),
