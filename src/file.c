@@ -169,6 +169,20 @@ int smmap__entry_check(const smmap_entry *e, const smmap_os_stat *st)
     return 0;
 }
 
+/* Open path again and stat it. A path that is gone means the file we
+ * opened is gone: -ESTALE. The descriptor is closed on failure. */
+static int open_and_stat(const char *path, smmap_os_fd *fd,
+                         smmap_os_stat *st)
+{
+    int err = smmap__os.open_ro(path, fd);
+    if (err != 0)
+        return err == -ENOENT ? -ESTALE : err;
+    err = smmap__os.fstat(*fd, st);
+    if (err != 0)
+        (void)smmap__os.close(*fd);
+    return err;
+}
+
 int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out)
 {
     smmap_os_stat st;
@@ -177,12 +191,10 @@ int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out)
 
     if (e->path == NULL)
         return -EBADF;
-    err = smmap__os.open_ro(e->path, &fd);
+    err = open_and_stat(e->path, &fd, &st);
     if (err != 0)
-        return err == -ENOENT ? -ESTALE : err;
-    err = smmap__os.fstat(fd, &st);
-    if (err == 0)
-        err = smmap__entry_check(e, &st);
+        return err;
+    err = smmap__entry_check(e, &st);
     if (err != 0) {
         (void)smmap__os.close(fd);
         return err;
@@ -462,11 +474,9 @@ static int stat_now(smmap_manager *m, smmap_entry *e, smmap_os_stat *st)
     }
     smmap__mutex_unlock(&m->lock);
     if (path != NULL) {
-        err = smmap__os.open_ro(path, &fd);
-        if (err != 0)
-            return err == -ENOENT ? -ESTALE : err;
-        err = smmap__os.fstat(fd, st);
-        (void)smmap__os.close(fd);
+        err = open_and_stat(path, &fd, st);
+        if (err == 0)
+            (void)smmap__os.close(fd);
         return err;
     }
     err = smmap__os.fstat(fd, st);

@@ -330,20 +330,26 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
 
 /* Under the lock, after a map job: take over a reopened descriptor, note a
  * switch to the read backend, and put the descriptor back in the cache. */
+/* Under the lock: give a descriptor reopened outside it to the entry, or,
+ * when another thread reopened it first, return it for closing. */
+static smmap_os_fd adopt_reopened(smmap_manager *m, smmap_entry *e,
+                                  smmap_os_fd fd)
+{
+    m->stats.fd_reopens++;
+    if (e->fd != SMMAP_OS_NO_FD)
+        return fd;
+    e->fd = fd;
+    m->stats.open_fds++;
+    return SMMAP_OS_NO_FD;
+}
+
 static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
                               const map_job *job, int reopened)
 {
     smmap_os_fd extra = SMMAP_OS_NO_FD;
     e->fd_busy--;
-    if (reopened && job->fd != SMMAP_OS_NO_FD) {
-        m->stats.fd_reopens++;
-        if (e->fd == SMMAP_OS_NO_FD) {
-            e->fd = job->fd;
-            m->stats.open_fds++;
-        } else {
-            extra = job->fd; /* another thread reopened it first */
-        }
-    }
+    if (reopened && job->fd != SMMAP_OS_NO_FD)
+        extra = adopt_reopened(m, e, job->fd);
     if (job->no_mmap && !e->no_mmap) {
         e->no_mmap = 1;
         m->stats.files_no_mmap++;
@@ -500,13 +506,7 @@ int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
         err = smmap__entry_reopen(e, &fd);
         if (err == 0) {
             smmap__mutex_lock(&m->lock);
-            m->stats.fd_reopens++;
-            if (e->fd == SMMAP_OS_NO_FD) {
-                e->fd = fd;
-                m->stats.open_fds++;
-            } else {
-                own = fd;
-            }
+            own = adopt_reopened(m, e, fd);
             smmap__mutex_unlock(&m->lock);
         }
     }
