@@ -8,12 +8,22 @@
 #   ++ <-> --, unary minus dropped, integer constants 0 <-> 1 and N -> N+1.
 # The mutants are sampled with a fixed seed (all of them with SAMPLE=0).
 #
+# A mutant whose object file, without debug information, is byte for byte
+# the object of the unmutated source is equivalent by construction (Trivial
+# Compiler Equivalence, Papadakis et al., ICSE 2015): the compiler folded
+# the change away (e.g. `sizeof(void *) >= 8` -> `<= 8` on a 64-bit build) or
+# the code is not compiled on this platform (the other side of an #if).
+# Such mutants are listed apart and left out of the score; no test can kill
+# them in this build.
+#
 # Usage: scripts/mutation.sh            (SAMPLE=100 SEED=1 by default)
 # Environment: SAMPLE, SEED, JOBS, TEST_TIMEOUT (seconds per test, 120),
+#   ONLY (comma-separated sources of src/ to mutate, e.g. ONLY=os_posix.c,
+#   to check new tests against one file's mutants; default all),
 #   TESTS_EXCLUDE (ctest -E regex; default skips the tests that do not run
 #   the C library directly: install, python, tool, README example, header).
-# Output: the score over mutants that build, and each survivor as a diff
-# line, in build-mutation/report.txt.
+# Output: the score over mutants that build to different code, each survivor
+# and each same-code mutant as a diff line, in build-mutation/report.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -38,6 +48,12 @@ cmake -S "$work" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 # The fault test injects at every fifth call (all sites, all errnos).
 export SMMAP_TEST_QUICK=1
 cmake --build "$work/build" -j "$jobs" >/dev/null
+objdir=$work/build/CMakeFiles/smmap_static.dir/src
+# The code each source compiles to unmutated, for the equivalence check.
+mkdir -p "$work/code"
+for o in "$objdir"/*.c.o; do
+  objcopy --strip-debug "$o" "$work/code/$(basename "$o")"
+done
 echo "mutation: baseline suite"
 if ! ctest --test-dir "$work/build" -j "$jobs" -E "$exclude" --timeout "$test_timeout" >"$out/baseline.log" 2>&1; then
   # A test that fails unmutated cannot kill anything: leave it out, say so.
@@ -50,11 +66,12 @@ if ! ctest --test-dir "$work/build" -j "$jobs" -E "$exclude" --timeout "$test_ti
 fi
 
 # List every mutation point, then sample.
-/usr/bin/python3 - "$work" "$sample" "$seed" >"$out/mutants.tsv" <<'EOF'
+/usr/bin/python3 - "$work" "$sample" "$seed" "${ONLY:-}" >"$out/mutants.tsv" <<'EOF'
 import os, re, sys, random
 work, sample, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+only = [f for f in sys.argv[4].split(",") if f]
 files = sorted(f for f in os.listdir(os.path.join(work, "src"))
-               if f.endswith(".c") and f != "os_win32.c")
+               if f.endswith(".c") and f != "os_win32.c" and (not only or f in only))
 token = re.compile(r'''
     (?P<comment>/\*.*?\*/|//[^\n]*)
   | (?P<string>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')
@@ -118,8 +135,9 @@ total=$(sed -n 's/^#total\t//p' "$out/mutants.tsv")
 count=$(grep -vc '^#' "$out/mutants.tsv" || true)
 echo "mutation: $total mutation points in src/, testing $count (seed $seed)"
 
-killed=0 survived=0 unbuilt=0 n=0
+killed=0 survived=0 unbuilt=0 equivalent=0 n=0
 : >"$out/survivors.txt"
+: >"$out/equivalent.txt"
 while IFS=$'\t' read -r file offset length repl line what; do
   [ "${file:0:1}" = "#" ] && continue
   n=$((n + 1))
@@ -134,6 +152,11 @@ open(path, "w").write(text[:off] + repl + text[off + n:])
 EOF
   if ! cmake --build "$work/build" -j "$jobs" >/dev/null 2>&1; then
     result=unbuilt; unbuilt=$((unbuilt + 1))
+  elif objcopy --strip-debug "$objdir/$file.o" "$work/mutant.o" &&
+       cmp -s "$work/mutant.o" "$work/code/$file.o"; then
+    result=same-code; equivalent=$((equivalent + 1))
+    printf '%s:%s: %s    | %s\n' "$file" "$line" "$what" \
+      "$(sed -n "${line}p" "$src.orig" | sed 's/^ *//')" >>"$out/equivalent.txt"
   elif ctest --test-dir "$work/build" -j "$jobs" -E "$exclude" --timeout "$test_timeout" \
          --stop-on-failure >/dev/null 2>&1; then
     result=SURVIVED; survived=$((survived + 1))
@@ -144,16 +167,18 @@ EOF
   fi
   mv "$src.orig" "$src"
   touch "$src"
-  printf 'mutation %3d/%d %-8s %s:%s %s\n' "$n" "$count" "$result" "$file" "$line" "$what"
+  printf 'mutation %3d/%d %-9s %s:%s %s\n' "$n" "$count" "$result" "$file" "$line" "$what"
 done <"$out/mutants.tsv"
 cmake --build "$work/build" -j "$jobs" >/dev/null 2>&1 || true
 
 built=$((killed + survived))
 score=$(awk -v k="$killed" -v b="$built" 'BEGIN{printf "%.1f", b ? 100*k/b : 0}')
 {
-  echo "mutation: $count mutants of $total (seed $seed): $killed killed, $survived survived, $unbuilt did not build"
-  echo "mutation: score $score% of the mutants that build (target 90%)"
+  echo "mutation: $count mutants of $total (seed $seed): $killed killed, $survived survived, $unbuilt did not build, $equivalent compile to the same code"
+  echo "mutation: score $score% of the mutants that build to different code (target 90%)"
   echo "survivors:"
   cat "$out/survivors.txt"
+  echo "same code as the original (left out of the score):"
+  cat "$out/equivalent.txt"
 } | tee "$out/report.txt"
 awk -v s="$score" 'BEGIN{exit !(s>=90)}' && echo "1 passed, 0 failed" || { echo "0 passed, 1 failed"; exit 1; }

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -233,10 +234,101 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
     smmap_manager_free(m);
 }
 
+/* --- a foreign SIGBUS after one of ours, to a plain handler ---------------- */
+
+static volatile int plain_calls;
+
+static void plain_handler(int sig)
+{
+    plain_calls += sig == SIGBUS;
+    siglongjmp(app_env, 1);
+}
+
+/* The application's handler was installed without SA_SIGINFO: smmap chains
+ * to it as sa_handler. One fault of smmap's own is recovered first, so the
+ * guard is known to be disarmed again afterwards. */
+static void test_hostile__foreign_sigbus_reaches_plain_handler(void)
+{
+    const char *path = fixture_file("data", 1 * MIB);
+    const char *other = fixture_file("other", 8192);
+    smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor c;
+    unsigned char buf[64];
+    volatile const unsigned char *at = NULL;
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = plain_handler;
+    sa.sa_flags = SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 200000, buf, 64), 64);
+    REQUIRE_EQ(truncate(path, 65536), 0);
+    CHECK_EQ(smmap_read(&c, 200000, buf, 64), -EIO);
+    CHECK_EQ(plain_calls, 0);
+
+    /* A foreign fault after smmap recovered one of its own: the guard is
+     * disarmed again, so the fault is the application's. */
+    foreign_fault(other, &at);
+    CHECK_EQ(plain_calls, 1);
+    if (sigsetjmp(app_env, 1) == 0)
+        raise(SIGBUS);
+    CHECK_EQ(plain_calls, 2);
+    CHECK_EQ(test_stats(m).faults, 1);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* With no handler before smmap's (SIG_DFL), a fault that is not smmap's
+ * terminates the process by SIGBUS, as it would without the library. */
+static void test_hostile__foreign_sigbus_default_terminates(void)
+{
+    const char *path = fixture_file("data", 1 * MIB);
+    const char *other = fixture_file("other", 8192);
+    int status = 0;
+    pid_t child = fork();
+    REQUIRE_EQ(child >= 0, 1);
+    if (child == 0) {
+        smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
+        smmap_file *f = test_open(m, path);
+        smmap_cursor c;
+        unsigned char buf[64];
+        smmap_os_fd fd;
+        void *base;
+        struct rlimit no_core = {0, 0};
+        (void)setrlimit(RLIMIT_CORE, &no_core); /* the death is expected */
+        signal(SIGBUS, SIG_DFL);
+        smmap_cursor_init(&c, f);
+        if (smmap_read(&c, 100, buf, 64) != 64) /* installs smmap's */
+            _exit(3);
+        if (smmap__os.open_ro(other, &fd) != 0 ||
+            smmap__os.map(fd, 0, 4096, &base) != 0)
+            _exit(4);
+        (void)truncate(other, 0);
+        (void)*(volatile const unsigned char *)base;
+        _exit(5); /* survived a fault that was not smmap's */
+    }
+    REQUIRE_EQ(waitpid(child, &status, 0), child);
+    CHECK(WIFSIGNALED(status));
+    CHECK_EQ(WIFSIGNALED(status) ? WTERMSIG(status) : -WEXITSTATUS(status),
+             SIGBUS);
+}
+
 /* --- SMMAP_NO_SIGNAL_HANDLER: the application's handler delegates --------- */
+
+static volatile int wrong_signal_claimed;
 
 static void delegating_handler(int sig, siginfo_t *info, void *context)
 {
+    /* A real fault of a guarded copy, presented as another signal or
+     * without its siginfo, is not claimed: only SIGBUS and SIGSEGV are. */
+    if (smmap_handle_fault(SIGUSR1, info, context) != 0 ||
+        smmap_handle_fault(sig, NULL, context) != 0)
+        wrong_signal_claimed++;
     if (smmap_handle_fault(sig, info, context))
         return; /* ours: smmap_read returns -EIO */
     app_calls++;
@@ -267,6 +359,8 @@ static void test_hostile__application_owns_the_handler(void)
     REQUIRE_EQ(truncate(path, 4096), 0);
     CHECK_EQ(smmap_read(&c, 500000, buf, 64), -EIO);
     CHECK_EQ(app_calls, 0);
+    CHECK_EQ(wrong_signal_claimed, 0);
+    CHECK_EQ(test_stats(m).faults, 1);
     {
         siginfo_t info;
         memset(&info, 0, sizeof(info));
@@ -583,6 +677,8 @@ static const test_case tests[] = {
     TEST_ENTRY(test_hostile__truncation_under_readers),
     TEST_ENTRY(test_hostile__foreign_sigbus_reaches_application),
     TEST_ENTRY(test_hostile__application_owns_the_handler),
+    TEST_ENTRY(test_hostile__foreign_sigbus_reaches_plain_handler),
+    TEST_ENTRY(test_hostile__foreign_sigbus_default_terminates),
     TEST_ENTRY(test_hostile__rewrite_in_place),
     TEST_ENTRY(test_hostile__rename_over_and_delete),
 #endif
