@@ -3,7 +3,8 @@
 # constant at a time in a copy of the tree (never the working tree), rebuild,
 # run the C test suite with a timeout; a mutant is killed when a test fails.
 #
-# Mutations (in code, not in comments, strings or preprocessor lines):
+# Mutations (in code, not in comments, strings, preprocessor lines or the
+# conditions of assert(), which are the invariants the tests rely on):
 #   < <= > >= == != swapped with their neighbours, && <-> ||, + <-> -,
 #   ++ <-> --, unary minus dropped, integer constants 0 <-> 1 and N -> N+1.
 # The mutants are sampled with a fixed seed (all of them with SAMPLE=0).
@@ -88,6 +89,16 @@ for name in files:
     text = open(os.path.join(work, "src", name)).read()
     # Offsets of preprocessor lines: never mutated.
     pre = [(m.start(), m.end()) for m in re.finditer(r"^[ \t]*#.*?(?<!\\)$", text, re.M | re.S)]
+    # assert() conditions are the oracle (the invariants the tests rely
+    # on), not code under test: a weakened assertion cannot fail a test.
+    for m in re.finditer(r"\bassert\(", text):
+        depth, j = 0, m.end() - 1
+        while True:
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        pre.append((m.start(), j))
     def in_pre(i):
         return any(a <= i < b for a, b in pre)
     prev = None

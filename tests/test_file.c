@@ -4,6 +4,7 @@
  * with its identity check on reopen.
  */
 #include "test.h"
+#include "smmap_int.h"
 
 #ifndef _WIN32
 #include <fcntl.h>
@@ -297,6 +298,38 @@ static void test_file__size_is_a_snapshot(void)
     smmap_manager_free(m);
 }
 
+/* The table of entries by (device, inode) starts with 16 buckets and
+ * doubles when a new file would make it fuller than one entry per bucket;
+ * every file is still found through it afterwards. */
+static void test_file__entry_table_doubles_when_full(void)
+{
+    smmap_manager *m = test_manager(65536, 1u << 20, 100, 8, 0);
+    smmap_file *files[33], *again;
+    char name[16];
+    int i;
+
+    CHECK_EQ(m->nbuckets, 16);
+    for (i = 0; i < 33; i++) {
+        snprintf(name, sizeof(name), "f%d", i);
+        files[i] = test_open(m, fixture_file(name, 100 + i));
+        if (i == 15)
+            CHECK_EQ(m->nbuckets, 16); /* 16 files in 16 buckets */
+        if (i == 16)
+            CHECK_EQ(m->nbuckets, 32);
+    }
+    CHECK_EQ(m->nbuckets, 64);
+    CHECK_EQ(test_stats(m).files, 33);
+    /* Found again through the new table: the same entry, not a new one. */
+    again = test_open(m, fixture_path("f7"));
+    CHECK_EQ(test_stats(m).files, 33);
+    CHECK_EQ(smmap_file_size(again), 107);
+    smmap_file_close(again);
+    for (i = 0; i < 33; i++)
+        smmap_file_close(files[i]);
+    CHECK_EQ(test_stats(m).files, 0);
+    smmap_manager_free(m);
+}
+
 static const test_case tests[] = {
     TEST_ENTRY(test_file__same_file_any_spelling_shares_regions),
     TEST_ENTRY(test_file__replaced_file_is_a_different_file),
@@ -310,6 +343,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_file__open_fd_duplicates),
     TEST_ENTRY(test_file__reopen_refuses_a_shrunk_file),
     TEST_ENTRY(test_file__fd_opened_files_keep_their_descriptor),
+    TEST_ENTRY(test_file__entry_table_doubles_when_full),
 #endif
 };
 

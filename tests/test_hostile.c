@@ -197,6 +197,7 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
     smmap_file *f = test_open(m, path);
     smmap_cursor c;
     unsigned char buf[64];
+    static unsigned char big[8192];
     volatile const unsigned char *at = NULL;
 
     install_app_handler(); /* the application's, before smmap's */
@@ -216,6 +217,14 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
     /* And smmap's own faults still become -EIO, without the application
      * seeing them. */
     REQUIRE_EQ(smmap_read(&c, 300000, buf, 64), 64);
+    /* Copies that start in bytes still there and run into a lost page (the
+     * window [262144, 327680) stays held): the fault is past the start. */
+    REQUIRE_EQ(truncate(path, 303104), 0);
+    CHECK_EQ(smmap_read(&c, 303104 - 8, buf, 16), -EIO); /* second load */
+    CHECK_EQ(smmap_read(&c, 303104 - 100, big, 4000), -EIO); /* 16 B loop */
+    CHECK_EQ(smmap_read(&c, 303104 - 100, big, 8192), -EIO); /* rep movsb */
+    CHECK_EQ(smmap_read(&c, 303104 - 100, buf, 64), 64);
+    CHECK(pattern_matches(buf, 303104 - 100, 64));
     REQUIRE_EQ(truncate(path, 65536), 0);
     CHECK_EQ(smmap_read(&c, 300000, buf, 64), -EIO);
     /* Every size of copy is guarded: 1-3, 4-7, 8-16 bytes and more. */
@@ -223,12 +232,63 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
     CHECK_EQ(smmap_read(&c, 300002, buf, 5), -EIO);
     CHECK_EQ(smmap_read(&c, 300003, buf, 16), -EIO);
     CHECK_EQ(smmap_read(&c, 300004, buf, 17), -EIO);
-    {
-        static unsigned char big[8192];
-        CHECK_EQ(smmap_read(&c, 300005, big, sizeof(big)), -EIO);
-    }
+    CHECK_EQ(smmap_read(&c, 300005, big, sizeof(big)), -EIO);
     CHECK_EQ(app_calls, 2);
-    CHECK_EQ(test_stats(m).faults, 6);
+    CHECK_EQ(test_stats(m).faults, 9);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* --- a fault on the destination is the caller's, not smmap's -------------- */
+
+static void app_segv_handler(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    app_calls += sig == SIGSEGV;
+    app_fault_addr = info->si_addr;
+    siglongjmp(app_env, 1);
+}
+
+/* smmap_read into memory the caller cannot write faults inside the guarded
+ * copy, but not on its source: smmap must not turn that into -EIO (it would
+ * hide the caller's bug); the application's SIGSEGV handler sees it. */
+static void test_hostile__destination_fault_is_not_hidden(void)
+{
+    const char *path = fixture_file("data", 1 * MIB);
+    smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor c;
+    unsigned char buf[64];
+    void *readonly = NULL;
+    smmap_os_fd fd;
+    struct sigaction sa;
+    size_t i;
+    static const size_t lens[] = {8, 64, 8192};
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = app_segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 100, buf, 64), 64); /* installs smmap's */
+    /* A read-only page: a map of the file itself. */
+    REQUIRE_EQ(smmap__os.open_ro(path, &fd), 0);
+    REQUIRE_EQ(smmap__os.map(fd, 0, 16384, &readonly), 0);
+    for (i = 0; i < 3; i++) {
+        volatile int64_t got = 1;
+        app_fault_addr = NULL;
+        if (sigsetjmp(app_env, 1) == 0)
+            got = smmap_read(&c, 1000, readonly, lens[i]);
+        CHECK_EQ(got, 1); /* the read did not return: the handler jumped */
+        CHECK(app_fault_addr == readonly);
+    }
+    CHECK_EQ(app_calls, 3);
+    CHECK_EQ(test_stats(m).faults, 0);
+    smmap__os.unmap(readonly, 16384);
+    smmap__os.close(fd);
     smmap_cursor_release(&c);
     smmap_file_close(f);
     smmap_manager_free(m);
@@ -679,6 +739,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_hostile__application_owns_the_handler),
     TEST_ENTRY(test_hostile__foreign_sigbus_reaches_plain_handler),
     TEST_ENTRY(test_hostile__foreign_sigbus_default_terminates),
+    TEST_ENTRY(test_hostile__destination_fault_is_not_hidden),
     TEST_ENTRY(test_hostile__rewrite_in_place),
     TEST_ENTRY(test_hostile__rename_over_and_delete),
 #endif

@@ -140,6 +140,28 @@ static void test_os__pread_error_is_returned_once(void)
     CHECK_EQ(smmap__os_default.pread(fd, buf, sizeof(buf), 0), -EISDIR);
     close(fd);
 }
+
+/* The guarded copy's own contract: 0 when the bytes were copied, -EIO when
+ * the source faulted (the library maps any failure to its own error, so
+ * only this test sees the value). */
+static void test_os__guarded_copy_of_a_lost_page_is_eio(void)
+{
+    const char *path = fixture_file("data", 8192);
+    smmap_os_fd fd;
+    void *base;
+    unsigned char buf[64];
+
+    REQUIRE_EQ(smmap__os_default.open_ro(path, &fd), 0);
+    REQUIRE_EQ(smmap__os_default.map(fd, 0, 8192, &base), 0);
+    CHECK_EQ(smmap__os_default.guarded_copy(buf, (unsigned char *)base + 4000,
+                                            64, 1), 0);
+    CHECK_EQ(buf[63], pattern_byte(4063));
+    REQUIRE_EQ(truncate(path, 4096), 0);
+    CHECK_EQ(smmap__os_default.guarded_copy(buf, (unsigned char *)base + 5000,
+                                            64, 1), -EIO);
+    CHECK_EQ(smmap__os_default.unmap(base, 8192), 0);
+    CHECK_EQ(smmap__os_default.close(fd), 0);
+}
 #endif
 
 static const test_case tests[] = {
@@ -152,6 +174,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_os__open_success_is_not_retried),
     TEST_ENTRY(test_os__pread_success_is_not_retried),
     TEST_ENTRY(test_os__pread_error_is_returned_once),
+    TEST_ENTRY(test_os__guarded_copy_of_a_lost_page_is_eio),
 #endif
 };
 
