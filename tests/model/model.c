@@ -30,14 +30,12 @@
  */
 #include "model.h"
 #include "smmap_int.h"
+#include "../portable.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 uint64_t model_ops_applied;
 long model_live_allocations;
@@ -59,19 +57,6 @@ static uint64_t rand_below(uint64_t *rng, uint64_t n)
 
 /* ---------------------------------------------------------------- pool */
 
-static int write_all(int fd, const unsigned char *p, size_t n, uint64_t off)
-{
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, (off_t)off);
-        if (w < 0)
-            return -errno;
-        p += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
-}
-
 /* Random bytes at [off, off + n) of fd. */
 static int fill_random(int fd, uint64_t off, uint64_t n, uint64_t *rng)
 {
@@ -81,7 +66,7 @@ static int fill_random(int fd, uint64_t off, uint64_t n, uint64_t *rng)
         int err;
         for (i = 0; i < k; i++)
             chunk[i] = (unsigned char)(model_rand(rng) >> 56);
-        err = write_all(fd, chunk, k, off);
+        err = port_pwrite_all(fd, chunk, k, off);
         if (err != 0)
             return err;
         off += k;
@@ -93,22 +78,25 @@ static int fill_random(int fd, uint64_t off, uint64_t n, uint64_t *rng)
 int model_pool_create(model_pool *p, unsigned count, uint64_t seed,
                       int with_huge)
 {
-    const char *tmp = getenv("TMPDIR");
     uint64_t rng = seed * 2654435761u + 0x9E3779B97F4A7C15ull;
     unsigned i;
+    int err;
 
     memset(p, 0, sizeof(*p));
     if (count > MODEL_MAX_POOL)
         count = MODEL_MAX_POOL;
-    p->page = (uint64_t)sysconf(_SC_PAGESIZE);
-    snprintf(p->dir, sizeof(p->dir), "%s/smmap-model-XXXXXX",
-             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    if (mkdtemp(p->dir) == NULL)
-        return -errno;
+    /* What the library aligns windows to: the page size on POSIX, 64 KiB
+     * on Windows. */
+    p->page = smmap__os_default.granularity();
+    err = port_make_temp_dir(p->dir, sizeof(p->dir), "smmap-model");
+    if (err != 0) {
+        p->dir[0] = '\0';
+        return err;
+    }
     for (i = 0; i < count; i++) {
         model_pool_file *f = &p->files[i];
         uint64_t g = p->page, size;
-        int fd, err = 0;
+        int fd;
         switch (i) {
         case 0: size = 0; break;
         case 1: size = 1; break;
@@ -127,17 +115,17 @@ int model_pool_create(model_pool *p, unsigned count, uint64_t seed,
             /* Through a local buffer: f->path and p->dir are both in *p,
              * which gcc's -Wrestrict cannot tell apart. */
             char path[sizeof(f->path)];
-            snprintf(path, sizeof(path), "%s/%s", p->dir, f->name);
+            snprintf(path, sizeof(path), "%s" PORT_SEP "%s", p->dir, f->name);
             memcpy(f->path, path, sizeof(path));
         }
         f->size = size;
-        fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        fd = port_open_write(f->path, 1);
         if (fd < 0)
-            return -errno;
+            return fd;
         if (i == 7 && with_huge) {
             /* Sparse past 4 GiB: data at the start, around the 4 GiB mark
              * (where 32-bit offsets would wrap) and at the end. */
-            err = ftruncate(fd, (off_t)size) != 0 ? -errno : 0;
+            err = port_set_size(fd, size);
             if (err == 0)
                 err = fill_random(fd, 0, 16 * g, &rng);
             if (err == 0)
@@ -147,12 +135,16 @@ int model_pool_create(model_pool *p, unsigned count, uint64_t seed,
         } else {
             err = fill_random(fd, 0, size, &rng);
         }
-        close(fd);
-        if (err != 0)
+        port_close(fd);
+        if (err != 0) {
+            port_remove_file(f->path);
             return err;
-        f->fd = open(f->path, O_RDONLY);
-        if (f->fd < 0)
-            return -errno;
+        }
+        f->fd = port_open_read(f->path);
+        if (f->fd < 0) {
+            port_remove_file(f->path);
+            return f->fd;
+        }
         p->count = i + 1;
     }
     return 0;
@@ -162,10 +154,11 @@ void model_pool_destroy(model_pool *p)
 {
     unsigned i;
     for (i = 0; i < p->count; i++) {
-        close(p->files[i].fd);
-        unlink(p->files[i].path);
+        port_close(p->files[i].fd);
+        port_remove_file(p->files[i].path);
     }
-    rmdir(p->dir);
+    if (p->dir[0] != '\0')
+        port_remove_dir(p->dir);
     p->count = 0;
 }
 
@@ -551,15 +544,15 @@ static int check_bytes(model_run *r, int pool_index, uint64_t off,
         spans[1][0] = off + len - cap, spans[1][1] = cap;
     for (s = 0; s < 2; s++) {
         uint64_t at = spans[s][0], n = spans[s][1];
-        ssize_t got;
+        int64_t got;
         if (n == 0)
             continue;
-        got = pread(r->pool->files[pool_index].fd, r->buf, (size_t)n,
-                    (off_t)at);
-        if (got != (ssize_t)n)
-            FAIL(r, "%s: pread of f%d [%llu, +%llu) gave %zd", what,
+        got = port_pread(r->pool->files[pool_index].fd, r->buf, (size_t)n,
+                         at);
+        if (got != (int64_t)n)
+            FAIL(r, "%s: pread of f%d [%llu, +%llu) gave %lld", what,
                  pool_index, (unsigned long long)at, (unsigned long long)n,
-                 got);
+                 (long long)got);
         if (memcmp(r->buf, p + (at - off), (size_t)n) != 0) {
             uint64_t k = 0;
             while (r->buf[k] == p[at - off + k])
@@ -1148,11 +1141,11 @@ int model_run_step(model_run *r, const model_op *op)
         if (op->kind == OP_OPEN_PATH) {
             err = smmap_file_open(r->m, path, &f);
         } else {
-            int fd = open(path, O_RDONLY);
+            int fd = port_open_read(path);
             if (fd < 0)
-                FAIL(r, "test could not open %s", path);
+                FAIL(r, "test could not open %s: %d", path, fd);
             err = smmap_file_open_fd(r->m, fd, &f);
-            close(fd);
+            port_close(fd);
         }
         if (err != 0 || f == NULL)
             FAIL(r, "open of %s gave %d", path, err);

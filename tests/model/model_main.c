@@ -2,8 +2,11 @@
  * model_main.c - the randomized model test: for each seed, random options
  * and files, then a random operation sequence checked step by step against
  * the reference model (model.c). On a mismatch it prints the seed and the
- * shortest sequence it can find that still fails (each candidate replayed
- * in a child process, so a crash in the library counts as a failure too).
+ * shortest sequence it can find that still fails. On POSIX each candidate
+ * is replayed in a child process, so a crash in the library counts as a
+ * failure too; Windows has no fork, so there the candidates are replayed in
+ * this process (a crash while shrinking ends the run after the seed and the
+ * options were printed, which is enough to rerun it).
  *
  * Usage: test_model [--seeds N] [--first-seed S] [--ops M] [--pool K]
  *                   [--no-huge] [--fds-unbounded] [--no-open-fd] [--seconds T]
@@ -12,15 +15,16 @@
  * 0 only if every seed passed.
  */
 #include "model.h"
+#include "../portable.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <fcntl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+#endif
 
 static model_pool pool;
 /* --fds-unbounded: max_open_files above the pool size, so the descriptor
@@ -31,9 +35,7 @@ static int no_open_fd;
 
 static double now_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return port_now();
 }
 
 /* Run ops against a fresh manager in this process. Returns 0 or 1. */
@@ -68,6 +70,14 @@ static int replay_here(const model_config *cfg, const model_op *ops, size_t n,
     return 0;
 }
 
+#ifdef _WIN32
+/* No fork: replay here. A mismatch is a failure; a crash ends the run. */
+static int replay_fails(const model_config *cfg, const model_op *ops,
+                        size_t n)
+{
+    return replay_here(cfg, ops, n, 0);
+}
+#else
 /* Replay in a child: a crash or an abort is a failure like a mismatch. */
 static int replay_fails(const model_config *cfg, const model_op *ops,
                         size_t n)
@@ -88,6 +98,7 @@ static int replay_fails(const model_config *cfg, const model_op *ops,
         return 1;
     return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+#endif
 
 /* Remove chunks of operations, halving the chunk size, while the sequence
  * still fails. Bounded by max_tries replays. */
@@ -132,6 +143,7 @@ static void print_failure(uint64_t seed, const model_config *cfg,
     model_format_config(cfg, text, sizeof(text));
     fprintf(stderr, "FAIL seed %llu after %zu operations\n  options: %s\n",
             (unsigned long long)seed, n, text);
+    fflush(stderr);
     shrunk = replay_fails(cfg, ops, n) ? shrink(cfg, ops, n) : n;
     fprintf(stderr, "  shortest failing sequence (%zu operations):\n", shrunk);
     for (i = 0; i < shrunk; i++) {

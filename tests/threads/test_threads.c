@@ -10,18 +10,19 @@
  * that hold at every instant. Run it under ThreadSanitizer and helgrind
  * (scripts/test-sanitizers.sh) for the data races the checks cannot see.
  *
+ * Threads, the mutex and the clock come from tests/portable.h: pthreads on
+ * POSIX, Win32 threads and a critical section on Windows. Files are sized
+ * in windows of the system's granularity (the page; 64 KiB on Windows).
+ *
  * Usage: test_threads [--iterations N] [--timeout SECONDS]
  */
 #include "smmap.h"
+#include "../portable.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #define WORKERS 8
 #define NFILES 6
@@ -34,17 +35,18 @@ static uint64_t page;
 static smmap_manager *manager;
 static smmap_file *shared[NFILES];
 static long iterations = 20000;
+/* done_lock guards stop_stats and workers_done. */
+static port_mutex done_lock;
 static int stop_stats;
-static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
 static int workers_done;
 
 /* Counted per thread, summed at the end. */
 typedef struct worker {
-    pthread_t thread;
+    port_thread thread;
     int id;
     uint64_t rng;
-    long ops, bytes_checked, emfile, enomem, errors;
+    long ops, emfile, enomem, errors;
+    long long bytes_checked; /* past 2^31: long is 32 bits on Windows */
     char first_error[200];
 } worker;
 
@@ -65,28 +67,24 @@ static uint64_t next_rand(uint64_t *s)
 
 static int make_files(void)
 {
-    const char *tmp = getenv("TMPDIR");
     int i;
-    page = (uint64_t)sysconf(_SC_PAGESIZE);
-    snprintf(dir, sizeof(dir), "%s/smmap-threads-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL)
+    page = port_granularity();
+    if (port_make_temp_dir(dir, sizeof(dir), "smmap-threads") != 0)
         return -1;
     for (i = 0; i < NFILES; i++) {
         static const uint64_t pages[NFILES] = {1, 3, 8, 17, 64, 256};
-        uint64_t size = pages[i] * 4096 + (uint64_t)i * 37, k;
+        uint64_t size = pages[i] * page + (uint64_t)i * 37, k;
         unsigned char *buf = malloc(size);
-        int fd;
+        if (buf == NULL)
+            return -1;
         sizes[i] = size;
-        snprintf(paths[i], sizeof(paths[i]), "%s/t%d", dir, i);
+        snprintf(paths[i], sizeof(paths[i]), "%s" PORT_SEP "t%d", dir, i);
         for (k = 0; k < size; k++)
             buf[k] = expected_byte(i, k);
-        fd = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || write(fd, buf, size) != (ssize_t)size) {
+        if (port_write_file(paths[i], buf, (size_t)size) != 0) {
             free(buf);
             return -1;
         }
-        close(fd);
         free(buf);
     }
     return 0;
@@ -96,8 +94,8 @@ static void remove_files(void)
 {
     int i;
     for (i = 0; i < NFILES; i++)
-        unlink(paths[i]);
-    rmdir(dir);
+        port_remove_file(paths[i]);
+    port_remove_dir(dir);
 }
 
 static void note_error(worker *w, const char *what, long value)
@@ -128,21 +126,23 @@ static void check_span(worker *w, int file, uint64_t off,
             return;
         }
     }
-    w->bytes_checked += (long)n;
+    w->bytes_checked += (long long)n;
 }
 
-static void *work(void *arg)
+static void work(void *arg)
 {
     worker *w = arg;
     smmap_cursor a, b;
     smmap_file *own = NULL;
     int file_a = 0;
-    unsigned char buf[3 * 8192];
+    unsigned char *buf = malloc(6 * page);
     long i;
 
     smmap_cursor_init(&a, shared[0]);
     smmap_cursor_init(&b, NULL);
-    for (i = 0; i < iterations; i++) {
+    if (buf == NULL)
+        note_error(w, "malloc of the read buffer", 0);
+    for (i = 0; buf != NULL && i < iterations; i++) {
         uint64_t r = next_rand(&w->rng), off, len;
         int op = (int)(r % 100), err;
         w->ops++;
@@ -198,7 +198,7 @@ static void *work(void *arg)
             check_span(w, file_a, off, p, len);
         } else if (op < 85) {
             int64_t n;
-            len = next_rand(&w->rng) % sizeof(buf);
+            len = next_rand(&w->rng) % (6 * page);
             n = smmap_read(&a, off, buf, (size_t)len);
             if (n < 0) {
                 count_failure(w, "read", (int)n);
@@ -222,27 +222,26 @@ static void *work(void *arg)
     smmap_cursor_release(&a);
     smmap_cursor_release(&b);
     smmap_file_close(own);
-    pthread_mutex_lock(&done_lock);
+    free(buf);
+    port_mutex_lock(&done_lock);
     workers_done++;
-    pthread_cond_signal(&done_cond);
-    pthread_mutex_unlock(&done_lock);
-    return NULL;
+    port_mutex_unlock(&done_lock);
 }
 
 static long stats_calls, collects, stats_errors;
 static char stats_error[200];
 
-static void *collect_and_stats(void *arg)
+static void collect_and_stats(void *arg)
 {
     (void)arg;
     for (;;) {
         smmap_stats st;
-        pthread_mutex_lock(&done_lock);
+        port_mutex_lock(&done_lock);
         if (stop_stats) {
-            pthread_mutex_unlock(&done_lock);
+            port_mutex_unlock(&done_lock);
             break;
         }
-        pthread_mutex_unlock(&done_lock);
+        port_mutex_unlock(&done_lock);
         smmap_manager_stats(manager, &st);
         stats_calls++;
         if (st.regions > MAX_REGIONS || st.peak_regions > MAX_REGIONS ||
@@ -256,22 +255,19 @@ static void *collect_and_stats(void *arg)
             (void)smmap_manager_collect(manager);
             collects++;
         }
-        {
-            struct timespec ts = {0, 200000};
-            nanosleep(&ts, NULL);
-        }
+        port_sleep_us(200);
     }
-    return NULL;
 }
 
 /* One phase with the given options. Returns the number of failures. */
 static int run_phase(const char *name, smmap_options *o, int timeout)
 {
     worker w[WORKERS];
-    pthread_t stats_thread;
-    struct timespec deadline;
+    port_thread stats_thread;
+    double deadline;
     smmap_stats st;
-    long ops = 0, bytes = 0, emfile = 0, enomem = 0;
+    long ops = 0, emfile = 0, enomem = 0;
+    long long bytes = 0;
     int i, err, failures = 0;
 
     err = smmap_manager_new(&manager, o);
@@ -289,33 +285,44 @@ static int run_phase(const char *name, smmap_options *o, int timeout)
     workers_done = 0;
     stop_stats = 0;
     stats_calls = collects = stats_errors = 0;
-    pthread_create(&stats_thread, NULL, collect_and_stats, NULL);
+    if (port_thread_start(&stats_thread, collect_and_stats, NULL) != 0) {
+        fprintf(stderr, "%s: could not start the stats thread\n", name);
+        return 1;
+    }
     for (i = 0; i < WORKERS; i++) {
         memset(&w[i], 0, sizeof(w[i]));
         w[i].id = i;
         w[i].rng = 0x1234567ull * (uint64_t)(i + 1) + 99;
-        pthread_create(&w[i].thread, NULL, work, &w[i]);
+        if (port_thread_start(&w[i].thread, work, &w[i]) != 0) {
+            fprintf(stderr, "%s: could not start thread %d\n", name, i);
+            printf("0 passed, 1 failed\n");
+            fflush(NULL);
+            _Exit(1);
+        }
     }
-    /* The watchdog: a deadlock fails the test instead of hanging it. */
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout;
-    pthread_mutex_lock(&done_lock);
+    /* The watchdog: a deadlock fails the test instead of hanging it. It
+     * polls (every 10 ms) so that it needs only a mutex and a clock. */
+    deadline = port_now() + timeout;
+    port_mutex_lock(&done_lock);
     while (workers_done < WORKERS) {
-        if (pthread_cond_timedwait(&done_cond, &done_lock, &deadline) ==
-            ETIMEDOUT) {
+        port_mutex_unlock(&done_lock);
+        if (port_now() > deadline) {
+            port_mutex_lock(&done_lock);
             fprintf(stderr, "%s: only %d of %d threads finished in %d s: "
                     "deadlock or livelock\n", name, workers_done, WORKERS,
                     timeout);
             printf("0 passed, 1 failed\n");
             fflush(NULL);
-            _exit(1);
+            _Exit(1);
         }
+        port_sleep_us(10000);
+        port_mutex_lock(&done_lock);
     }
     stop_stats = 1;
-    pthread_mutex_unlock(&done_lock);
+    port_mutex_unlock(&done_lock);
     for (i = 0; i < WORKERS; i++)
-        pthread_join(w[i].thread, NULL);
-    pthread_join(stats_thread, NULL);
+        port_thread_join(&w[i].thread);
+    port_thread_join(&stats_thread);
 
     for (i = 0; i < WORKERS; i++) {
         ops += w[i].ops;
@@ -334,7 +341,7 @@ static int run_phase(const char *name, smmap_options *o, int timeout)
         failures++;
     }
     smmap_manager_stats(manager, &st);
-    printf("threads: %s: %ld operations, %ld bytes checked, %llu maps, "
+    printf("threads: %s: %ld operations, %lld bytes checked, %llu maps, "
            "%llu evictions, %llu reuses, %ld -EMFILE, %ld -ENOMEM, %ld stats, "
            "%ld collects\n", name, ops, bytes, (unsigned long long)st.maps,
            (unsigned long long)st.evictions, (unsigned long long)st.reuses,
@@ -379,6 +386,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    port_mutex_init(&done_lock);
     if (make_files() != 0) {
         fprintf(stderr, "could not create the test files\n");
         return 1;
@@ -406,6 +414,7 @@ int main(int argc, char **argv)
     phases++;
 #endif
     remove_files();
+    port_mutex_destroy(&done_lock);
     printf("%d passed, %d failed\n", phases - failures, failures);
     return failures == 0 ? 0 : 1;
 }
