@@ -16,8 +16,13 @@
 
 #ifndef _WIN32
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/utsname.h>
+#endif
 #endif
 
 static void test_os__open_missing_is_enoent(void)
@@ -113,6 +118,122 @@ static void test_os__open_success_is_not_retried(void)
     close(saved_stdin);
 }
 
+/* Descriptor 0 is a descriptor like any other: dup_fd accepts it, and
+ * gives it out when it is the lowest free one. */
+static void test_os__dup_fd_uses_and_gives_descriptor_zero(void)
+{
+    const char *path = fixture_file("data", 100);
+    int saved_stdin = dup(0), fd;
+    smmap_os_fd copy = -7, copy2 = -7;
+    smmap_os_stat st;
+
+    REQUIRE_EQ(saved_stdin >= 0, 1);
+    fd = open(path, O_RDONLY);
+    REQUIRE_EQ(fd >= 0, 1);
+    close(0);
+    CHECK_EQ(smmap__os_default.dup_fd(fd, &copy), 0);
+    CHECK_EQ(copy, 0);
+    /* and 0 itself can be duplicated: it is the file, 100 bytes */
+    CHECK_EQ(smmap__os_default.dup_fd(0, &copy2), 0);
+    CHECK_EQ(copy2 > 0, 1);
+    if (copy2 > 0) {
+        CHECK_EQ(smmap__os_default.fstat(copy2, &st), 0);
+        CHECK_EQ(st.size, 100);
+        CHECK_EQ(smmap__os_default.close(copy2), 0);
+    }
+    close(fd);
+    dup2(saved_stdin, 0);
+    close(saved_stdin);
+}
+
+static void test_os__closed_descriptor_is_ebadf(void)
+{
+    smmap_os_stat st;
+    int fd = open("/", O_RDONLY);
+    REQUIRE_EQ(fd >= 0, 1);
+    CHECK_EQ(smmap__os_default.close(fd), 0);
+    CHECK_EQ(smmap__os_default.close(fd), -EBADF);
+    CHECK_EQ(smmap__os_default.fstat(fd, &st), -EBADF);
+}
+
+/* The modification time in nanoseconds since the epoch, exactly: the
+ * identity check compares it with what the file says later. */
+static void test_os__fstat_gives_mtime_in_nanoseconds(void)
+{
+    const char *path = fixture_file("data", 10);
+    struct timespec times[2] = {{1000000000, 0}, {1234567890, 987654321}};
+    smmap_os_fd fd;
+    smmap_os_stat st;
+
+    REQUIRE_EQ(utimensat(AT_FDCWD, path, times, 0), 0);
+    REQUIRE_EQ(smmap__os_default.open_ro(path, &fd), 0);
+    REQUIRE_EQ(smmap__os_default.fstat(fd, &st), 0);
+    CHECK_EQ(st.mtime_ns, 1234567890987654321ll);
+    CHECK_EQ(smmap__os_default.close(fd), 0);
+}
+
+/* The limits the defaults derive from, read here without the OS layer:
+ * vm.max_map_count (0 where unreadable) and the soft RLIMIT_NOFILE (0 when
+ * unlimited). */
+static void test_os__limits_are_the_systems(void)
+{
+    unsigned long long count = 0;
+    struct rlimit rl;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f == NULL || fscanf(f, "%llu", &count) != 1)
+        count = 0;
+    if (f != NULL)
+        fclose(f);
+    CHECK_EQ(smmap__os_default.max_map_count(), count);
+    REQUIRE_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    CHECK_EQ(smmap__os_default.max_open_files(),
+             rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur);
+#ifdef __linux__
+    CHECK(count > 0); /* readable on Linux: the branch above was real */
+#endif
+}
+
+/* MADV_POPULATE_READ (Linux 5.14) succeeds where the kernel has it; the
+ * other advice is only advice: always 0. */
+static void test_os__advice_results(void)
+{
+    const char *path = fixture_file("data", 8192);
+    smmap_os_fd fd;
+    void *base;
+    int expect_populate = -EOPNOTSUPP, advice;
+#ifdef __linux__
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+        (major > 5 || (major == 5 && minor >= 14)))
+        expect_populate = 0;
+#endif
+    REQUIRE_EQ(smmap__os_default.open_ro(path, &fd), 0);
+    REQUIRE_EQ(smmap__os_default.map(fd, 0, 8192, &base), 0);
+    CHECK_EQ(smmap__os_default.advise(base, 8192, SMMAP_OS_POPULATE),
+             expect_populate);
+    for (advice = SMMAP_ADVICE_NORMAL; advice <= SMMAP_ADVICE_WILLNEED;
+         advice++)
+        CHECK_EQ(smmap__os_default.advise(base, 8192, advice), 0);
+    CHECK_EQ(smmap__os_default.unmap(base, 8192), 0);
+    CHECK_EQ(smmap__os_default.close(fd), 0);
+}
+
+/* The system's refusals come back as negative errno values. */
+static void test_os__map_and_unmap_refusals(void)
+{
+    const char *path = fixture_file("data", 4096);
+    smmap_os_fd fd;
+    void *base = NULL;
+
+    REQUIRE_EQ(smmap__os_default.open_ro(path, &fd), 0);
+    CHECK_EQ(smmap__os_default.map(fd, 0, 0, &base), -EINVAL);
+    CHECK_EQ(smmap__os_default.map(fd, 100, 4096, &base), -EINVAL);
+    CHECK(base == NULL);
+    CHECK_EQ(smmap__os_default.unmap((void *)(uintptr_t)1, 4096), -EINVAL);
+    CHECK_EQ(smmap__os_default.close(fd), 0);
+}
+
 static void test_os__pread_success_is_not_retried(void)
 {
     const char *path = fixture_file("data", 100);
@@ -123,6 +244,8 @@ static void test_os__pread_success_is_not_retried(void)
     errno = EINTR;
     CHECK_EQ(smmap__os_default.pread(fd, buf, sizeof(buf), 10), 8);
     CHECK_EQ(buf[7], pattern_byte(17));
+    errno = EINTR; /* and 0 at the end of the file is a result too */
+    CHECK_EQ(smmap__os_default.pread(fd, buf, sizeof(buf), 100), 0);
     CHECK_EQ(smmap__os_default.close(fd), 0);
 }
 
@@ -172,6 +295,12 @@ static const test_case tests[] = {
     TEST_ENTRY(test_os__granularity_is_a_power_of_two),
 #ifndef _WIN32
     TEST_ENTRY(test_os__open_success_is_not_retried),
+    TEST_ENTRY(test_os__dup_fd_uses_and_gives_descriptor_zero),
+    TEST_ENTRY(test_os__closed_descriptor_is_ebadf),
+    TEST_ENTRY(test_os__fstat_gives_mtime_in_nanoseconds),
+    TEST_ENTRY(test_os__map_and_unmap_refusals),
+    TEST_ENTRY(test_os__limits_are_the_systems),
+    TEST_ENTRY(test_os__advice_results),
     TEST_ENTRY(test_os__pread_success_is_not_retried),
     TEST_ENTRY(test_os__pread_error_is_returned_once),
     TEST_ENTRY(test_os__guarded_copy_of_a_lost_page_is_eio),
