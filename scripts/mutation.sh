@@ -21,6 +21,8 @@
 # Environment: SAMPLE, SEED, JOBS, TEST_TIMEOUT (seconds per test, 120),
 #   ONLY (comma-separated sources of src/ to mutate, e.g. ONLY=os_posix.c,
 #   to check new tests against one file's mutants; default all),
+#   FROM (a commit to test as committed, e.g. FROM=HEAD; default the
+#   working tree with its uncommitted changes),
 #   TESTS_EXCLUDE (ctest -E regex; default skips the tests that do not run
 #   the C library directly: install, python, tool, README example, header).
 # Output: the score over mutants that build to different code, each survivor
@@ -38,8 +40,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/smmap-mutation-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$out"
-# The tree as it is now (tracked and new files), without build directories.
-git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$work"
+# The tree as it is now (tracked and new files), without build directories;
+# or, with FROM=<commit>, that commit as committed.
+if [ -n "${FROM:-}" ]; then
+  git archive "$FROM" | tar -x -C "$work"
+else
+  git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$work"
+fi
 # Optimized, with assert() kept: the invariants are part of what kills.
 cmake -S "$work" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g" \
