@@ -231,7 +231,10 @@ typedef struct smmap_options {
  * fd_reopens:        descriptors reopened on demand
  * files_no_mmap:     files served by the read backend (SMMAP_NO_MMAP, or
  *                    switched to it because mmap was refused)
- * read_windows:      windows filled by pread instead of mapped
+ * read_windows:      windows filled by pread instead of mapped: those of
+ *                    the read backend (SMMAP_NO_MMAP, files_no_mmap) and
+ *                    the pressure windows of cursors (see
+ *                    smmap_cursor_use)
  * faults:            SIGBUS faults inside smmap_read turned into -EIO
  * direct_reads:      smmap_read misses served by one pread instead of a new
  *                    window, because windows evicted under pressure had
@@ -267,7 +270,8 @@ typedef struct smmap_cursor {
     smmap_file *file;
     smmap_region *region;
     uint64_t served; /* smmap_read copies from this window, not yet counted */
-    uint32_t holds_fd; /* holds its file's descriptor for direct reads */
+    uint32_t holds_fd; /* holds its file's descriptor for direct reads and
+                          pressure windows */
 } smmap_cursor;
 
 /* Fill *o with the platform defaults above. */
@@ -367,6 +371,18 @@ SMMAP_API void smmap_cursor_init(smmap_cursor *c, smmap_file *f);
  * one window gives from offset (at least one byte). A request larger than
  * window_size is served by one oversized region. The byte at offset is
  * c->data[offset - c->begin]. The window previously held is released.
+ *
+ * Under pressure (the read policy of smmap_read: recent new windows served
+ * too few reads to pay for their mapping, and a new one would evict), a
+ * miss that asks for at most half a window (and 64 KiB) gets a pressure
+ * window instead of a mapping: the requested bytes rounded out to 64-byte
+ * boundaries, in a heap buffer filled by one pread (counted in
+ * read_windows, and in mapped_bytes and regions while held). It belongs to
+ * this cursor (a copy shares it), is given up when the cursor leaves it
+ * rather than cached, and, like a direct read of smmap_read, keeps the
+ * file's descriptor open while held. A cursor moving on to bytes touching
+ * its window counts as a scan, which brings mapped windows back. Managers
+ * with SMMAP_ALWAYS_MAP, or in static mode, always map.
  *
  * @return 0; -ERANGE (offset >= file size: the cursor is left not valid),
  *         -EINVAL (NULL cursor, no file), -ENOMEM, -EMFILE, -ESTALE, or an

@@ -261,7 +261,7 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
         e->ino = st->ino;
         e->size = st->size;
         e->mtime_ns = st->mtime_ns;
-        e->advice = (int)m->opt.advice;
+        e->advice = (uint8_t)m->opt.advice;
         e->path = entry_path;
         entry_path = NULL;
         e->fd = SMMAP_OS_NO_FD;
@@ -427,6 +427,8 @@ void smmap_file_close(smmap_file *f)
         assert(e->npinned == 0 && e->fd_busy == 0);
         while (e->tree != NULL)
             smmap__region_detach(m, e->tree, &chain);
+        while (e->transients != NULL)
+            smmap__region_detach(m, e->transients, &chain);
         if (e->fd != SMMAP_OS_NO_FD)
             smmap__entry_close_fd(m, e);
         hash_remove(m, e);
@@ -442,6 +444,7 @@ void smmap_file_close(smmap_file *f)
 
     smmap__region_unmap_chain(chain);
     if (free_entry) {
+        smmap__os.free(e->slot_bits);
         smmap__os.free(e->path);
         smmap__os.free(e);
     }
@@ -527,7 +530,7 @@ int smmap_file_advise(smmap_file *f, int advice)
     m = f->manager;
     e = f->entry;
     smmap__mutex_lock(&m->lock);
-    e->advice = advice;
+    e->advice = (uint8_t)advice;
     /* Advise the windows it has now: an in-order walk of its tree (an AVL
      * tree of any size in memory is far shallower than the stack). madvise
      * starts no I/O that it waits for, so it runs under the lock. */

@@ -106,6 +106,7 @@ int smmap_manager_new(smmap_manager **out, const smmap_options *o)
 void smmap__manager_destroy(smmap_manager *m)
 {
     assert(m->handles == 0 && m->stats.regions == 0 && m->stats.files == 0);
+    smmap__region_free_spare(m);
     smmap__mutex_destroy(&m->lock);
     smmap__os.free(m->buckets);
     smmap__os.free(m);
@@ -133,6 +134,7 @@ size_t smmap_manager_collect(smmap_manager *m)
         return 0;
     smmap__mutex_lock(&m->lock);
     count = smmap__region_detach_unused(m, &chain);
+    smmap__region_free_spare(m);
     smmap__mutex_unlock(&m->lock);
     smmap__region_unmap_chain(chain);
     return count;
@@ -143,6 +145,7 @@ void smmap__manager_relieve(smmap_manager *m)
     smmap_region *chain = NULL;
     smmap__mutex_lock(&m->lock);
     (void)smmap__region_detach_unused(m, &chain);
+    smmap__region_free_spare(m);
     smmap__fd_trim(m, 0);
     smmap__mutex_unlock(&m->lock);
     smmap__region_unmap_chain(chain);

@@ -48,13 +48,158 @@ void smmap__region_pin(smmap_manager *m, smmap_region *r)
     }
 }
 
+static void account_removed(smmap_manager *m, smmap_region *r);
+
+/* Pressure windows (a cursor's miss served by one pread, see
+ * acquire_pressure_window): aligned to cache lines, at most PRESSURE_MAX
+ * long, their buffers at least PRESSURE_MIN_CAPACITY so that one serves
+ * the next request; one up to SPARE_MAX is kept for reuse when given up. */
+#define PRESSURE_ALIGN 64u
+#define PRESSURE_MAX (64u * 1024u)
+#define PRESSURE_MIN_CAPACITY 1024u
+#define SPARE_MAX (4u * 1024u)
+
+static void free_pressure_window(smmap_region *r)
+{
+    smmap__os.free((void *)r->base);
+    smmap__os.free(r);
+}
+
+/* With the lock held: r, out of every list and counter, is given up. Its
+ * buffer is freed without a system call, so under the lock. */
+static void retire_pressure_window(smmap_manager *m, smmap_region *r)
+{
+    if (m->spare_window == NULL && r->max_end <= SPARE_MAX)
+        m->spare_window = r;
+    else
+        free_pressure_window(r);
+}
+
+void smmap__region_free_spare(smmap_manager *m)
+{
+    if (m->spare_window != NULL) {
+        free_pressure_window(m->spare_window);
+        m->spare_window = NULL;
+    }
+}
+
+static void transient_link(smmap_entry *e, smmap_region *r)
+{
+    r->lru_prev = NULL;
+    r->lru_next = e->transients;
+    if (e->transients)
+        e->transients->lru_prev = r;
+    e->transients = r;
+}
+
+static void transient_unlink(smmap_entry *e, smmap_region *r)
+{
+    if (r->lru_prev)
+        r->lru_prev->lru_next = r->lru_next;
+    else
+        e->transients = r->lru_next;
+    if (r->lru_next)
+        r->lru_next->lru_prev = r->lru_prev;
+    r->lru_prev = r->lru_next = NULL;
+}
+
+/*
+ * The slot filter of an entry (slot_bits): one bit per slot of
+ * 2^slot_shift bytes, set while some region of the tree overlaps the slot.
+ * A region covering an offset overlaps that offset's slot, so a clear bit
+ * proves a miss. Slots are the largest power of two not above window_size,
+ * coarser for files that would need more than SLOT_BITS_MAX of them (8 KiB
+ * of bits at most); slots past the bits (a file that grew) are searched.
+ */
+#define SLOT_BITS_MAX 65536u
+
+static void slot_geometry(const smmap_manager *m, uint64_t size,
+                          uint32_t *shift, uint32_t *nbits)
+{
+    uint32_t sh = 0;
+    while ((2ull << sh) <= m->opt.window_size)
+        sh++;
+    while ((size >> sh) >= SLOT_BITS_MAX)
+        sh++;
+    *shift = sh;
+    *nbits = (uint32_t)(size >> sh) + 1;
+}
+
+static size_t slot_words(uint32_t nbits)
+{
+    return (nbits + 63) / 64;
+}
+
+static int slot_may_cover(const smmap_entry *e, uint64_t off)
+{
+    uint64_t s;
+    if (e->slot_bits == NULL)
+        return 1;
+    s = off >> e->slot_shift;
+    return s >= e->slot_nbits || ((e->slot_bits[s / 64] >> (s % 64)) & 1);
+}
+
+static void slot_set(smmap_entry *e, uint64_t a, uint64_t b)
+{
+    uint64_t s, last = (b - 1) >> e->slot_shift;
+    for (s = a >> e->slot_shift; s <= last && s < e->slot_nbits; s++)
+        e->slot_bits[s / 64] |= 1ull << (s % 64);
+}
+
+static void slot_set_tree(smmap_entry *e, const smmap_region *n)
+{
+    for (; n != NULL; n = n->right) {
+        slot_set(e, n->offset, n->offset + n->size);
+        slot_set_tree(e, n->left);
+    }
+}
+
+/* After r left the tree: clear the slots no other region overlaps. A
+ * region over many slots (an oversized one) has them all recomputed. */
+static void slot_clear(smmap_entry *e, const smmap_region *r)
+{
+    uint64_t s, first = r->offset >> e->slot_shift,
+                last = (r->offset + r->size - 1) >> e->slot_shift;
+    if (e->slot_bits == NULL || first >= e->slot_nbits)
+        return;
+    if (last >= e->slot_nbits)
+        last = e->slot_nbits - 1;
+    if (last - first >= 64) {
+        memset(e->slot_bits, 0, slot_words(e->slot_nbits) * 8);
+        slot_set_tree(e, e->tree);
+        return;
+    }
+    for (s = first; s <= last; s++)
+        if (!smmap__tree_any_overlap(e->tree, s << e->slot_shift,
+                                     (s + 1) << e->slot_shift))
+            e->slot_bits[s / 64] &= ~(1ull << (s % 64));
+}
+
+/* Take r out of whichever index of its entry holds it. */
+static void index_remove(smmap_region *r)
+{
+    if (r->transient) {
+        transient_unlink(r->entry, r);
+    } else {
+        smmap__tree_remove(&r->entry->tree, r);
+        slot_clear(r->entry, r);
+    }
+}
+
 void smmap__region_unpin(smmap_manager *m, smmap_region *r)
 {
     assert(r->pins > 0);
     if (--r->pins == 0) {
-        lru_append(m, r);
         assert(r->entry->npinned > 0);
         r->entry->npinned--;
+        if (r->transient) {
+            /* Made because windows were not being reused: not cached. */
+            transient_unlink(r->entry, r);
+            account_removed(m, r);
+            retire_pressure_window(m, r);
+            return;
+        }
+        lru_append(m, r);
     }
 }
 
@@ -79,7 +224,7 @@ void smmap__region_detach(smmap_manager *m, smmap_region *r,
         lru_unlink(m, r);
     else
         r->entry->npinned--;
-    smmap__tree_remove(&r->entry->tree, r);
+    index_remove(r);
     account_removed(m, r);
     r->lru_next = *chain;
     *chain = r;
@@ -308,22 +453,39 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
                                   smmap_region *held, uint64_t served)
 {
     smmap_region *r;
+    uint64_t reach;
     if (held != NULL) {
         smmap__region_credit(held, served);
         if (held->offset <= off && end <= held->offset + held->size) {
             m->stats.reuses++;
             return held;
         }
+        /* Moving on to bytes that touch the window: a scan, which windows
+         * serve well, though the reads a cursor made in place were not
+         * counted (smmap_cursor_at's hits count nothing). From a pressure
+         * window, bytes within a window's reach count the same: a mapped
+         * window would have served them. */
+        reach = held->transient ? m->opt.window_size : 0;
+        if (off <= held->offset + held->size + reach &&
+            end + reach >= held->offset)
+            smmap__policy_scanned(held);
     }
-    r = smmap__tree_find_covering(e->tree, off, end);
-    if (r != NULL) {
-        smmap__region_pin(m, r);
-        smmap__region_credit(r, 1);
-        m->stats.reuses++;
+    r = slot_may_cover(e, off) ? smmap__tree_find_covering(e->tree, off, end)
+                               : NULL;
+    if (r != NULL && r->pins == 0) {
+        /* Pinning unlinks r from the LRU: its neighbours are anywhere in
+         * memory. Ask for them now and leave the held region first. */
+        smmap__prefetch(r->lru_prev);
+        smmap__prefetch(r->lru_next);
     }
     if (held != NULL) {
         smmap__policy_left(m, held);
         smmap__region_unpin(m, held);
+    }
+    if (r != NULL) {
+        smmap__region_pin(m, r);
+        smmap__region_credit(r, 1);
+        m->stats.reuses++;
     }
     return r;
 }
@@ -371,9 +533,129 @@ void smmap__cursor_drop_fd(smmap_manager *m, smmap_cursor *c)
     smmap__fd_trim(m, m->opt.max_open_files);
 }
 
-int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
-                          uint64_t n, smmap_os_fd *direct_fd,
-                          smmap_region **out)
+/* Whether [off, off + need) of f, rounded to cache lines as [*pa, *pb),
+ * is small enough for a pressure window. */
+static int pressure_window(const smmap_manager *m, const smmap_file *f,
+                           uint64_t off, uint64_t need, uint64_t *pa,
+                           uint64_t *pb)
+{
+    uint64_t end = off + need;
+    *pa = off - off % PRESSURE_ALIGN;
+    *pb = smmap__min_u64(end + (PRESSURE_ALIGN - 1) - (end - 1) % PRESSURE_ALIGN,
+                         f->size);
+    return *pb - *pa <= smmap__min_u64(m->opt.window_size / 2, PRESSURE_MAX);
+}
+
+/* c holds its file's descriptor (for direct reads and pressure windows):
+ * it stays open, and out of the closable LRU, until c lets go of it. */
+static smmap_os_fd hold_fd(smmap_manager *m, smmap_cursor *c)
+{
+    smmap_entry *e = c->file->entry;
+    if (!c->holds_fd) {
+        c->holds_fd = 1;
+        e->fd_busy++;
+        smmap__fd_lru_update(m, e);
+    }
+    return e->fd;
+}
+
+/*
+ * A cursor's miss under pressure: the read policy found that new windows
+ * do not pay and that a mapped one would evict. The cursor needs memory it
+ * can point into, so it gets a pressure window: the file bytes [a, b) in a
+ * heap buffer filled by one pread, as a direct read of smmap_read would be,
+ * from the descriptor the cursor holds (no identity check: the descriptor
+ * is the file; a truncation shows as a short read). It is a region for the
+ * budgets and the stats (read_windows), pinned by this cursor, but it
+ * belongs to it alone: it is never looked up, so it is in no tree and needs
+ * no second lock round trip once filled; it is freed when its last cursor
+ * leaves (made because windows were not reused, it would not be either).
+ * Called with the lock held; releases it.
+ */
+static int acquire_pressure_window(smmap_cursor *c, uint64_t a, uint64_t b,
+                                   smmap_region **out)
+{
+    smmap_manager *m = c->file->manager;
+    smmap_entry *e = c->file->entry;
+    size_t len = (size_t)(b - a);
+    smmap_region *r = NULL, *victims = NULL;
+    uint64_t reserved;
+    smmap_os_fd fd;
+    int err = reserve(m, len, len, &reserved, &victims);
+
+    if (err == 0) {
+        r = m->spare_window;
+        if (r != NULL && r->max_end >= len) {
+            m->spare_window = NULL;
+        } else {
+            /* Not in the spare: allocated under the lock, at most
+             * PRESSURE_MAX bytes (below malloc's mmap threshold). */
+            size_t capacity = len < PRESSURE_MIN_CAPACITY
+                                  ? PRESSURE_MIN_CAPACITY
+                                  : len;
+            void *buf = smmap__os.malloc(capacity);
+            r = buf != NULL ? smmap__os.malloc(sizeof(*r)) : NULL;
+            if (r == NULL) {
+                smmap__os.free(buf);
+                unreserve(m, len);
+                err = -ENOMEM;
+            } else {
+                r->base = buf;
+                r->max_end = capacity;
+            }
+        }
+    }
+    if (err != 0) {
+        smmap__cursor_drop_fd(m, c);
+        smmap__mutex_unlock(&m->lock);
+        smmap__region_unmap_chain(victims);
+        return err;
+    }
+    r->offset = a;
+    r->size = len;
+    r->left = r->right = NULL;
+    r->pins = 1;
+    r->height = 0;
+    r->heap = 1;
+    r->transient = 1;
+    r->served = 0;
+    r->first_hold = 1;
+    r->entry = e;
+    e->npinned++;
+    transient_link(e, r);
+    if (e->nregions++ == 0)
+        m->stats.files_mapped++;
+    set_peaks(&m->stats);
+    m->stats.read_windows++; /* taken back if the pread fails */
+    fd = hold_fd(m, c);
+    smmap__mutex_unlock(&m->lock);
+
+    smmap__region_unmap_chain(victims);
+    err = smmap__pread_held(c, fd, a, (void *)r->base, len);
+    if (err == 0) {
+        *out = r;
+        return 0;
+    }
+    smmap__mutex_lock(&m->lock);
+    m->stats.read_windows--;
+    e->npinned--;
+    transient_unlink(e, r);
+    account_removed(m, r);
+    if (err == -EIO && e->changed)
+        err = -ESTALE; /* truncated: like a window of a changed file */
+    smmap__cursor_drop_fd(m, c);
+    smmap__mutex_unlock(&m->lock);
+    free_pressure_window(r);
+    return err;
+}
+
+/* Everything after a lookup that found no region: called with the lock
+ * held, which it releases. Out of line, so that a reuse (the switch among
+ * cached windows) runs in a small function. */
+static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
+                                        uint64_t need, uint64_t n,
+                                        smmap_os_fd *direct_fd,
+                                        smmap_region **out)
 {
     smmap_file *f = c->file;
     smmap_manager *m = f->manager;
@@ -383,13 +665,13 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
     smmap_os_fd extra_fd;
     map_job job;
     int err, reopened;
+    uint32_t inserts, bits_shift = 0, bits_n = 0;
+    uint64_t *bits = NULL;
 
-    smmap__mutex_lock(&m->lock);
-    *out = find_and_pin(m, e, off, off + need, c->region, c->served);
-    if (*out != NULL || e->changed) {
+    if (e->changed) {
         smmap__cursor_drop_fd(m, c);
         smmap__mutex_unlock(&m->lock);
-        return *out != NULL ? 0 : -ESTALE;
+        return -ESTALE;
     }
     if (direct_fd != NULL &&
         smmap__policy_prefer_direct(m, m->opt.window_size != 0
@@ -397,19 +679,18 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                                            : f->size)) {
         /* The cursor holds the descriptor across its direct reads, so one
          * lock round trip per read suffices. */
-        if (!c->holds_fd) {
-            c->holds_fd = 1;
-            e->fd_busy++;
-            smmap__fd_lru_update(m, e);
-        }
-        *direct_fd = e->fd;
+        *direct_fd = hold_fd(m, c);
         m->stats.direct_reads++;
         smmap__mutex_unlock(&m->lock);
         return SMMAP__DIRECT;
     }
+    if (direct_fd == NULL && m->opt.window_size != 0 &&
+        pressure_window(m, f, off, need, &a, &b) &&
+        smmap__policy_prefer_direct(m, m->opt.window_size))
+        return acquire_pressure_window(c, a, b, out);
     smmap__cursor_drop_fd(m, c);
-    place(m, e, f->size, off, end, 0, &a, &b);
     place(m, e, f->size, off, end, 1, &min_a, &min_b);
+    place(m, e, f->size, off, end, 0, &a, &b);
     if (min_b - min_a > (uint64_t)SIZE_MAX) {
         smmap__mutex_unlock(&m->lock);
         return -ENOMEM;
@@ -435,11 +716,21 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
     job.populate = (m->opt.flags & SMMAP_POPULATE) != 0;
     job.guard = !(m->opt.flags & SMMAP_NO_SIGNAL_HANDLER);
     reopened = job.fd == SMMAP_OS_NO_FD;
+    inserts = e->tree_inserts;
+    if (e->slot_bits == NULL && m->opt.window_size != 0)
+        slot_geometry(m, e->size, &bits_shift, &bits_n);
     e->fd_busy++;
     smmap__fd_lru_update(m, e);
     smmap__mutex_unlock(&m->lock);
 
     smmap__region_unmap_chain(victims);
+    if (bits_n != 0) {
+        /* The entry's first window: its slot filter (not needed to work,
+         * so a failure leaves it out). */
+        bits = smmap__os.malloc(slot_words(bits_n) * 8);
+        if (bits != NULL)
+            memset(bits, 0, slot_words(bits_n) * 8);
+    }
     r = smmap__os.malloc(sizeof(*r));
     err = r == NULL ? -ENOMEM : map_unlocked(m, e, &job);
 
@@ -453,21 +744,32 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
         if (extra_fd != SMMAP_OS_NO_FD)
             (void)smmap__os.close(extra_fd);
         smmap__os.free(r);
+        smmap__os.free(bits);
         return err;
+    }
+    if (bits != NULL && e->slot_bits == NULL) {
+        e->slot_bits = bits;
+        e->slot_shift = (uint8_t)bits_shift;
+        e->slot_nbits = bits_n;
+        slot_set_tree(e, e->tree);
+        bits = NULL;
     }
     memset(r, 0, sizeof(*r));
     r->base = job.base;
     r->offset = a;
     r->size = (size_t)len;
     r->entry = e;
-    r->heap = (uint16_t)job.no_mmap;
+    r->heap = (uint8_t)(job.no_mmap != 0);
     if (job.no_mmap)
         m->stats.read_windows++;
     else
         m->stats.maps++;
 
-    /* While unlocked, another thread may have mapped a covering region. */
-    *out = find_and_pin(m, e, off, off + need, NULL, 0);
+    /* While unlocked, another thread may have mapped a covering region
+     * (only if one was inserted meanwhile). */
+    *out = e->tree_inserts == inserts
+               ? NULL
+               : find_and_pin(m, e, off, off + need, NULL, 0);
     if (*out != NULL) {
         if (!r->heap)
             m->stats.unmaps++;
@@ -478,6 +780,9 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
         e->npinned++;
         r->first_hold = 1;
         smmap__tree_insert(&e->tree, r);
+        if (e->slot_bits != NULL)
+            slot_set(e, r->offset, r->offset + r->size);
+        e->tree_inserts++;
         if (e->nregions++ == 0)
             m->stats.files_mapped++;
         set_peaks(&m->stats);
@@ -487,46 +792,88 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
     if (extra_fd != SMMAP_OS_NO_FD)
         (void)smmap__os.close(extra_fd);
     smmap__region_unmap_chain(loser);
+    smmap__os.free(bits);
     return 0;
 }
 
-int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
-                           void *dst, size_t len)
+int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
+                          uint64_t n, smmap_os_fd *direct_fd,
+                          smmap_region **out)
+{
+    smmap_manager *m = c->file->manager;
+    smmap__mutex_lock(&m->lock);
+    *out = find_and_pin(m, c->file->entry, off, off + need, c->region,
+                        c->served);
+    if (*out == NULL)
+        return acquire_miss(c, off, need, n, direct_fd, out);
+    /* The caller reads at off next: start that (often a TLB and cache
+     * miss) while the lock is given back. */
+    smmap__prefetch((*out)->base + (size_t)(off - (*out)->offset));
+    if (c->holds_fd)
+        smmap__cursor_drop_fd(m, c);
+    smmap__mutex_unlock(&m->lock);
+    return 0;
+}
+
+int smmap__pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
+                      void *dst, size_t len)
 {
     smmap_manager *m = c->file->manager;
     smmap_entry *e = c->file->entry;
     unsigned char *out = dst;
     smmap_os_fd own = SMMAP_OS_NO_FD;
     size_t done = 0;
-    int err = 0, truncated = 0;
+    int err = 0;
 
     if (fd == SMMAP_OS_NO_FD) {
-        /* Closed for the budget: reopen, and give it to the entry unless
-         * another thread did first (then ours is used once and closed). */
+        /* Closed for the budget: reopen (a refusal for want of descriptors
+         * is relieved and retried once, as for a map), and give it to the
+         * entry unless another thread did first (then ours is used once and
+         * closed). */
+        int retried = 0;
         err = smmap__entry_reopen(e, &fd);
+        if (is_os_refusal(err)) {
+            smmap__manager_relieve(m);
+            err = smmap__entry_reopen(e, &fd);
+            retried = err == 0;
+        }
         if (err == 0) {
             smmap__mutex_lock(&m->lock);
             own = adopt_reopened(m, e, fd);
+            if (retried)
+                m->stats.retries++;
             smmap__mutex_unlock(&m->lock);
         }
     }
     while (err == 0 && done < len) {
         int64_t got = smmap__os.pread(fd, out + done, len - done, off + done);
-        if (got < 0)
+        if (got < 0) {
             err = (int)got;
-        else if (got == 0)
-            err = -EIO, truncated = 1; /* ends before the handle's size */
-        else
+        } else if (got == 0) {
+            /* The file ends before the handle's size: truncated (not a
+             * transient EIO of the device, which leaves it usable). */
+            err = -EIO;
+            smmap__mutex_lock(&m->lock);
+            e->changed = 1;
+            smmap__mutex_unlock(&m->lock);
+        } else {
             done += (size_t)got;
+        }
     }
     if (own != SMMAP_OS_NO_FD)
         (void)smmap__os.close(own);
+    return err;
+}
+
+int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
+                           void *dst, size_t len)
+{
+    smmap_manager *m = c->file->manager;
+    int err = smmap__pread_held(c, fd, off, dst, len);
     if (err == 0)
-        return (int64_t)done;
+        return (int64_t)len;
     smmap__mutex_lock(&m->lock);
     m->stats.direct_reads--;
-    if (truncated)
-        e->changed = 1; /* not for a transient EIO of the device */
     smmap__cursor_drop_fd(m, c);
     smmap__mutex_unlock(&m->lock);
     return err;

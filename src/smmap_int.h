@@ -20,18 +20,26 @@
 typedef struct smmap_entry smmap_entry;
 
 struct smmap_region {
-    const unsigned char *base; /* the mapping */
-    uint64_t offset;           /* file offset of base[0] */
+    /* What a tree search reads comes first, in one cache line where the
+     * allocator allows: each level of a search is a cache miss once the
+     * regions outgrow the caches. */
+    uint64_t offset;  /* file offset of base[0] */
     size_t size;
+    uint64_t max_end; /* largest offset + size in the subtree; for a
+                         pressure window (not in the tree): the capacity
+                         of its buffer */
+    smmap_region *left, *right;         /* interval tree of the entry */
+    const unsigned char *base; /* the mapping */
     uint32_t pins;   /* cursors holding it; in the unused LRU iff 0 */
     int16_t height;  /* AVL height of the subtree rooted here */
-    uint16_t heap;   /* base is a heap buffer (read backend), not a mapping */
+    uint8_t heap;    /* base is a heap buffer (read backend), not a mapping */
+    uint8_t transient; /* a pressure window (see smmap__region_acquire):
+                          in the entry's transients list, not its tree;
+                          freed when its last cursor leaves, never cached */
     uint32_t served; /* reads and reuses it served (saturating), for the
                         read policy */
     uint32_t first_hold; /* still held by the cursor that mapped it */
-    uint64_t max_end; /* largest offset + size in the subtree */
     smmap_entry *entry;
-    smmap_region *left, *right;         /* interval tree of the entry */
     smmap_region *lru_prev, *lru_next;  /* unused LRU, or a to-unmap chain */
 };
 
@@ -47,13 +55,28 @@ struct smmap_entry {
     uint32_t handles;
     uint32_t nregions;
     uint32_t npinned;  /* regions with pins > 0 */
-    int in_fd_lru;
-    int changed;       /* seen changed on disk: no new windows (-ESTALE) */
-    int no_mmap;       /* windows come from the read backend */
-    int advice;        /* SMMAP_ADVICE_* for its windows */
+    uint32_t tree_inserts; /* regions ever inserted (wrapping): a map that
+                              sees it unchanged after its unlocked part
+                              knows no covering region appeared meanwhile */
+    uint32_t slot_nbits;   /* see slot_bits */
+    /* Flags, packed (memory per file is a target of issue 7). */
+    uint8_t in_fd_lru;
+    uint8_t changed;   /* seen changed on disk: no new windows (-ESTALE) */
+    uint8_t no_mmap;   /* windows come from the read backend */
+    uint8_t advice;    /* SMMAP_ADVICE_* for its windows */
+    uint8_t in_hash;   /* 0 once superseded by a newer entry of the file */
+    uint8_t slot_shift; /* see slot_bits */
     smmap_region *tree;
+    smmap_region *transients; /* pressure windows, linked by lru_prev and
+                                 lru_next: each belongs to the cursor that
+                                 made it, so it is never looked up and
+                                 stays out of the tree */
+    /* Which slots of 2^slot_shift bytes some region of the tree overlaps:
+     * a lookup whose offset falls in a clear slot is a miss without a tree
+     * search (the common case under pressure). At most 65536 bits,
+     * allocated with the first window; NULL: search the tree. */
+    uint64_t *slot_bits;
     smmap_entry *hash_next;
-    int in_hash;       /* 0 once superseded by a newer entry of the file */
     smmap_entry *all_prev, *all_next; /* every entry of the manager */
     smmap_entry *fd_prev, *fd_next; /* LRU of idle, closable descriptors */
     smmap_file *handle_list;
@@ -84,12 +107,20 @@ struct smmap_manager {
     uint32_t misses;     /* smmap_read misses since the last exploration */
     uint32_t explore_every; /* misses between two exploring windows */
     uint32_t jitter;        /* LCG state jittering that interval */
+    int pressure;           /* misses are being served by pread: room in
+                               the budget no longer means a map is free */
+    smmap_region *spare_window; /* the last pressure window given up, kept
+                                   with its buffer for the next one (not a
+                                   region: not counted in the stats) */
     smmap_stats stats;
 };
 
 /* tree.c: an AVL tree of regions by (offset, size), augmented with max_end. */
 void smmap__tree_insert(smmap_region **root, smmap_region *r);
 void smmap__tree_remove(smmap_region **root, smmap_region *r);
+/* Whether some region overlaps [lo, hi). O(log n). */
+int smmap__tree_any_overlap(const smmap_region *root, uint64_t lo,
+                            uint64_t hi);
 /* A region containing [lo, hi), or NULL. O(log n). */
 smmap_region *smmap__tree_find_covering(smmap_region *root, uint64_t lo,
                                         uint64_t hi);
@@ -120,6 +151,8 @@ void smmap__region_unmap_chain(smmap_region *chain);
 int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                           uint64_t n, smmap_os_fd *direct_fd,
                           smmap_region **out);
+/* Free the spare pressure window, if any. With the lock held. */
+void smmap__region_free_spare(smmap_manager *m);
 /* Let go of the descriptor c holds for direct reads, if any. With the lock
  * held. */
 void smmap__cursor_drop_fd(smmap_manager *m, smmap_cursor *c);
@@ -130,6 +163,10 @@ void smmap__region_credit(smmap_region *r, uint64_t served);
  * negative error. Called without the lock. */
 int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
                            void *dst, size_t len);
+/* The pread of smmap__read_direct: all len bytes or an error (-EIO, and the
+ * file marked changed, when it ends early). Called without the lock. */
+int smmap__pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
+                      void *dst, size_t len);
 
 /* cursor.c: move c to a window holding [off, off + need), placed for
  * [off, off + n) if it must be mapped; SMMAP__DIRECT (cursor released, the
@@ -138,11 +175,14 @@ int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
 int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
                        uint64_t n, smmap_os_fd *direct_fd);
 
-/* policy.c, with the lock held: whether smmap_read should pread a miss. */
+/* policy.c, with the lock held: whether a miss should be served by pread
+ * (smmap_read) or a pressure window (a cursor) rather than a new window. */
 void smmap__policy_init(smmap_manager *m);
 int smmap__policy_prefer_direct(smmap_manager *m, uint64_t window);
 /* A cursor leaves r, whose served count includes its reads. */
 void smmap__policy_left(smmap_manager *m, smmap_region *r);
+/* A cursor leaves r for bytes touching it (a scan). */
+void smmap__policy_scanned(smmap_region *r);
 
 /* file.c. Called with the manager lock held. */
 void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e);
@@ -160,6 +200,22 @@ int smmap__entry_check(const smmap_entry *e, const smmap_os_stat *st);
  * Called without the lock. */
 void smmap__manager_relieve(smmap_manager *m);
 void smmap__manager_destroy(smmap_manager *m);
+
+/* Ask for the cache line at p without waiting for it (a hint, never a
+ * fault): where a walk through cold nodes knows its next steps early. */
+#if defined(__GNUC__) || defined(__clang__)
+#define smmap__prefetch(p) __builtin_prefetch(p)
+#else
+#define smmap__prefetch(p) ((void)(p))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SMMAP__NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define SMMAP__NOINLINE __declspec(noinline)
+#else
+#define SMMAP__NOINLINE
+#endif
 
 static inline uint64_t smmap__min_u64(uint64_t a, uint64_t b)
 {

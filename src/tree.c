@@ -148,6 +148,11 @@ smmap_region *smmap__tree_find_covering(smmap_region *n, uint64_t lo,
                                         uint64_t hi)
 {
     while (n != NULL) {
+        /* The next level is one of the children, and deciding which may
+         * read the left one: ask for both at once rather than one miss
+         * after the other. */
+        smmap__prefetch(n->left);
+        smmap__prefetch(n->right);
         if (n->offset <= lo && region_end(n) >= hi)
             return n;
         if (n->offset > lo)
@@ -158,6 +163,24 @@ smmap_region *smmap__tree_find_covering(smmap_region *n, uint64_t lo,
             n = n->right;
     }
     return NULL;
+}
+
+/*
+ * Any interval overlapping [lo, hi): when the left subtree holds one ending
+ * after lo but none of its intervals overlaps, that one starts at or after
+ * hi, and so does everything to the right: one path suffices.
+ */
+int smmap__tree_any_overlap(const smmap_region *n, uint64_t lo, uint64_t hi)
+{
+    while (n != NULL) {
+        if (n->offset < hi && region_end(n) > lo)
+            return 1;
+        if (n->left && n->left->max_end > lo)
+            n = n->left;
+        else
+            n = n->right;
+    }
+    return 0;
 }
 
 void smmap__tree_gap(smmap_region *root, uint64_t lo, uint64_t hi,
