@@ -886,7 +886,12 @@ static void spell_path(const model_run *r, int file, int spelling, char *out,
                        size_t size)
 {
     const model_pool_file *pf = &r->pool->files[file];
+    /* Three spellings of one file; on Windows with both separators. */
+#ifdef _WIN32
+    static const char *const sep[] = {"\\", "\\.\\", "/"};
+#else
     static const char *const sep[] = {"/", "/./", "//"};
+#endif
     snprintf(out, size, "%s%s%s", r->pool->dir, sep[spelling % 3], pf->name);
 }
 
@@ -995,13 +1000,14 @@ static void make_prefix(const model_run *r, int kind, int file, char *out,
 {
     switch (kind % 5) {
     case 0:
-        snprintf(out, size, "%s/%s", r->pool->dir, r->pool->files[file].name);
+        snprintf(out, size, "%s" PORT_SEP "%s", r->pool->dir,
+                 r->pool->files[file].name);
         break;
     case 1:
-        snprintf(out, size, "%s/", r->pool->dir);
+        snprintf(out, size, "%s" PORT_SEP, r->pool->dir);
         break;
     case 2:
-        snprintf(out, size, "%s/./", r->pool->dir);
+        snprintf(out, size, "%s" PORT_SEP "." PORT_SEP, r->pool->dir);
         break;
     case 3:
         snprintf(out, size, "/nonexistent-prefix/");
