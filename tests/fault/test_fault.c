@@ -5,11 +5,12 @@
  * dup, close, fstat, map, unmap, pread, malloc with free tracking, advise,
  * the guarded copy). A clean run of a scripted workload counts the calls per
  * site; then, for every site, every N up to its count and every errno
- * (ENOMEM, EMFILE, ENFILE, EACCES, EIO, EINTR; malloc returns NULL, the
- * guarded copy -EIO as after a truncation), the workload runs again with the
- * Nth call of that site failing once. All of it in three configurations:
- * mapped windows, the read backend (pread into heap windows), and the
- * default read policy (smmap_read may pread directly). Each time:
+ * (ENOMEM, EMFILE, ENFILE, EACCES, EIO, EINTR, on Windows EPERM instead of
+ * ENFILE; malloc returns NULL, the guarded copy -EIO as after a
+ * truncation), the workload runs again with the Nth call of that site
+ * failing once. All of it in three configurations: mapped windows, the read
+ * backend (pread into heap windows), and the default read policy
+ * (smmap_read may pread directly). Each time:
  *   - every public call returns 0 or exactly the injected error; a call that
  *     succeeds although the fault hit a system call it depends on must have
  *     recovered through the documented retry (stats.retries + 1), except for
@@ -708,15 +709,23 @@ static void trial(int site, unsigned long at, int err, int record_baseline)
  * a guarded copy fails one way (-EIO), malloc one way (NULL). */
 static int errnos_for(int site, const int **list)
 {
-    static const int six[] = {ENOMEM, EMFILE, ENFILE, EACCES, EIO, EINTR};
+#ifdef _WIN32
+    /* What os_win32.c translates Windows errors into: no ENFILE there
+     * (Windows has no system-wide handle table limit to report), but EPERM
+     * (ERROR_PRIVILEGE_NOT_HELD). */
+#define SYSCALL_ERRNOS ENOMEM, EMFILE, EPERM, EACCES, EIO, EINTR
+#else
+#define SYSCALL_ERRNOS ENOMEM, EMFILE, ENFILE, EACCES, EIO, EINTR
+#endif
+    static const int six[] = {SYSCALL_ERRNOS};
     static const int eio[] = {EIO};
     static const int nomem[] = {ENOMEM};
-    static const int pread_faults[] = {ENOMEM, EMFILE, ENFILE, EACCES,
-                                       EIO,    EINTR,  0 /* early EOF */};
-    /* mmap also says "this file system cannot map" (ENODEV, EINVAL): the
-     * file moves to the read backend like after EACCES. */
-    static const int map_faults[] = {ENOMEM, EMFILE, ENFILE, EACCES,
-                                     EIO,    EINTR,  ENODEV, EINVAL};
+    static const int pread_faults[] = {SYSCALL_ERRNOS, 0 /* early EOF */};
+    /* mmap also says "this file system cannot map" (ENODEV, EINVAL; on
+     * Windows ERROR_NOT_SUPPORTED, ERROR_INVALID_PARAMETER): the file moves
+     * to the read backend like after EACCES. */
+    static const int map_faults[] = {SYSCALL_ERRNOS, ENODEV, EINVAL};
+#undef SYSCALL_ERRNOS
     if (site == S_PREAD) {
         *list = pread_faults;
         return 7;
