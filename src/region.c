@@ -533,6 +533,12 @@ void smmap__cursor_drop_fd(smmap_manager *m, smmap_cursor *c)
     smmap__fd_trim(m, m->opt.max_open_files);
 }
 
+/* The pread of direct reads and pressure windows: all len bytes or an
+ * error (-EIO, and the file marked changed, when it ends early). Called
+ * without the lock. */
+static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
+                      void *dst, size_t len);
+
 /* Whether [off, off + need) of f, rounded to cache lines as [*pa, *pb),
  * is small enough for a pressure window. */
 static int pressure_window(const smmap_manager *m, const smmap_file *f,
@@ -631,7 +637,7 @@ static int acquire_pressure_window(smmap_cursor *c, uint64_t a, uint64_t b,
     smmap__mutex_unlock(&m->lock);
 
     smmap__region_unmap_chain(victims);
-    err = smmap__pread_held(c, fd, a, (void *)r->base, len);
+    err = pread_held(c, fd, a, (void *)r->base, len);
     if (err == 0) {
         *out = r;
         return 0;
@@ -649,9 +655,10 @@ static int acquire_pressure_window(smmap_cursor *c, uint64_t a, uint64_t b,
     return err;
 }
 
-/* Everything after a lookup that found no region: called with the lock
- * held, which it releases. Out of line, so that a reuse (the switch among
- * cached windows) runs in a small function. */
+/* A miss that is not served by a direct read: a pressure window or a new
+ * window. Called with the lock held, which it releases. Out of line, so
+ * that a reuse (the switch among cached windows) and a direct read run in
+ * a small function. */
 static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
                                         uint64_t need, uint64_t n,
                                         smmap_os_fd *direct_fd,
@@ -668,22 +675,6 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     uint32_t inserts, bits_shift = 0, bits_n = 0;
     uint64_t *bits = NULL;
 
-    if (e->changed) {
-        smmap__cursor_drop_fd(m, c);
-        smmap__mutex_unlock(&m->lock);
-        return -ESTALE;
-    }
-    if (direct_fd != NULL &&
-        smmap__policy_prefer_direct(m, m->opt.window_size != 0
-                                           ? m->opt.window_size
-                                           : f->size)) {
-        /* The cursor holds the descriptor across its direct reads, so one
-         * lock round trip per read suffices. */
-        *direct_fd = hold_fd(m, c);
-        m->stats.direct_reads++;
-        smmap__mutex_unlock(&m->lock);
-        return SMMAP__DIRECT;
-    }
     if (direct_fd == NULL && m->opt.window_size != 0 &&
         pressure_window(m, f, off, need, &a, &b) &&
         smmap__policy_prefer_direct(m, m->opt.window_size))
@@ -801,11 +792,28 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                           smmap_region **out)
 {
     smmap_manager *m = c->file->manager;
+    smmap_entry *e = c->file->entry;
     smmap__mutex_lock(&m->lock);
-    *out = find_and_pin(m, c->file->entry, off, off + need, c->region,
-                        c->served);
-    if (*out == NULL)
+    *out = find_and_pin(m, e, off, off + need, c->region, c->served);
+    if (*out == NULL) {
+        if (e->changed) {
+            smmap__cursor_drop_fd(m, c);
+            smmap__mutex_unlock(&m->lock);
+            return -ESTALE;
+        }
+        if (direct_fd != NULL &&
+            smmap__policy_prefer_direct(m, m->opt.window_size != 0
+                                               ? m->opt.window_size
+                                               : c->file->size)) {
+            /* The cursor holds the descriptor across its direct reads, so
+             * one lock round trip per read suffices. */
+            *direct_fd = hold_fd(m, c);
+            m->stats.direct_reads++;
+            smmap__mutex_unlock(&m->lock);
+            return SMMAP__DIRECT;
+        }
         return acquire_miss(c, off, need, n, direct_fd, out);
+    }
     /* The caller reads at off next: start that (often a TLB and cache
      * miss) while the lock is given back. */
     smmap__prefetch((*out)->base + (size_t)(off - (*out)->offset));
@@ -815,7 +823,7 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
     return 0;
 }
 
-int smmap__pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
+static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
                       void *dst, size_t len)
 {
     smmap_manager *m = c->file->manager;
@@ -869,7 +877,7 @@ int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
                            void *dst, size_t len)
 {
     smmap_manager *m = c->file->manager;
-    int err = smmap__pread_held(c, fd, off, dst, len);
+    int err = pread_held(c, fd, off, dst, len);
     if (err == 0)
         return (int64_t)len;
     smmap__mutex_lock(&m->lock);

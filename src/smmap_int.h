@@ -163,10 +163,7 @@ void smmap__region_credit(smmap_region *r, uint64_t served);
  * negative error. Called without the lock. */
 int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
                            void *dst, size_t len);
-/* The pread of smmap__read_direct: all len bytes or an error (-EIO, and the
- * file marked changed, when it ends early). Called without the lock. */
-int smmap__pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
-                      void *dst, size_t len);
+
 
 /* cursor.c: move c to a window holding [off, off + need), placed for
  * [off, off + n) if it must be mapped; SMMAP__DIRECT (cursor released, the
