@@ -14,6 +14,7 @@
 #define _DARWIN_C_SOURCE
 
 #include "os.h"
+#include "smmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,9 +154,9 @@ static int posix_advise(void *addr, size_t len, int advice)
             return 0;
 #endif
         return -EOPNOTSUPP; /* the core touches the pages itself */
-    case 1: native = POSIX_MADV_RANDOM; break;
-    case 2: native = POSIX_MADV_SEQUENTIAL; break;
-    case 3: native = POSIX_MADV_WILLNEED; break;
+    case SMMAP_ADVICE_RANDOM: native = POSIX_MADV_RANDOM; break;
+    case SMMAP_ADVICE_SEQUENTIAL: native = POSIX_MADV_SEQUENTIAL; break;
+    case SMMAP_ADVICE_WILLNEED: native = POSIX_MADV_WILLNEED; break;
     default: native = POSIX_MADV_NORMAL; break;
     }
     (void)posix_madvise(addr, len, native); /* advice only: never an error */

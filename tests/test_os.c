@@ -116,6 +116,13 @@ static void test_os__open_success_is_not_retried(void)
         smmap__os_default.close(fd);
     dup2(saved_stdin, 0); /* also closes the 0 we opened */
     close(saved_stdin);
+    /* and with the usual lowest free descriptor, above 2 */
+    errno = EINTR;
+    opened = smmap__os_default.open_ro(path, &fd);
+    CHECK_EQ(opened, 0);
+    CHECK_EQ(fd > 2, 1);
+    if (opened == 0)
+        CHECK_EQ(smmap__os_default.close(fd), 0);
 }
 
 /* Descriptor 0 is a descriptor like any other: dup_fd accepts it, and
