@@ -308,6 +308,18 @@ static void sum_tree(const smmap_region *n, uint64_t *bytes, uint32_t *count,
     sum_tree(n->right, bytes, count, mapped);
 }
 
+/* Pressure windows (held while every budget is spent) live outside the
+ * tree, in the entry's transients list. */
+static void sum_transients(const smmap_region *r, uint64_t *bytes,
+                           uint32_t *count, uint32_t *mapped)
+{
+    for (; r != NULL; r = r->lru_next) {
+        *bytes += r->size;
+        (*count)++;
+        *mapped += !r->heap;
+    }
+}
+
 /* The counters against the structures and the table's own counts. */
 static void check_exact(workload *w)
 {
@@ -329,6 +341,7 @@ static void check_exact(workload *w)
             continue;
         seen[nseen++] = e;
         sum_tree(e->tree, &bytes, &regions, &mappings);
+        sum_transients(e->transients, &bytes, &regions, &mappings);
         fds += e->fd != SMMAP_OS_NO_FD;
     }
     EXPECT(st.regions == regions, "stats.regions %u, trees hold %u",
