@@ -472,20 +472,14 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
     }
     r = slot_may_cover(e, off) ? smmap__tree_find_covering(e->tree, off, end)
                                : NULL;
-    if (r != NULL && r->pins == 0) {
-        /* Pinning unlinks r from the LRU: its neighbours are anywhere in
-         * memory. Ask for them now and leave the held region first. */
-        smmap__prefetch(r->lru_prev);
-        smmap__prefetch(r->lru_next);
-    }
-    if (held != NULL) {
-        smmap__policy_left(m, held);
-        smmap__region_unpin(m, held);
-    }
     if (r != NULL) {
         smmap__region_pin(m, r);
         smmap__region_credit(r, 1);
         m->stats.reuses++;
+    }
+    if (held != NULL) {
+        smmap__policy_left(m, held);
+        smmap__region_unpin(m, held);
     }
     return r;
 }
@@ -814,9 +808,6 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
         }
         return acquire_miss(c, off, need, n, direct_fd, out);
     }
-    /* The caller reads at off next: start that (often a TLB and cache
-     * miss) while the lock is given back. */
-    smmap__prefetch((*out)->base + (size_t)(off - (*out)->offset));
     if (c->holds_fd)
         smmap__cursor_drop_fd(m, c);
     smmap__mutex_unlock(&m->lock);

@@ -148,11 +148,6 @@ smmap_region *smmap__tree_find_covering(smmap_region *n, uint64_t lo,
                                         uint64_t hi)
 {
     while (n != NULL) {
-        /* The next level is one of the children, and deciding which may
-         * read the left one: ask for both at once rather than one miss
-         * after the other. */
-        smmap__prefetch(n->left);
-        smmap__prefetch(n->right);
         if (n->offset <= lo && region_end(n) >= hi)
             return n;
         if (n->offset > lo)
