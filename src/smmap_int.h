@@ -198,6 +198,14 @@ int smmap__entry_check(const smmap_entry *e, const smmap_os_stat *st);
 void smmap__manager_relieve(smmap_manager *m);
 void smmap__manager_destroy(smmap_manager *m);
 
+/* Ask for the cache line at p without waiting for it (a hint: never a
+ * fault, even for an address not mapped). */
+#if defined(__GNUC__) || defined(__clang__)
+#define smmap__prefetch(p) __builtin_prefetch(p)
+#else
+#define smmap__prefetch(p) ((void)(p))
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define SMMAP__NOINLINE __attribute__((noinline))
 #elif defined(_MSC_VER)
