@@ -92,6 +92,21 @@ static void test_file__bad_paths(void)
     CHECK(f == NULL);
     CHECK_EQ(smmap_file_open(m, fixture_dir(), &f), -EISDIR);
     CHECK_EQ(smmap_file_open(m, "", &f), -ENOENT);
+#ifndef _WIN32
+    {
+        /* The shortest path there is, relative: one character. */
+        char cwd[4096];
+        fixture_file("x", 7);
+        if (getcwd(cwd, sizeof(cwd)) != NULL && chdir(fixture_dir()) == 0) {
+            CHECK_EQ(smmap_file_open(m, "x", &f), 0);
+            CHECK_EQ(smmap_file_size(f), 7);
+            smmap_file_close(f);
+            CHECK_EQ(chdir(cwd), 0);
+        } else {
+            CHECK(!"getcwd or chdir failed");
+        }
+    }
+#endif
     CHECK_EQ(smmap_file_open(NULL, fixture_dir(), &f), -EINVAL);
     CHECK_EQ(smmap_file_open(m, NULL, &f), -EINVAL);
     CHECK_EQ(smmap_file_open(m, fixture_dir(), NULL), -EINVAL);

@@ -570,6 +570,9 @@ static void test_hostile__refresh_takes_growth(void)
     smmap_cursor_init(&held, f);
     smmap_cursor_init(&c, f);
     REQUIRE_EQ(smmap_cursor_use(&held, 10, 10), 0);
+    /* Unchanged: nothing to take, nothing refused. */
+    CHECK_EQ(smmap_file_refresh(f), 0);
+    CHECK_EQ(smmap_file_size(f), 70000);
     append(path, "appended");
     CHECK_EQ(smmap_file_size(f), 70000);
     CHECK_EQ(smmap_file_refresh(f), 0);
