@@ -13,8 +13,8 @@
  * of those counts. While the average is below 8 and a new window would have
  * to evict one (a window that fits costs one map, once), a miss of
  * smmap_read is served by one pread, a cursor's by a pressure window.
- * Every so often a miss still maps a
- * window (explores), so the average follows a change of access pattern:
+ * Every so often a miss still maps a window (explores), so the average
+ * follows a change of access pattern:
  * explorations that serve fewer than 8 reads double the interval (32 up to
  * 1024 misses, jittered so as not to alias with a periodic pattern); one
  * that serves 8 or more brings it back to 32.
@@ -23,10 +23,11 @@
  * the window is credited with twice the threshold, as its reads in place
  * through smmap_cursor_at are not counted (the inline hit path counts
  * nothing). From a pressure window (see region.c), a move within
- * window_size of it counts the same: a mapped window would have served it. A window that no cursor scans through and that smmap_read did
- * not read 8 times is judged not to have paid, whatever smmap_cursor_at
- * read in it: under pressure such a cursor gets pressure windows, and an
- * exploration now and then.
+ * window_size of it counts the same: a mapped window would have served it.
+ * A window that no cursor scans through and that smmap_read did not read 8
+ * times is judged not to have paid, whatever smmap_cursor_at read in it:
+ * under pressure such a cursor gets pressure windows, and an exploration
+ * now and then.
  *
  * The count is taken over the first hold only, not the window's lifetime:
  * a lifetime grows as the policy maps less, which would make rare windows
