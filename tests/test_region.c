@@ -7,8 +7,36 @@
  */
 #include "test.h"
 #include "os.h"
+#include "smmap_int.h"
 
 static uint64_t g;
+
+/*
+ * The slot filter (region.c) answers "no region here" without a tree
+ * search, so it must never miss a region: bit s is set exactly when some
+ * region of the tree overlaps slot s. Slots are the largest power of two
+ * not above window_size (coarser only for huge files), one bit per slot up
+ * to the end of the file. Checked under the manager's lock.
+ */
+static void check_slot_filter(smmap_file *f)
+{
+    smmap_entry *e = f->entry;
+    smmap_manager *m = f->manager;
+    uint64_t s, slot, wrong = 0;
+    smmap__mutex_lock(&m->lock);
+    if (e->slot_bits != NULL) {
+        slot = 1ull << e->slot_shift;
+        CHECK(slot <= m->opt.window_size && 2 * slot > m->opt.window_size);
+        CHECK_EQ(e->slot_nbits, e->size / slot + 1);
+        for (s = 0; s < e->slot_nbits; s++) {
+            int bit = (int)((e->slot_bits[s / 64] >> (s % 64)) & 1);
+            wrong += bit != smmap__tree_any_overlap(e->tree, s * slot,
+                                                    (s + 1) * slot);
+        }
+    }
+    smmap__mutex_unlock(&m->lock);
+    CHECK_EQ(wrong, 0);
+}
 
 static void setup(void)
 {
@@ -286,7 +314,9 @@ static void test_region__eviction_keeps_budget(void)
         REQUIRE_EQ(smmap_read(&c, off, buf, sizeof(buf)), sizeof(buf));
         CHECK(pattern_matches(buf, off, sizeof(buf)));
         CHECK(test_stats(m).mapped_bytes <= 3 * g);
+        check_slot_filter(f);
     }
+    CHECK(f->entry->slot_bits != NULL);
     s = test_stats(m);
     CHECK_EQ(s.maps, 20);
     CHECK_EQ(s.evictions, 17);
@@ -410,6 +440,7 @@ static void test_region__many_regions_found_again(void)
         CHECK(c[i].begin <= page * g && c[i].begin + c[i].size > page * g);
     }
     CHECK_EQ(test_stats(m).regions, N);
+    check_slot_filter(f);
     before = test_stats(m).maps;
     for (i = 0; i < N; i++) {
         smmap_cursor d;
@@ -421,6 +452,7 @@ static void test_region__many_regions_found_again(void)
     CHECK_EQ(test_stats(m).maps, before);
     release_all(c, N);
     CHECK_EQ(smmap_manager_collect(m), N);
+    check_slot_filter(f); /* all clear again */
     smmap_file_close(f);
     smmap_manager_free(m);
 }
@@ -467,9 +499,15 @@ static void test_region__covering_region_found_among_overlaps(void)
     REQUIRE_EQ(smmap_cursor_use(&probe, 3 * g - 1, 2), 0);
     CHECK(probe.data == big.data);
     CHECK_EQ(test_stats(m).maps, maps);
+    check_slot_filter(f);
     smmap_cursor_release(&probe);
     smmap_cursor_release(&big);
+    /* The oversized region leaves: only the small ones' slots stay set. */
+    CHECK_EQ(smmap_manager_collect(m), 1);
+    check_slot_filter(f);
     release_all(small, 3);
+    CHECK_EQ(smmap_manager_collect(m), 3);
+    check_slot_filter(f);
     smmap_file_close(f);
     smmap_manager_free(m);
 }
