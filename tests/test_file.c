@@ -353,12 +353,12 @@ static const test_case tests[] = {
     TEST_ENTRY(test_file__descriptor_cache_closes_lru_and_reopens),
     TEST_ENTRY(test_file__reopen_checks_identity),
     TEST_ENTRY(test_file__size_is_a_snapshot),
+    TEST_ENTRY(test_file__entry_table_doubles_when_full),
 #ifndef _WIN32
     /* POSIX only: descriptors from open(2), truncate(2). */
     TEST_ENTRY(test_file__open_fd_duplicates),
     TEST_ENTRY(test_file__reopen_refuses_a_shrunk_file),
     TEST_ENTRY(test_file__fd_opened_files_keep_their_descriptor),
-    TEST_ENTRY(test_file__entry_table_doubles_when_full),
 #endif
 };
 
