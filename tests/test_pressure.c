@@ -100,11 +100,58 @@ static void test_pressure__window_given_up_on_leave(void)
     CHECK_EQ(left.unmaps, held.unmaps);
     CHECK_EQ(left.evictions, held.evictions);
     CHECK_EQ(f->entry->npinned, 0);
+    /* The file's region count includes the pressure window while held. */
+    CHECK_EQ(held.files_mapped, 1);
+    CHECK_EQ(f->entry->nregions, left.regions);
+    CHECK_EQ(left.files_mapped, left.regions > 0 ? 1 : 0);
     CHECK(m->spare_window != NULL); /* kept for the next one */
     CHECK_EQ(smmap_manager_collect(m), left.regions);
     CHECK(m->spare_window == NULL); /* collect gives everything back */
     CHECK_EQ(test_stats(m).regions, 0);
+    CHECK_EQ(test_stats(m).files_mapped, 0);
+    CHECK_EQ(f->entry->nregions, 0);
     smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* A pressure window on a file with no other region makes it a mapped file
+ * (files_mapped) while held, like any region. */
+static void test_pressure__window_counts_its_file_as_mapped(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, 2 * g, 10, 10, 0);
+    smmap_file *a = test_open(m, fixture_file("a", 64 * g));
+    smmap_file *b = test_open(m, fixture_file("b", 64 * g));
+    smmap_cursor ca, cb;
+    unsigned seed = 5;
+    uint64_t off;
+    int tries;
+
+    smmap_cursor_init(&ca, a);
+    REQUIRE_EQ(random_reads(&ca, 64 * g, 2000, &seed) == UINT64_MAX, 0);
+    smmap_cursor_release(&ca); /* a's windows wait in the LRU */
+    CHECK_EQ(test_stats(m).files_mapped, 1);
+    CHECK_EQ(b->entry->nregions, 0);
+    smmap_cursor_init(&cb, b);
+    /* Misses on b: pressure windows but for an exploration now and then. */
+    for (tries = 0; tries < 100; tries++) {
+        off = (uint64_t)tries * 997 * 64 % (63 * g);
+        smmap_cursor_release(&cb);
+        if (smmap_cursor_at(&cb, off, 64) == NULL)
+            break;
+        if (cb.region->transient && b->entry->nregions == 1)
+            break;
+    }
+    REQUIRE_EQ(cb.region != NULL && cb.region->transient, 1);
+    CHECK_EQ(b->entry->nregions, 1);
+    CHECK_EQ(test_stats(m).files_mapped, 2);
+    smmap_cursor_release(&cb);
+    CHECK_EQ(b->entry->nregions, 0);
+    CHECK_EQ(test_stats(m).files_mapped, 1);
+    smmap_manager_collect(m);
+    CHECK_EQ(test_stats(m).files_mapped, 0);
+    smmap_file_close(a);
+    smmap_file_close(b);
     smmap_manager_free(m);
 }
 
@@ -267,6 +314,7 @@ static void test_pressure__always_map_maps(void)
 static const test_case tests[] = {
     TEST_ENTRY(test_pressure__random_cursor_reads_get_small_windows),
     TEST_ENTRY(test_pressure__window_given_up_on_leave),
+    TEST_ENTRY(test_pressure__window_counts_its_file_as_mapped),
     TEST_ENTRY(test_pressure__use_with_size_is_contiguous),
     TEST_ENTRY(test_pressure__copy_shares_and_pins),
     TEST_ENTRY(test_pressure__scan_returns_to_windows),
