@@ -16,6 +16,7 @@
 #include <process.h>
 #define fseek64 _fseeki64
 #else
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #define fseek64 fseeko
@@ -288,4 +289,35 @@ int test_run(const test_case *tests, size_t count, int argc, char **argv)
     }
     printf("%zu passed, %zu failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
+}
+
+/* The system limits, read here without the OS layer where the platform
+ * allows, so that a test of the library's defaults (and of the OS layer's
+ * own readers) does not check a function against itself. */
+uint64_t test_system_max_map_count(void)
+{
+#ifdef __linux__
+    unsigned long long count = 0;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%llu", &count) != 1)
+        count = 0;
+    fclose(f);
+    return count;
+#else
+    return smmap__os_default.max_map_count();
+#endif
+}
+
+uint64_t test_system_max_open_files(void)
+{
+#ifndef _WIN32
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    return (uint64_t)rl.rlim_cur;
+#else
+    return smmap__os_default.max_open_files();
+#endif
 }

@@ -91,6 +91,10 @@ int fixture_read(const char *path, uint64_t off, void *buf, size_t len);
 
 /* The page size smmap aligns to, as the library sees it. */
 uint64_t test_granularity(void);
+/* vm.max_map_count (0 where unreadable) and the soft RLIMIT_NOFILE (0 when
+ * unlimited), read without the OS layer where the platform allows. */
+uint64_t test_system_max_map_count(void);
+uint64_t test_system_max_open_files(void);
 
 /* A manager with these options (exits the test binary if creation fails). */
 smmap_manager *test_manager(uint64_t window, uint64_t max_mapped,

@@ -5,45 +5,11 @@
 #include "test.h"
 #include "os.h"
 
-#ifndef _WIN32
-#include <sys/resource.h>
-#endif
-
-/* The system limits the defaults derive from, read without the library
- * where the platform allows (test_os checks the OS layer's own readers). */
-static uint64_t system_max_map_count(void)
-{
-#ifdef __linux__
-    unsigned long long count = 0;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%llu", &count) != 1)
-        count = 0;
-    fclose(f);
-    return count;
-#else
-    return smmap__os_default.max_map_count();
-#endif
-}
-
-static uint64_t system_max_open_files(void)
-{
-#ifndef _WIN32
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-        return 0;
-    return (uint64_t)rl.rlim_cur;
-#else
-    return smmap__os_default.max_open_files();
-#endif
-}
-
 static void test_manager__defaults(void)
 {
     smmap_options o;
-    uint64_t map_count = system_max_map_count();
-    uint64_t nofile = system_max_open_files();
+    uint64_t map_count = test_system_max_map_count();
+    uint64_t nofile = test_system_max_open_files();
 
     smmap_options_init(&o);
     if (sizeof(void *) >= 8) {

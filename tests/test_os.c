@@ -16,7 +16,6 @@
 
 #ifndef _WIN32
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,25 +178,17 @@ static void test_os__fstat_gives_mtime_in_nanoseconds(void)
     CHECK_EQ(smmap__os_default.close(fd), 0);
 }
 
-/* The limits the defaults derive from, read here without the OS layer:
- * vm.max_map_count (0 where unreadable) and the soft RLIMIT_NOFILE (0 when
- * unlimited). */
+/* The limits the defaults derive from: vm.max_map_count (0 where
+ * unreadable) and the soft RLIMIT_NOFILE (0 when unlimited), as the
+ * fixture reads them without the OS layer. */
 static void test_os__limits_are_the_systems(void)
 {
-    unsigned long long count = 0;
-    struct rlimit rl;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f == NULL || fscanf(f, "%llu", &count) != 1)
-        count = 0;
-    if (f != NULL)
-        fclose(f);
-    CHECK_EQ(smmap__os_default.max_map_count(), count);
-    REQUIRE_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
-    CHECK_EQ(smmap__os_default.max_open_files(),
-             rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur);
+    CHECK_EQ(smmap__os_default.max_map_count(), test_system_max_map_count());
+    CHECK_EQ(smmap__os_default.max_open_files(), test_system_max_open_files());
 #ifdef __linux__
-    CHECK(count > 0); /* readable on Linux: the branch above was real */
+    CHECK(test_system_max_map_count() > 0); /* readable: a real comparison */
 #endif
+    CHECK(test_system_max_open_files() > 0);
 }
 
 /* MADV_POPULATE_READ (Linux 5.14) succeeds where the kernel has it; the
