@@ -458,15 +458,15 @@ static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
  *
  * Under pressure, mapping a window that is evicted before it serves more
  * than a few reads costs far more than a pread. The manager keeps a moving
- * average of the reads each evicted window served; while it is below 8,
- * a miss of smmap_read (no mapped window holds the offset) is served by one
+ * average of the reads each evicted window served; while it is below 8, a
+ * miss of smmap_read (no mapped window holds the offset) is served by one
  * pread into dst instead (counted in direct_reads), except now and then
  * (every 32 misses, doubling up to every 1024 while those explorations do
  * not pay, jittered), when a miss maps a window so that the average can
- * recover when the access pattern does. Windows already mapped keep serving hits either way. Managers with
- * SMMAP_ALWAYS_MAP always map. A cursor that served a read by pread keeps
- * its file's descriptor open (as it would keep a window) until it moves to
- * a window or is released.
+ * recover when the access pattern does. Windows already mapped keep serving
+ * hits either way. Managers with SMMAP_ALWAYS_MAP always map. A cursor that
+ * served a read by pread keeps its file's descriptor open (as it would keep
+ * a window) until it moves to a window or is released.
  *
  * @return the number of bytes copied (0 at or past the end of the file), or a
  *         negative error (-EINVAL for a NULL cursor or NULL dst with len > 0,

@@ -294,7 +294,7 @@ static void test_hostile__destination_fault_is_not_hidden(void)
     smmap_manager_free(m);
 }
 
-/* --- a foreign SIGBUS after one of ours, to a plain handler ---------------- */
+/* --- a foreign SIGBUS after one of ours, to a plain handler -------------- */
 
 static volatile int plain_calls;
 
@@ -415,7 +415,8 @@ static int death_signal(int status)
 static void test_hostile__foreign_sigbus_default_terminates(void)
 {
     const char *path = fixture_file("data", 1 * MIB);
-    int none = foreign_fault_in_child(path, fixture_file("o1", 8192), NO_HANDLER);
+    int none = foreign_fault_in_child(path, fixture_file("o1", 8192),
+                                      NO_HANDLER);
     int idiom = foreign_fault_in_child(path, fixture_file("o2", 8192),
                                        IDIOM_HANDLER);
     int with = foreign_fault_in_child(path, fixture_file("o3", 8192),

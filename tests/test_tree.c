@@ -42,7 +42,8 @@ static int check_subtree(const smmap_region *n, const smmap_region *lo_bound,
         *count = 0;
         return 0;
     }
-    if ((lo_bound && !before(lo_bound, n)) || (hi_bound && !before(n, hi_bound)))
+    if ((lo_bound && !before(lo_bound, n)) ||
+        (hi_bound && !before(n, hi_bound)))
         CHECK(!"tree order");
     hl = check_subtree(n->left, lo_bound, n, &el, &cl);
     hr = check_subtree(n->right, n, hi_bound, &er, &cr);
