@@ -94,7 +94,13 @@ static void test_cursor__copy_shares_and_pins(void)
     smmap_cursor_init(&empty, f);
     REQUIRE_EQ(smmap_cursor_use(&a, g, 1), 0);
     REQUIRE_EQ(smmap_cursor_use(&b, 2 * g, 1), 0);
+    {
+        unsigned char byte;
+        REQUIRE_EQ(smmap_read(&a, g + 1, &byte, 1), 1);
+        CHECK_EQ(a.served, 1); /* a copy read, credited when a leaves */
+    }
     smmap_cursor_copy(&b, &a); /* b's region is released, a's shared */
+    CHECK_EQ(b.served, 0);     /* the copy served nothing yet */
     CHECK(b.data == a.data);
     CHECK_EQ(b.begin, a.begin);
     CHECK_EQ(b.size, a.size);

@@ -175,6 +175,18 @@ static void test_file__open_fd_duplicates(void)
     CHECK_EQ(smmap_file_open_fd(m, fd, &f), -EBADF);
     CHECK(f == NULL);
     CHECK_EQ(smmap_file_open_fd(m, -1, &f), -EBADF);
+    {
+        /* Descriptor 0 is a descriptor like any other. */
+        int saved_stdin = dup(0), data = open(path, O_RDONLY);
+        REQUIRE_EQ(saved_stdin >= 0 && data >= 0, 1);
+        dup2(data, 0);
+        close(data);
+        CHECK_EQ(smmap_file_open_fd(m, 0, &f), 0);
+        CHECK_EQ(smmap_file_size(f), 70000);
+        smmap_file_close(f);
+        dup2(saved_stdin, 0);
+        close(saved_stdin);
+    }
     CHECK_EQ(smmap_file_open_fd(NULL, 0, &f), -EINVAL);
     CHECK_EQ(smmap_file_open_fd(m, 0, NULL), -EINVAL);
     CHECK_EQ(test_stats(m).files, 0);
@@ -345,6 +357,51 @@ static void test_file__entry_table_doubles_when_full(void)
     smmap_manager_free(m);
 }
 
+static int fail_malloc_at, malloc_calls;
+static void *failing_malloc(size_t size)
+{
+    if (++malloc_calls == fail_malloc_at)
+        return NULL;
+    return smmap__os_default.malloc(size);
+}
+
+/* Every allocation of an open, failed in turn: -ENOMEM, no handle, no
+ * entry left behind, until the open that fails nothing succeeds. (The
+ * fault suite does this over a whole workload, sampled in quick runs; an
+ * open is small enough to do every call every time.) */
+static void test_file__open_survives_each_allocation_failure(void)
+{
+    smmap_manager *m = test_manager(65536, 1 << 24, 100, 8, 0);
+    const char *path = fixture_file("data", 1000);
+    smmap_file *f;
+    int n, err = -1, failures = 0;
+
+    smmap__os.malloc = failing_malloc;
+    for (n = 1; n < 20 && err != 0; n++) {
+        malloc_calls = 0;
+        fail_malloc_at = n;
+        f = (smmap_file *)&f;
+        err = smmap_file_open(m, path, &f);
+        if (malloc_calls >= n) {
+            failures++;
+            CHECK_EQ(err, -ENOMEM);
+            CHECK(f == NULL);
+            CHECK_EQ(test_stats(m).files, 0);
+        } else {
+            CHECK_EQ(err, 0);
+        }
+    }
+    smmap__os.malloc = smmap__os_default.malloc;
+    CHECK_EQ(err, 0);
+    CHECK(failures >= 3); /* the handle, its path and the entry's path */
+    CHECK_EQ(smmap_file_size(f), 1000);
+    CHECK(f->path != NULL && strcmp(f->path, path) == 0);
+    CHECK(f->entry->path != NULL && strcmp(f->entry->path, path) == 0);
+    smmap_file_close(f);
+    CHECK_EQ(test_stats(m).files, 0);
+    smmap_manager_free(m);
+}
+
 static const test_case tests[] = {
     TEST_ENTRY(test_file__same_file_any_spelling_shares_regions),
     TEST_ENTRY(test_file__replaced_file_is_a_different_file),
@@ -354,6 +411,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_file__reopen_checks_identity),
     TEST_ENTRY(test_file__size_is_a_snapshot),
     TEST_ENTRY(test_file__entry_table_doubles_when_full),
+    TEST_ENTRY(test_file__open_survives_each_allocation_failure),
 #ifndef _WIN32
     /* POSIX only: descriptors from open(2), truncate(2). */
     TEST_ENTRY(test_file__open_fd_duplicates),
