@@ -169,6 +169,14 @@ static void test_manager__stats_of_null(void)
     smmap_manager_stats(NULL, NULL);
 }
 
+static const void *watched;
+static int watched_freed;
+static void watching_free(void *p)
+{
+    watched_freed += p != NULL && p == watched;
+    smmap__os_default.free(p);
+}
+
 static void test_manager__free_is_deferred_until_last_close(void)
 {
     uint64_t g = test_granularity();
@@ -178,7 +186,11 @@ static void test_manager__free_is_deferred_until_last_close(void)
     smmap_cursor c;
     unsigned char buf[8];
 
+    watched = m;
+    watched_freed = 0;
+    smmap__os.free = watching_free;
     smmap_manager_free(m); /* marked only: a and b stay usable */
+    CHECK_EQ(watched_freed, 0);
     smmap_cursor_init(&c, b);
     CHECK_EQ(smmap_read(&c, 2 * g, buf, 8), 8);
     CHECK(pattern_matches(buf, 2 * g, 8));
@@ -188,7 +200,10 @@ static void test_manager__free_is_deferred_until_last_close(void)
     CHECK_EQ(smmap_read(&c, 5, buf, 8), 8);
     CHECK(pattern_matches(buf, 5, 8));
     smmap_cursor_release(&c);
-    smmap_file_close(a); /* frees the manager (leak checkers verify) */
+    CHECK_EQ(watched_freed, 0);
+    smmap_file_close(a); /* the last handle: frees the manager */
+    CHECK_EQ(watched_freed, 1);
+    smmap__os.free = smmap__os_default.free;
 }
 
 static void test_manager__many_files_in_the_table(void)
