@@ -155,6 +155,36 @@ static void test_pressure__window_counts_its_file_as_mapped(void)
     smmap_manager_free(m);
 }
 
+/* The largest request a pressure window takes is half a window (64 KiB at
+ * most), rounded out to 64 bytes: exactly half still gets one, 64 bytes
+ * more is mapped. */
+static void test_pressure__half_a_window_is_the_limit(void)
+{
+    uint64_t g = test_granularity(), off;
+    smmap_manager *m = test_manager(g, 2 * g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 64 * g));
+    smmap_cursor c;
+    unsigned seed = 9;
+    size_t half = (size_t)(g / 2 < 65536 ? g / 2 : 65536);
+    int i, at_half = 0, over_half = 0;
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(random_reads(&c, 64 * g, 2000, &seed) == UINT64_MAX, 0);
+    for (i = 0; i < 40; i++) {
+        off = (uint64_t)(i * 7 % 60) * g + 64 * (uint64_t)(i % 5);
+        REQUIRE_EQ(smmap_cursor_use(&c, off, i % 2 ? half + 64 : half), 0);
+        if (i % 2)
+            over_half += c.region->transient;
+        else
+            at_half += c.region->transient;
+    }
+    CHECK_EQ(over_half, 0);
+    CHECK(at_half >= 15); /* of 20: explorations map now and then */
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 /* smmap_cursor_use with an explicit size under pressure still holds every
  * requested byte contiguously, across a page boundary too. */
 static void test_pressure__use_with_size_is_contiguous(void)
@@ -315,6 +345,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_pressure__random_cursor_reads_get_small_windows),
     TEST_ENTRY(test_pressure__window_given_up_on_leave),
     TEST_ENTRY(test_pressure__window_counts_its_file_as_mapped),
+    TEST_ENTRY(test_pressure__half_a_window_is_the_limit),
     TEST_ENTRY(test_pressure__use_with_size_is_contiguous),
     TEST_ENTRY(test_pressure__copy_shares_and_pins),
     TEST_ENTRY(test_pressure__scan_returns_to_windows),
