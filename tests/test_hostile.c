@@ -158,14 +158,17 @@ static void app_handler(int sig, siginfo_t *info, void *context)
     siglongjmp(app_env, 1);
 }
 
-static void install_app_handler(void)
+/* Install an application's handler for sig, as applications do: with
+ * siginfo, and callable again from within itself (it may longjmp out). */
+static void install_app_handler(int sig,
+                                void (*action)(int, siginfo_t *, void *))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = app_handler;
+    sa.sa_sigaction = action;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, NULL);
+    sigaction(sig, &sa, NULL);
 }
 
 /* Map a page of a file through the OS table, truncate the file, and touch
@@ -200,7 +203,7 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
     static unsigned char big[8192];
     volatile const unsigned char *at = NULL;
 
-    install_app_handler(); /* the application's, before smmap's */
+    install_app_handler(SIGBUS, app_handler); /* before smmap's */
     smmap_cursor_init(&c, f);
     REQUIRE_EQ(smmap_read(&c, 100, buf, 64), 64); /* installs smmap's */
     CHECK(pattern_matches(buf, 100, 64));
@@ -262,15 +265,10 @@ static void test_hostile__destination_fault_is_not_hidden(void)
     unsigned char buf[64];
     void *readonly = NULL;
     smmap_os_fd fd;
-    struct sigaction sa;
     size_t i;
     static const size_t lens[] = {8, 64, 8192};
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = app_segv_handler;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, NULL);
+    install_app_handler(SIGSEGV, app_segv_handler);
 
     smmap_cursor_init(&c, f);
     REQUIRE_EQ(smmap_read(&c, 100, buf, 64), 64); /* installs smmap's */
@@ -375,12 +373,7 @@ static int foreign_fault_in_child(const char *path, const char *other,
         (void)setrlimit(RLIMIT_CORE, &no_core); /* the death is expected */
         signal(SIGBUS, SIG_DFL);
         if (handler == IDIOM_HANDLER) {
-            struct sigaction sa;
-            memset(&sa, 0, sizeof(sa));
-            sa.sa_sigaction = restore_default_and_return;
-            sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-            sigemptyset(&sa.sa_mask);
-            sigaction(SIGBUS, &sa, NULL);
+            install_app_handler(SIGBUS, restore_default_and_return);
         } else if (handler == SMMAP_HANDLER) {
             smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
             smmap_file *f = test_open(m, path);
@@ -451,13 +444,9 @@ static void test_hostile__application_owns_the_handler(void)
     smmap_file *f = test_open(m, path);
     smmap_cursor c;
     unsigned char buf[64];
-    struct sigaction sa, current;
+    struct sigaction current;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = delegating_handler;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, NULL);
+    install_app_handler(SIGBUS, delegating_handler);
 
     smmap_cursor_init(&c, f);
     REQUIRE_EQ(smmap_read(&c, 500000, buf, 64), 64);
