@@ -59,12 +59,12 @@ typedef struct smmap_os {
      * advice returns 0) or SMMAP_OS_POPULATE (-EOPNOTSUPP where the system
      * cannot populate a range in one call). */
     int (*advise)(void *addr, size_t len, int advice);
-    /* memcpy from a mapping, returning -EIO instead of dying when a page of
-     * src is gone (SIGBUS after a truncation). install_handler: install the
-     * process-wide handler first if it is not yet (the hit path passes 0:
-     * guard_install ran when the window was mapped). */
-    int (*guarded_copy)(void *dst, const void *src, size_t len,
-                        int install_handler);
+    /* memcpy from a mapping: len, or -EIO instead of dying when a page of
+     * src is gone (SIGBUS after a truncation). Returning len spares the
+     * caller keeping it across the call. The fault handler must be
+     * installed (guard_install): the library does it when it maps a
+     * window, so the copy itself is a plain call with no check. */
+    int64_t (*guarded_copy)(void *dst, const void *src, size_t len);
     /* Install the process-wide fault handler, once; later calls are cheap. */
     void (*guard_install)(void);
 } smmap_os;

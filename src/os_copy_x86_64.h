@@ -4,26 +4,32 @@
  *
  * SMMAP_COPY_BODY(prefix, LABEL) expands to the instructions of a copy of
  * rdx bytes from rsi to rdi (System V registers: the Windows entry moves
- * rcx, rdx, r8 there first) that returns 0 in eax, and defines four global
+ * rcx, rdx, r8 there first) that returns the length in rax (the caller
+ * keeps nothing across the call to return it), and defines four global
  * labels with LABEL(name), which makes a symbol the way the object format
  * wants (ELF hides it, PE has no hidden): prefix_small_begin and
  * prefix_small_end bracket the paths that keep rsi the source and rdx the
  * length, prefix_rep_insn is the `rep movsb` (rsi the next source byte, rcx
- * the bytes left), and prefix_fault returns 1: a fault handler that finds
+ * the bytes left), and prefix_fault returns -EIO: a fault handler that finds
  * the faulting instruction in those ranges and the fault address in the
  * source still to copy resumes there.
  *
  * It copies as a good memcpy does, so that random reads still overlap their
- * cache misses: up to 16 bytes with two (possibly overlapping) loads and
- * stores, up to 4 KiB with a loop of 16-byte SSE2 moves and an overlapping
- * tail, `rep movsb` above. Clobbers rax, rcx, rsi, rdi, r8, r9, xmm0.
+ * cache misses, and in as few instructions as it can, because each one takes
+ * room in the core's reorder window that the next reads' misses would use:
+ * up to 64 bytes with two or four possibly overlapping loads and stores of
+ * the largest width that fits (no loop, no branch taken for 8 to 16 bytes),
+ * up to 4 KiB with a loop of 16-byte SSE2 moves and an overlapping tail,
+ * `rep movsb` above. Clobbers rax, rcx, rsi, rdi, r8, r9, xmm0-xmm3, all of
+ * them volatile in both calling conventions.
  */
 #ifndef SMMAP_OS_COPY_X86_64_H
 #define SMMAP_OS_COPY_X86_64_H
 
+/* The recovery label returns -EIO; the includer checks EIO is 5. */
+#define SMMAP_COPY_EIO 5
+
 #define SMMAP_COPY_BODY(prefix, LABEL)                                       \
-    "    cmpq $4096, %rdx\n"                                                 \
-    "    ja 4f\n"                                                            \
     LABEL(prefix "_small_begin")                                             \
     "    cmpq $16, %rdx\n"                                                   \
     "    ja 5f\n"                                                            \
@@ -33,16 +39,17 @@
     "    movq -8(%rsi,%rdx), %rcx\n"                                         \
     "    movq %rax, (%rdi)\n"                                                \
     "    movq %rcx, -8(%rdi,%rdx)\n"                                         \
-    "    jmp 3f\n"                                                           \
+    "3:  movq %rdx, %rax\n"                                                  \
+    "    ret\n"                                                              \
     "1:  cmpq $4, %rdx\n"                                                    \
     "    jb 2f\n"                                                            \
     "    movl (%rsi), %eax\n"                                                \
     "    movl -4(%rsi,%rdx), %ecx\n"                                         \
     "    movl %eax, (%rdi)\n"                                                \
     "    movl %ecx, -4(%rdi,%rdx)\n"                                         \
-    "    jmp 3f\n"                                                           \
+    "    jmp 3b\n"                                                           \
     "2:  testq %rdx, %rdx\n"                                                 \
-    "    je 3f\n"                                                            \
+    "    je 3b\n"                                                            \
     "    movq %rdx, %r8\n"                                                   \
     "    shrq $1, %r8\n"                                                     \
     "    movzbl (%rsi), %eax\n"                                              \
@@ -51,26 +58,47 @@
     "    movb %al, (%rdi)\n"                                                 \
     "    movb %cl, -1(%rdi,%rdx)\n"                                          \
     "    movb %r9b, (%rdi,%r8)\n"                                            \
-    "    jmp 3f\n"                                                           \
-    "5:  xorl %r8d, %r8d\n"                                                  \
-    "6:  movdqu (%rsi,%r8), %xmm0\n"                                         \
+    "    jmp 3b\n"                                                           \
+    "5:  cmpq $32, %rdx\n"                                                   \
+    "    ja 6f\n"                                                            \
+    "    movdqu (%rsi), %xmm0\n"                                             \
+    "    movdqu -16(%rsi,%rdx), %xmm1\n"                                     \
+    "    movdqu %xmm0, (%rdi)\n"                                             \
+    "    movdqu %xmm1, -16(%rdi,%rdx)\n"                                     \
+    "    movq %rdx, %rax\n"                                                  \
+    "    ret\n"                                                              \
+    "6:  cmpq $64, %rdx\n"                                                   \
+    "    ja 7f\n"                                                            \
+    "    movdqu (%rsi), %xmm0\n"                                             \
+    "    movdqu 16(%rsi), %xmm1\n"                                           \
+    "    movdqu -32(%rsi,%rdx), %xmm2\n"                                     \
+    "    movdqu -16(%rsi,%rdx), %xmm3\n"                                     \
+    "    movdqu %xmm0, (%rdi)\n"                                             \
+    "    movdqu %xmm1, 16(%rdi)\n"                                           \
+    "    movdqu %xmm2, -32(%rdi,%rdx)\n"                                     \
+    "    movdqu %xmm3, -16(%rdi,%rdx)\n"                                     \
+    "    movq %rdx, %rax\n"                                                  \
+    "    ret\n"                                                              \
+    "7:  cmpq $4096, %rdx\n"                                                 \
+    "    ja 4f\n"                                                            \
+    "    movdqu -16(%rsi,%rdx), %xmm0\n"                                     \
+    "    movdqu %xmm0, -16(%rdi,%rdx)\n"                                     \
+    "    xorl %r8d, %r8d\n"                                                  \
+    "8:  movdqu (%rsi,%r8), %xmm0\n"                                         \
     "    movdqu %xmm0, (%rdi,%r8)\n"                                         \
     "    addq $16, %r8\n"                                                    \
     "    leaq 16(%r8), %r9\n"                                                \
     "    cmpq %rdx, %r9\n"                                                   \
-    "    jb 6b\n"                                                            \
-    "    movdqu -16(%rsi,%rdx), %xmm0\n"                                     \
-    "    movdqu %xmm0, -16(%rdi,%rdx)\n"                                     \
+    "    jb 8b\n"                                                            \
+    "    jmp 3b\n"                                                           \
     LABEL(prefix "_small_end")                                               \
-    "3:  xorl %eax, %eax\n"                                                  \
-    "    ret\n"                                                              \
     "4:  movq %rdx, %rcx\n"                                                  \
+    "    movq %rdx, %rax\n"                                                  \
     LABEL(prefix "_rep_insn")                                                \
     "    rep movsb\n"                                                        \
-    "    xorl %eax, %eax\n"                                                  \
     "    ret\n"                                                              \
     LABEL(prefix "_fault")                                                   \
-    "    movl $1, %eax\n"                                                    \
+    "    movq $-5, %rax\n"                                                   \
     "    ret\n"
 
 #endif /* SMMAP_OS_COPY_X86_64_H */

@@ -46,33 +46,35 @@
 #include <string.h>
 #include <ucontext.h>
 
+int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len);
+void smmap__guard_install_posix(void);
+
 static struct sigaction previous_bus, previous_segv;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
 #ifdef SMMAP_GUARD_PC
 /*
- * int smmap__copy_guarded(void *dst, const void *src, size_t len): 0, or 1
- * when a fault while loading from src was turned by the handler into a jump
- * to the recovery label. Copies the way a good memcpy does, so that random
- * reads still overlap their cache misses: up to 16 bytes with two (possibly
- * overlapping) loads and stores, up to 4 KiB with a loop of 16-byte SSE2
- * moves and an overlapping tail; on these paths rsi and rdx stay the source
- * and the length. Larger copies use `rep movsb`, which stops on a fault with
- * rsi at the next source byte and rcx bytes left. The handler tells the two
- * apart by the faulting instruction.
+ * int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len):
+ * the OS table's guarded_copy itself, len, or -EIO when a fault while
+ * loading from src was turned by the handler into a jump to the recovery
+ * label. Copies
+ * the way a good memcpy does (os_copy_x86_64.h); on the paths up to 4 KiB
+ * rsi and rdx stay the source and the length. Larger copies use `rep
+ * movsb`, which stops on a fault with rsi at the next source byte and rcx
+ * bytes left. The handler tells the two apart by the faulting instruction.
  */
-int smmap__copy_guarded(void *dst, const void *src, size_t len);
+_Static_assert(EIO == SMMAP_COPY_EIO, "the recovery label returns -EIO");
 extern const char smmap__copy_small_begin[], smmap__copy_small_end[],
     smmap__copy_rep_insn[], smmap__copy_fault[];
 #define GUARD_LABEL(name) ".globl " name "\n.hidden " name "\n" name ":\n"
 __asm__(".text\n"
         ".p2align 4\n"
-        ".globl smmap__copy_guarded\n"
-        ".hidden smmap__copy_guarded\n"
-        ".type smmap__copy_guarded, @function\n"
-        "smmap__copy_guarded:\n"
+        ".globl smmap__guarded_copy_posix\n"
+        ".hidden smmap__guarded_copy_posix\n"
+        ".type smmap__guarded_copy_posix, @function\n"
+        "smmap__guarded_copy_posix:\n"
         SMMAP_COPY_BODY("smmap__copy", GUARD_LABEL)
-        ".size smmap__copy_guarded, .-smmap__copy_guarded\n");
+        ".size smmap__guarded_copy_posix, .-smmap__guarded_copy_posix\n");
 
 static int handle(int sig, siginfo_t *info, void *context)
 {
@@ -99,10 +101,6 @@ static int handle(int sig, siginfo_t *info, void *context)
     return 1;
 }
 
-static int guarded_copy(void *dst, const void *src, size_t len)
-{
-    return smmap__copy_guarded(dst, src, len) == 0 ? 0 : -EIO;
-}
 #else
 typedef struct guard {
     sigjmp_buf env;
@@ -125,7 +123,7 @@ static int handle(int sig, siginfo_t *info, void *context)
     return 0;
 }
 
-static int guarded_copy(void *dst, const void *src, size_t len)
+int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len)
 {
     guard *g = &thread_guard;
     g->lo = src;
@@ -135,7 +133,7 @@ static int guarded_copy(void *dst, const void *src, size_t len)
     g->armed = 1;
     memcpy(dst, src, len);
     g->armed = 0;
-    return 0;
+    return (int64_t)len;
 }
 #endif
 
@@ -185,14 +183,6 @@ static void install(void)
 void smmap__guard_install_posix(void)
 {
     pthread_once(&install_once, install);
-}
-
-int smmap__guarded_copy_posix(void *dst, const void *src, size_t len,
-                              int install_handler)
-{
-    if (install_handler)
-        smmap__guard_install_posix();
-    return guarded_copy(dst, src, len);
 }
 
 #endif /* !_WIN32 */

@@ -25,8 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int smmap__guarded_copy_posix(void *dst, const void *src, size_t len,
-                              int install_handler);
+int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len);
 void smmap__guard_install_posix(void);
 
 #ifndef O_CLOEXEC

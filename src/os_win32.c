@@ -434,13 +434,15 @@ static int win32_advise(void *addr, size_t len, int advice)
 #define SMMAP_GUARD_PC 1
 #include "os_copy_x86_64.h"
 /*
- * int smmap__win_copy_guarded(void *dst, const void *src, size_t len): 0, or
- * 1 when a fault loading from src was turned into a jump to the recovery
- * label. The Windows x64 convention passes rcx, rdx, r8 and has rdi and rsi
- * callee-saved: the entry saves them and moves the arguments to rdi, rsi,
- * rdx for the body (os_copy_x86_64.h, shared with os_guard_posix.c).
+ * int64_t smmap__win_copy_guarded(void *dst, const void *src, size_t len):
+ * the OS table's guarded_copy, len, or -EIO when a fault loading from src
+ * was turned into a jump to the recovery label. The Windows x64 convention
+ * passes rcx, rdx, r8 and has rdi and rsi callee-saved: the entry saves
+ * them and moves the arguments to rdi, rsi, rdx for the body
+ * (os_copy_x86_64.h, shared with os_guard_posix.c).
  */
-int smmap__win_copy_guarded(void *dst, const void *src, size_t len);
+int64_t smmap__win_copy_guarded(void *dst, const void *src, size_t len);
+_Static_assert(EIO == SMMAP_COPY_EIO, "the recovery label returns -EIO");
 extern const char smmap__win_copy_small_begin[], smmap__win_copy_small_end[],
     smmap__win_copy_rep_insn[], smmap__win_copy_fault[];
 #define GUARD_LABEL(name) ".globl " name "\n" name ":\n"
@@ -487,10 +489,7 @@ static int handle_exception(EXCEPTION_RECORD *rec, CONTEXT *ctx)
     return 1;
 }
 
-static int guarded_copy(void *dst, const void *src, size_t len)
-{
-    return smmap__win_copy_guarded(dst, src, len) == 0 ? 0 : -EIO;
-}
+#define win32_guarded_copy smmap__win_copy_guarded
 #else
 typedef struct guard {
     jmp_buf env;
@@ -513,7 +512,7 @@ static int handle_exception(EXCEPTION_RECORD *rec, CONTEXT *ctx)
     return 0;
 }
 
-static int guarded_copy(void *dst, const void *src, size_t len)
+static int64_t win32_guarded_copy(void *dst, const void *src, size_t len)
 {
     guard *g = &thread_guard;
     g->lo = src;
@@ -523,7 +522,7 @@ static int guarded_copy(void *dst, const void *src, size_t len)
     g->armed = 1;
     memcpy(dst, src, len);
     g->armed = 0;
-    return 0;
+    return (int64_t)len;
 }
 #endif
 
@@ -550,14 +549,6 @@ static void win32_guard_install(void)
         return;
     if (InterlockedCompareExchange(&guard_installed, 1, 0) == 0)
         (void)AddVectoredExceptionHandler(1, on_exception);
-}
-
-static int win32_guarded_copy(void *dst, const void *src, size_t len,
-                              int install_handler)
-{
-    if (install_handler)
-        win32_guard_install();
-    return guarded_copy(dst, src, len);
 }
 
 /* On Windows siginfo is the EXCEPTION_RECORD and ucontext the CONTEXT of a

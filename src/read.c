@@ -19,8 +19,9 @@ static int64_t fault(smmap_cursor *c)
     return c->error = -EIO;
 }
 
-/* Everything but a read inside the window the cursor holds. */
-static int64_t read_slow(smmap_cursor *c, uint64_t offset, unsigned char *out,
+/* Everything but a read inside the window the cursor holds. Kept out of
+ * line: inlined, its registers would be saved and restored on every hit. */
+static SMMAP__NOINLINE int64_t read_slow(smmap_cursor *c, uint64_t offset, unsigned char *out,
                          size_t len)
 {
     uint64_t fsize, total, done = 0, window;
@@ -60,8 +61,8 @@ static int64_t read_slow(smmap_cursor *c, uint64_t offset, unsigned char *out,
             rel = pos - c->begin;
         }
         chunk = smmap__min_u64((uint64_t)c->size - rel, total - done);
-        if (smmap__os.guarded_copy(out + done, c->data + rel, (size_t)chunk,
-                                   0) != 0)
+        if (smmap__os.guarded_copy(out + done, c->data + rel,
+                                   (size_t)chunk) < 0)
             return fault(c);
         c->served++;
         done += chunk;
@@ -76,14 +77,21 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
     if (c == NULL)
         return -EINVAL;
     /* The hit path: inside the held window (which never extends past the
-     * handle's size), one check and one guarded copy, no lock. */
+     * handle's size), one check and one guarded copy, no lock. Random reads
+     * from memory are bound by how many of them the core keeps in flight,
+     * and every instruction here takes room from them: the copy returns
+     * the length, so only c is kept across the call. */
     rel = offset - c->begin;
     if (rel < (uint64_t)c->size && (uint64_t)len <= (uint64_t)c->size - rel &&
         dst != NULL) {
-        if (smmap__os.guarded_copy(dst, c->data + rel, len, 0) != 0)
-            return fault(c);
+        int64_t got;
         c->served++;
-        return (int64_t)len;
+        got = smmap__os.guarded_copy(dst, c->data + rel, len);
+        if (got < 0) {
+            c->served--;
+            return fault(c);
+        }
+        return got;
     }
     return read_slow(c, offset, dst, len);
 }

@@ -262,25 +262,44 @@ static void test_os__pread_error_is_returned_once(void)
     close(fd);
 }
 
-/* The guarded copy's own contract: 0 when the bytes were copied, -EIO when
+/* The guarded copy's own contract: len when the bytes were copied, -EIO when
  * the source faulted (the library maps any failure to its own error, so
- * only this test sees the value). */
+ * only this test sees the value). Every size up to 200 bytes (each of the
+ * copy's paths: 1-3, 4-7, 8-16, 17-32, 33-64 bytes, the loop above) and
+ * around a page (the loop's end and rep movsb): ending on the last good
+ * byte it copies exactly those bytes and writes nothing past them; with its
+ * last byte in the lost page, or wholly in it, it is -EIO. */
 static void test_os__guarded_copy_of_a_lost_page_is_eio(void)
 {
-    const char *path = fixture_file("data", 8192);
+    static const size_t large[] = {4095, 4096, 4097, 5000};
+    const char *path = fixture_file("data", 3 * 4096);
     smmap_os_fd fd;
-    void *base;
-    unsigned char buf[64];
+    const unsigned char *base;
+    void *map;
+    unsigned char buf[3 * 4096 + 1];
+    size_t n, i;
 
     REQUIRE_EQ(smmap__os_default.open_ro(path, &fd), 0);
-    REQUIRE_EQ(smmap__os_default.map(fd, 0, 8192, &base), 0);
-    CHECK_EQ(smmap__os_default.guarded_copy(buf, (unsigned char *)base + 4000,
-                                            64, 1), 0);
-    CHECK_EQ(buf[63], pattern_byte(4063));
-    REQUIRE_EQ(truncate(path, 4096), 0);
-    CHECK_EQ(smmap__os_default.guarded_copy(buf, (unsigned char *)base + 5000,
-                                            64, 1), -EIO);
-    CHECK_EQ(smmap__os_default.unmap(base, 8192), 0);
+    REQUIRE_EQ(smmap__os_default.map(fd, 0, 3 * 4096, &map), 0);
+    base = map;
+    smmap__os_default.guard_install();
+    REQUIRE_EQ(truncate(path, 2 * 4096), 0);
+    for (n = 0; n <= 200 + sizeof(large) / sizeof(large[0]); n++) {
+        size_t len = n <= 200 ? n : large[n - 201];
+        const unsigned char *src = base + 2 * 4096 - len;
+        memset(buf, 0xEE, sizeof(buf));
+        CHECK_EQ(smmap__os_default.guarded_copy(buf, src, len), (int64_t)len);
+        for (i = 0; i < len && buf[i] == pattern_byte(2 * 4096 - len + i); i++)
+            ;
+        CHECK_EQ(i, len);
+        CHECK_EQ(buf[len], 0xEE);
+        if (len == 0)
+            continue;
+        CHECK_EQ(smmap__os_default.guarded_copy(buf, src + 1, len), -EIO);
+        CHECK_EQ(smmap__os_default.guarded_copy(buf, base + 2 * 4096, len),
+                 -EIO);
+    }
+    CHECK_EQ(smmap__os_default.unmap(map, 3 * 4096), 0);
     CHECK_EQ(smmap__os_default.close(fd), 0);
 }
 #endif

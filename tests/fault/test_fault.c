@@ -190,11 +190,11 @@ static int w_advise(void *addr, size_t len, int advice)
 }
 
 /* A failed guarded copy is what a truncation under smmap_read looks like. */
-static int w_copy(void *dst, const void *src, size_t len, int install)
+static int64_t w_copy(void *dst, const void *src, size_t len)
 {
     if (should_fail(S_COPY))
         return -EIO;
-    return smmap__os_default.guarded_copy(dst, src, len, install);
+    return smmap__os_default.guarded_copy(dst, src, len);
 }
 
 static void install_wrappers(void)

@@ -314,7 +314,8 @@ static LONG CALLBACK app_handler(EXCEPTION_POINTERS *ep)
 
 static void test_platform__guarded_copy_turns_faults_into_eio(void)
 {
-    static const size_t sizes[] = {1, 3, 7, 8, 15, 16, 17, 100, 4096, 5000};
+    static const size_t sizes[] = {1,  3,  7,  8,  15, 16,  17,   24,  32,
+                                   33, 48, 63, 64, 65, 100, 4096, 5000};
     unsigned char *mem, dst[3 * 4096];
     size_t i;
     DWORD old;
@@ -331,19 +332,20 @@ static void test_platform__guarded_copy_turns_faults_into_eio(void)
 
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         memset(dst, 0xEE, sizeof(dst));
-        CHECK_EQ(smmap__os.guarded_copy(dst, mem + 5, sizes[i], 0), 0);
+        CHECK_EQ(smmap__os.guarded_copy(dst, mem + 5, sizes[i]),
+                 (int64_t)sizes[i]);
         CHECK(pattern_matches(dst, 5, sizes[i]));
         CHECK_EQ(dst[sizes[i]], 0xEE);
         /* Wholly in the bad page, and straddling into it. */
-        CHECK_EQ(smmap__os.guarded_copy(dst, mem + 2 * 4096, sizes[i], 0),
+        CHECK_EQ(smmap__os.guarded_copy(dst, mem + 2 * 4096, sizes[i]),
                  -EIO);
         if (sizes[i] > 1)
             CHECK_EQ(smmap__os.guarded_copy(dst, mem + 2 * 4096 - 1,
-                                            sizes[i], 0),
+                                            sizes[i]),
                      -EIO);
     }
     /* rep movsb over 8 KiB of good memory ending in the bad page. */
-    CHECK_EQ(smmap__os.guarded_copy(dst, mem + 100, 2 * 4096, 0), -EIO);
+    CHECK_EQ(smmap__os.guarded_copy(dst, mem + 100, 2 * 4096), -EIO);
     CHECK(pattern_matches(dst, 100, 4096));
 
     /* Not a guarded copy: the application's handler gets it. */
