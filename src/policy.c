@@ -79,14 +79,14 @@ int smmap__policy_prefer_direct(smmap_manager *m, uint64_t window)
         m->pressure = 0;
         return 0;
     }
-    /* A window that fits without evicting costs one map, once; nothing to
-     * evict, nothing to save. But once misses are served by pread, room
-     * that appears is what a pressure window's eviction or a departure
-     * left: mapping into it would evict again at the next pressure window
-     * (a map on every other miss). */
-    if (m->lru_head == NULL ||
-        (!m->pressure && s->mapped_bytes + window <= m->opt.max_mapped &&
-         s->regions < m->opt.max_regions))
+    /* A window that fits without evicting costs one map, once. But once
+     * misses are served by pread, room that appears is what a pressure
+     * window's eviction or a departure left: mapping into it would evict
+     * again at the next pressure window (a map on every other miss). That
+     * holds when nothing is left to evict too: with a budget of one window,
+     * the pressure window evicted the last one. */
+    if (!m->pressure && s->mapped_bytes + window <= m->opt.max_mapped &&
+        s->regions < m->opt.max_regions)
         return 0;
     m->pressure = 1;
     if (++m->misses < m->explore_every)

@@ -73,6 +73,33 @@ static void test_pressure__random_cursor_reads_get_small_windows(void)
     smmap_manager_free(m);
 }
 
+/* A budget of one window: the pressure window evicts the last mapped one,
+ * so nothing is left to evict at the next miss. That room is the pressure
+ * window's doing, not free: the miss gets a pressure window again, instead
+ * of a map that the next pressure window evicts (before the fix, a map on
+ * every other miss: 1000 of the 2000 reads below). Only explorations map,
+ * one miss in 32 at most. */
+static void test_pressure__one_window_budget_does_not_alternate(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 64 * g));
+    smmap_cursor c;
+    smmap_stats before, after;
+    unsigned seed = 11;
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(random_reads(&c, 64 * g, 200, &seed) == UINT64_MAX, 0);
+    before = test_stats(m);
+    REQUIRE_EQ(random_reads(&c, 64 * g, 2000, &seed) == UINT64_MAX, 0);
+    after = test_stats(m);
+    CHECK(after.maps - before.maps <= 2000 / 32);
+    CHECK(after.read_windows - before.read_windows >= 2000 - 2000 / 32);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 /* Given up when its cursor leaves: the counters go back by exactly its
  * size, it never enters the LRU (collect does not see it), and the next
  * one reuses its buffer. */
@@ -343,6 +370,7 @@ static void test_pressure__always_map_maps(void)
 
 static const test_case tests[] = {
     TEST_ENTRY(test_pressure__random_cursor_reads_get_small_windows),
+    TEST_ENTRY(test_pressure__one_window_budget_does_not_alternate),
     TEST_ENTRY(test_pressure__window_given_up_on_leave),
     TEST_ENTRY(test_pressure__window_counts_its_file_as_mapped),
     TEST_ENTRY(test_pressure__half_a_window_is_the_limit),
