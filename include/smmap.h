@@ -271,7 +271,7 @@ typedef struct smmap_cursor {
     smmap_region *region;
     uint64_t served; /* smmap_read copies from this window, not yet counted */
     uint32_t holds_fd; /* holds its file's descriptor for direct reads and
-                          pressure windows */
+                          pressure windows (1), or for one pread (2) */
 } smmap_cursor;
 
 /* Fill *o with the platform defaults above. */

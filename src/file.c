@@ -100,6 +100,7 @@ static void fd_lru_unlink(smmap_manager *m, smmap_entry *e)
         m->fd_tail = e->fd_prev;
     e->fd_prev = e->fd_next = NULL;
     e->in_fd_lru = 0;
+    m->fd_idle--;
 }
 
 /* Membership only: an entry joins at the tail (most recently used) when its
@@ -119,6 +120,7 @@ void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e)
             m->fd_head = e;
         m->fd_tail = e;
         e->in_fd_lru = 1;
+        m->fd_idle++;
     }
 }
 

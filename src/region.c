@@ -547,16 +547,40 @@ static int pressure_window(const smmap_manager *m, const smmap_file *f,
 }
 
 /* c holds its file's descriptor (for direct reads and pressure windows):
- * it stays open, and out of the closable LRU, until c lets go of it. */
+ * it stays open, and out of the closable LRU, until c lets go of it, which
+ * spares a lock round trip after each pread. Held descriptors cannot be
+ * closed for the budget, so a hold that would leave more than
+ * max_open_files of them busy is for one pread only (SMMAP__HOLD_ONCE,
+ * given back by give_back_once): many cursors on many files under pressure
+ * would otherwise keep one descriptor each. */
 static smmap_os_fd hold_fd(smmap_manager *m, smmap_cursor *c)
 {
     smmap_entry *e = c->file->entry;
     if (!c->holds_fd) {
-        c->holds_fd = 1;
+        /* A hold adds a busy descriptor unless e's already is (busy, or
+         * kept open for a handle opened from a descriptor). */
+        int adds = e->fd_busy == 0 &&
+                   (e->fd == SMMAP_OS_NO_FD || e->in_fd_lru);
+        uint32_t busy = m->stats.open_fds - m->fd_idle;
+        c->holds_fd = adds && busy + 1 > m->opt.max_open_files
+                          ? SMMAP__HOLD_ONCE
+                          : SMMAP__HOLD_KEPT;
         e->fd_busy++;
         smmap__fd_lru_update(m, e);
     }
     return e->fd;
+}
+
+/* After the pread of a hold for one pread: give the descriptor back (and
+ * close idle ones down to the budget). Called without the lock. */
+static void give_back_once(smmap_cursor *c)
+{
+    smmap_manager *m = c->file->manager;
+    if (c->holds_fd != SMMAP__HOLD_ONCE)
+        return;
+    smmap__mutex_lock(&m->lock);
+    smmap__cursor_drop_fd(m, c);
+    smmap__mutex_unlock(&m->lock);
 }
 
 /*
@@ -633,6 +657,7 @@ static int acquire_pressure_window(smmap_cursor *c, uint64_t a, uint64_t b,
     smmap__region_unmap_chain(victims);
     err = pread_held(c, fd, a, (void *)r->base, len);
     if (err == 0) {
+        give_back_once(c);
         *out = r;
         return 0;
     }
@@ -846,6 +871,7 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
             own = adopt_reopened(m, e, fd);
             if (retried)
                 m->stats.retries++;
+            smmap__fd_trim(m, m->opt.max_open_files);
             smmap__mutex_unlock(&m->lock);
         }
     }
@@ -874,8 +900,10 @@ int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
 {
     smmap_manager *m = c->file->manager;
     int err = pread_held(c, fd, off, dst, len);
-    if (err == 0)
+    if (err == 0) {
+        give_back_once(c);
         return (int64_t)len;
+    }
     smmap__mutex_lock(&m->lock);
     m->stats.direct_reads--;
     smmap__cursor_drop_fd(m, c);

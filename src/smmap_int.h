@@ -97,6 +97,7 @@ struct smmap_manager {
     uint64_t granularity;
     smmap_region *lru_head, *lru_tail; /* head: released longest ago */
     smmap_entry *fd_head, *fd_tail;    /* head: idle longest */
+    uint32_t fd_idle;                  /* entries in that list */
     smmap_entry **buckets;             /* current entries by (dev, ino) */
     smmap_entry *entries;              /* every entry, current or not */
     size_t nbuckets;
@@ -156,6 +157,11 @@ void smmap__region_free_spare(smmap_manager *m);
 /* Let go of the descriptor c holds for direct reads, if any. With the lock
  * held. */
 void smmap__cursor_drop_fd(smmap_manager *m, smmap_cursor *c);
+/* c->holds_fd: held across reads, or for one pread only (given back right
+ * after it) when keeping it would leave more than max_open_files
+ * descriptors busy. */
+#define SMMAP__HOLD_KEPT 1u
+#define SMMAP__HOLD_ONCE 2u
 /* Credit r with reads served through a cursor. With the lock held. */
 void smmap__region_credit(smmap_region *r, uint64_t served);
 /* Read [off, off + len) of c's file with pread from fd, which acquire left

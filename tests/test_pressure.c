@@ -100,6 +100,72 @@ static void test_pressure__one_window_budget_does_not_alternate(void)
     smmap_manager_free(m);
 }
 
+/* Cursors under pressure on more files than max_open_files: each cursor
+ * holds its file's descriptor for its direct reads and pressure windows,
+ * but only as long as that keeps max_open_files descriptors or fewer busy;
+ * the others hold theirs for one pread. So the budget holds after every
+ * read (before, each cursor kept one: 8 open here, 446 for 500 files in
+ * the benchmark's workload 3), while one cursor alone keeps its descriptor
+ * across reads (no reopen). */
+static void test_pressure__held_descriptors_keep_the_budget(void)
+{
+    enum { FILES = 8, BUDGET = 2 };
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, 2 * g, 100, BUDGET, 0);
+    smmap_file *f[FILES];
+    smmap_cursor c[FILES];
+    smmap_stats s;
+    unsigned seed = 5, max_fds = 0;
+    unsigned char buf[64];
+    int i, k, errors = 0;
+
+    for (i = 0; i < FILES; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "file%d", i);
+        f[i] = test_open(m, fixture_file(name, 64 * g));
+        smmap_cursor_init(&c[i], f[i]);
+    }
+    for (k = 0; k < 4000; k++) {
+        uint64_t off;
+        int which;
+        seed = seed * 1103515245u + 12345u;
+        which = (int)(seed >> 28) % FILES;
+        off = (uint64_t)(seed >> 4) % (64 * g - 64);
+        if (k % 2 == 0) {
+            const unsigned char *p = smmap_cursor_at(&c[which], off, 64);
+            errors += p == NULL || !pattern_matches(p, off, 64);
+        } else {
+            errors += smmap_read(&c[which], off, buf, 64) != 64 ||
+                      !pattern_matches(buf, off, 64);
+        }
+        s = test_stats(m);
+        if (s.open_fds > max_fds)
+            max_fds = s.open_fds;
+    }
+    CHECK_EQ(errors, 0);
+    CHECK_EQ(max_fds, BUDGET);
+    CHECK(s.read_windows + s.direct_reads >= 3000); /* under pressure */
+    for (i = 0; i < FILES; i++) {
+        smmap_cursor_release(&c[i]);
+        smmap_file_close(f[i]);
+    }
+    smmap_manager_free(m);
+
+    /* One cursor, one file: its descriptor stays held across reads. */
+    m = test_manager(g, 2 * g, 100, BUDGET, 0);
+    f[0] = test_open(m, fixture_file("file0", 64 * g));
+    smmap_cursor_init(&c[0], f[0]);
+    REQUIRE_EQ(random_reads(&c[0], 64 * g, 2000, &seed) == UINT64_MAX, 0);
+    s = test_stats(m);
+    CHECK(s.read_windows >= 1700);
+    CHECK_EQ(s.fd_reopens, 0);
+    CHECK_EQ(s.fd_closes, 0);
+    CHECK_EQ(c[0].holds_fd, SMMAP__HOLD_KEPT);
+    smmap_cursor_release(&c[0]);
+    smmap_file_close(f[0]);
+    smmap_manager_free(m);
+}
+
 /* Given up when its cursor leaves: the counters go back by exactly its
  * size, it never enters the LRU (collect does not see it), and the next
  * one reuses its buffer. */
@@ -371,6 +437,7 @@ static void test_pressure__always_map_maps(void)
 static const test_case tests[] = {
     TEST_ENTRY(test_pressure__random_cursor_reads_get_small_windows),
     TEST_ENTRY(test_pressure__one_window_budget_does_not_alternate),
+    TEST_ENTRY(test_pressure__held_descriptors_keep_the_budget),
     TEST_ENTRY(test_pressure__window_given_up_on_leave),
     TEST_ENTRY(test_pressure__window_counts_its_file_as_mapped),
     TEST_ENTRY(test_pressure__half_a_window_is_the_limit),
