@@ -185,7 +185,13 @@ enum smmap_advice {
  * max_regions:    budget of live mappings; always hard (-EMFILE).
  * max_open_files: budget of descriptors the manager keeps open. Descriptors
  *                 are a cache: the least recently used idle one is closed,
- *                 and reopened when a window of its file is needed.
+ *                 and reopened when a window of its file is needed. A
+ *                 cursor reading with pread (under pressure, see
+ *                 read_windows and direct_reads) keeps its file's
+ *                 descriptor between reads only while the budget allows;
+ *                 the budget is exceeded only by descriptors in use by a
+ *                 system call at that moment (one per thread at most) and
+ *                 by those of files opened with smmap_file_open_fd().
  * flags:          SMMAP_* flags, 0 for defaults.
  * advice:         SMMAP_ADVICE_* given for every new window (per file:
  *                 smmap_file_advise).

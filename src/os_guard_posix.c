@@ -57,14 +57,13 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
  * int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len):
  * the OS table's guarded_copy itself, len, or -EIO when a fault while
  * loading from src was turned by the handler into a jump to the recovery
- * label. Copies
- * the way a good memcpy does (os_copy_x86_64.h); on the paths up to 4 KiB
- * rsi and rdx stay the source and the length. Larger copies use `rep
- * movsb`, which stops on a fault with rsi at the next source byte and rcx
- * bytes left. The handler tells the two apart by the faulting instruction.
+ * label. Copies the way a good memcpy does (os_copy_x86_64.h); on the paths
+ * other than `rep movsb` rsi and rdx stay the source and the length; `rep
+ * movsb` stops on a fault with rsi at the next source byte and rcx bytes
+ * left. The handler tells the two apart by the faulting instruction.
  */
 _Static_assert(EIO == SMMAP_COPY_EIO, "the recovery label returns -EIO");
-extern const char smmap__copy_small_begin[], smmap__copy_small_end[],
+extern const char smmap__copy_begin[], smmap__copy_end[],
     smmap__copy_rep_insn[], smmap__copy_fault[];
 #define GUARD_LABEL(name) ".globl " name "\n.hidden " name "\n" name ":\n"
 __asm__(".text\n"
@@ -88,8 +87,7 @@ static int handle(int sig, siginfo_t *info, void *context)
     src = uc->uc_mcontext.gregs[REG_RSI];
     if (pc == (greg_t)smmap__copy_rep_insn)
         left = uc->uc_mcontext.gregs[REG_RCX];
-    else if (pc >= (greg_t)smmap__copy_small_begin &&
-             pc < (greg_t)smmap__copy_small_end)
+    else if (pc >= (greg_t)smmap__copy_begin && pc < (greg_t)smmap__copy_end)
         left = uc->uc_mcontext.gregs[REG_RDX];
     else
         return 0;

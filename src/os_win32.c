@@ -443,7 +443,7 @@ static int win32_advise(void *addr, size_t len, int advice)
  */
 int64_t smmap__win_copy_guarded(void *dst, const void *src, size_t len);
 _Static_assert(EIO == SMMAP_COPY_EIO, "the recovery label returns -EIO");
-extern const char smmap__win_copy_small_begin[], smmap__win_copy_small_end[],
+extern const char smmap__win_copy_begin[], smmap__win_copy_end[],
     smmap__win_copy_rep_insn[], smmap__win_copy_fault[];
 #define GUARD_LABEL(name) ".globl " name "\n" name ":\n"
 __asm__(".text\n"
@@ -476,8 +476,8 @@ static int handle_exception(EXCEPTION_RECORD *rec, CONTEXT *ctx)
     DWORD64 pc = ctx->Rip, src = ctx->Rsi, left, addr;
     if (pc == (DWORD64)smmap__win_copy_rep_insn)
         left = ctx->Rcx;
-    else if (pc >= (DWORD64)smmap__win_copy_small_begin &&
-             pc < (DWORD64)smmap__win_copy_small_end)
+    else if (pc >= (DWORD64)smmap__win_copy_begin &&
+             pc < (DWORD64)smmap__win_copy_end)
         left = ctx->Rdx;
     else
         return 0;

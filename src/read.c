@@ -21,8 +21,8 @@ static int64_t fault(smmap_cursor *c)
 
 /* Everything but a read inside the window the cursor holds. Kept out of
  * line: inlined, its registers would be saved and restored on every hit. */
-static SMMAP__NOINLINE int64_t read_slow(smmap_cursor *c, uint64_t offset, unsigned char *out,
-                         size_t len)
+static SMMAP__NOINLINE int64_t read_slow(smmap_cursor *c, uint64_t offset,
+                                         unsigned char *out, size_t len)
 {
     uint64_t fsize, total, done = 0, window;
 

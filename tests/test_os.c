@@ -16,6 +16,7 @@
 
 #ifndef _WIN32
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -266,12 +267,12 @@ static void test_os__pread_error_is_returned_once(void)
  * the source faulted (the library maps any failure to its own error, so
  * only this test sees the value). Every size up to 200 bytes (each of the
  * copy's paths: 1-3, 4-7, 8-16, 17-32, 33-64 bytes, the loop above) and
- * around a page (the loop's end and rep movsb): ending on the last good
- * byte it copies exactly those bytes and writes nothing past them; with its
- * last byte in the lost page, or wholly in it, it is -EIO. */
+ * around a page (the 64-byte loop up to 4 KiB, rep movsb above): ending on
+ * the last good byte it copies exactly those bytes and writes nothing past
+ * them; with its last byte in the lost page, or wholly in it, it is -EIO. */
 static void test_os__guarded_copy_of_a_lost_page_is_eio(void)
 {
-    static const size_t large[] = {4095, 4096, 4097, 5000};
+    static const size_t large[] = {4095, 4096, 4097, 5000, 8192};
     const char *path = fixture_file("data", 3 * 4096);
     smmap_os_fd fd;
     const unsigned char *base;
@@ -302,6 +303,33 @@ static void test_os__guarded_copy_of_a_lost_page_is_eio(void)
     CHECK_EQ(smmap__os_default.unmap(map, 3 * 4096), 0);
     CHECK_EQ(smmap__os_default.close(fd), 0);
 }
+
+/* A fault inside rep movsb: copies above 4 KiB copy their last 64 bytes
+ * first, so a truncation (which loses the end) faults there; a hole in the
+ * middle (here a page made inaccessible) faults in the rep movsb itself,
+ * whose registers the handler reads differently. */
+static void test_os__guarded_copy_hole_in_a_large_copy_is_eio(void)
+{
+    const char *path = fixture_file("data", 4 * 4096);
+    smmap_os_fd fd;
+    unsigned char *base;
+    void *map;
+    static unsigned char buf[4 * 4096];
+
+    REQUIRE_EQ(smmap__os_default.open_ro(path, &fd), 0);
+    REQUIRE_EQ(smmap__os_default.map(fd, 0, 4 * 4096, &map), 0);
+    base = map;
+    smmap__os_default.guard_install();
+    CHECK_EQ(smmap__os_default.guarded_copy(buf, base + 100, 3 * 4096),
+             3 * 4096);
+    CHECK_EQ(buf[3 * 4096 - 1], pattern_byte(100 + 3 * 4096 - 1));
+    REQUIRE_EQ(mprotect(base + 4096, 4096, PROT_NONE), 0);
+    CHECK_EQ(smmap__os_default.guarded_copy(buf, base + 100, 3 * 4096), -EIO);
+    CHECK_EQ(smmap__os_default.guarded_copy(buf, base + 4096 + 5, 4097),
+             -EIO);
+    CHECK_EQ(smmap__os_default.unmap(map, 4 * 4096), 0);
+    CHECK_EQ(smmap__os_default.close(fd), 0);
+}
 #endif
 
 static const test_case tests[] = {
@@ -321,6 +349,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_os__pread_success_is_not_retried),
     TEST_ENTRY(test_os__pread_error_is_returned_once),
     TEST_ENTRY(test_os__guarded_copy_of_a_lost_page_is_eio),
+    TEST_ENTRY(test_os__guarded_copy_hole_in_a_large_copy_is_eio),
 #endif
 };
 

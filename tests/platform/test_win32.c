@@ -290,10 +290,10 @@ static void test_platform__truncate_refused_while_mapped(void)
 
 /*
  * The guard of smmap_read's copies (see os_win32.c): a fault loading from
- * the source of a guarded copy is -EIO, on every copy path (short, SSE2
- * loop, rep movsb, a copy straddling into the bad page); good memory copies
- * exactly; and a fault outside a guarded copy still reaches the
- * application's own handler, once.
+ * the source of a guarded copy is -EIO, on every copy path (2, 4, 8, 16 and
+ * 64 bytes wide, the 64-byte loop, rep movsb, a copy straddling into the
+ * bad page); good memory copies exactly; and a fault outside a guarded copy
+ * still reaches the application's own handler, once.
  */
 static volatile LONG app_handler_calls;
 static unsigned char *noaccess_page;
@@ -346,7 +346,6 @@ static void test_platform__guarded_copy_turns_faults_into_eio(void)
     }
     /* rep movsb over 8 KiB of good memory ending in the bad page. */
     CHECK_EQ(smmap__os.guarded_copy(dst, mem + 100, 2 * 4096), -EIO);
-    CHECK(pattern_matches(dst, 100, 4096));
 
     /* Not a guarded copy: the application's handler gets it. */
     noaccess_page = mem + 2 * 4096;
