@@ -757,6 +757,9 @@ static void test_hostile__advice_and_populate(void)
     CHECK_EQ(advice_calls[SMMAP_ADVICE_SEQUENTIAL], 2);
     CHECK_EQ(smmap_file_advise(f, SMMAP_ADVICE_WILLNEED), 0);
     CHECK_EQ(advice_calls[SMMAP_ADVICE_WILLNEED], 2);
+    /* both ends of the range are valid advice */
+    CHECK_EQ(smmap_file_advise(f, SMMAP_ADVICE_NORMAL), 0);
+    CHECK_EQ(advice_calls[SMMAP_ADVICE_NORMAL], 2);
     CHECK_EQ(smmap_file_advise(f, 4), -EINVAL);
     CHECK_EQ(smmap_file_advise(f, -1), -EINVAL);
     CHECK_EQ(smmap_file_advise(NULL, 0), -EINVAL);

@@ -48,6 +48,9 @@ static void test_pressure__random_cursor_reads_get_small_windows(void)
             (unsigned long long)s.reuses);
     CHECK(s.read_windows >= 1700);
     CHECK(s.maps <= 100);
+    /* Explorations that did not pay doubled the interval from 32 misses up
+     * to its cap (32 + 64 + ... + 512 < 2000 misses). */
+    CHECK_EQ(m->explore_every, 1024);
     CHECK_EQ(s.files_no_mmap, 0); /* the file itself still maps */
     CHECK(s.mapped_bytes <= 2 * g);
     CHECK(s.regions <= 3);
