@@ -82,11 +82,18 @@ int smmap__policy_prefer_direct(smmap_manager *m, uint64_t window)
     /* A window that fits without evicting costs one map, once. But once
      * misses are served by pread, room that appears is what a pressure
      * window's eviction or a departure left: mapping into it would evict
-     * again at the next pressure window (a map on every other miss). That
-     * holds when nothing is left to evict too: with a budget of one window,
-     * the pressure window evicted the last one. */
+     * again at the next pressure window (a map on every other miss). With
+     * nothing cached (the LRU empty: after a collect, or every window held)
+     * a window is mapped if it leaves room for the next pressure window
+     * (at most half a window) beside it, so that keeping it evicts nothing
+     * at the next miss either; not with a budget of one window, where the
+     * pressure window has just evicted the last one. */
     if (!m->pressure && s->mapped_bytes + window <= m->opt.max_mapped &&
         s->regions < m->opt.max_regions)
+        return 0;
+    if (m->lru_head == NULL &&
+        s->mapped_bytes + window + window / 2 <= m->opt.max_mapped &&
+        s->regions + 1 < m->opt.max_regions)
         return 0;
     m->pressure = 1;
     if (++m->misses < m->explore_every)

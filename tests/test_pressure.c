@@ -103,6 +103,39 @@ static void test_pressure__one_window_budget_does_not_alternate(void)
     smmap_manager_free(m);
 }
 
+/* Under pressure with nothing cached (after a collect), a miss maps a
+ * window when the budget has room for it and for a pressure window beside
+ * it: the old window stays cached, as Python smmap's own test suite expects
+ * (test_buf: a collect between two access patterns, then a mapped region
+ * after reads). With room for the window alone it would not (see
+ * test_pressure__one_window_budget_does_not_alternate). */
+static void test_pressure__empty_cache_with_room_maps(void)
+{
+    uint64_t g = test_granularity();
+    smmap_manager *m = test_manager(g, 4 * g, 10, 10, 0);
+    smmap_file *f = test_open(m, fixture_file("data", 64 * g));
+    smmap_cursor c;
+    smmap_stats before;
+    unsigned seed = 13;
+    unsigned char buf[64];
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(random_reads(&c, 64 * g, 500, &seed) == UINT64_MAX, 0);
+    REQUIRE_EQ(m->pressure, 1);
+    smmap_cursor_release(&c);
+    smmap_manager_collect(m);
+    REQUIRE_EQ(test_stats(m).regions, 0);
+    before = test_stats(m);
+    CHECK_EQ(smmap_read(&c, 10 * g + 5, buf, 64), 64);
+    CHECK(pattern_matches(buf, 10 * g + 5, 64));
+    CHECK_EQ(test_stats(m).maps, before.maps + 1);
+    CHECK_EQ(test_stats(m).direct_reads, before.direct_reads);
+    smmap_cursor_release(&c);
+    CHECK_EQ(test_stats(m).regions, 1); /* cached */
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 /* Cursors under pressure on more files than max_open_files: each cursor
  * holds its file's descriptor for its direct reads and pressure windows,
  * but only as long as that keeps max_open_files descriptors or fewer busy;
@@ -441,6 +474,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_pressure__random_cursor_reads_get_small_windows),
     TEST_ENTRY(test_pressure__one_window_budget_does_not_alternate),
     TEST_ENTRY(test_pressure__held_descriptors_keep_the_budget),
+    TEST_ENTRY(test_pressure__empty_cache_with_room_maps),
     TEST_ENTRY(test_pressure__window_given_up_on_leave),
     TEST_ENTRY(test_pressure__window_counts_its_file_as_mapped),
     TEST_ENTRY(test_pressure__half_a_window_is_the_limit),
