@@ -275,6 +275,7 @@ enum kind {
     K_CURSOR_AT_COPY,
     K_READ,      /* one cursor per file, smmap_read */
     K_SWITCH,    /* one cursor for every file: release and init on a change */
+    K_PREAD_LRU, /* pread under a budget of descriptors (see fd_budget) */
     /* Diagnostics, not strategies: a whole-file map read in place with one
      * atomic read-modify-write, or one mutex lock and unlock, per read. They
      * show what any design that takes a lock or pins with an atomic per
@@ -305,6 +306,41 @@ typedef struct raw_evict {
     uint64_t *live_off;         /* file offset of each */
     size_t n, head;
 } raw_evict;
+
+/* State of K_PREAD_LRU: pread as an application under the same budget of
+ * descriptors as the manager would do it. A read of a file whose
+ * descriptor is closed opens it, closing the least recently read of the
+ * open ones first when max are open (no identity check: smmap's reopen adds
+ * an fstat). */
+typedef struct fd_budget {
+    char **paths;
+    int *fd;         /* per file, -1 while closed */
+    uint64_t *used;  /* per file, the tick of its last read */
+    int *open_files; /* the files whose descriptor is open */
+    int open, max;
+    uint64_t tick;
+} fd_budget;
+
+static int fd_budget_get(fd_budget *b, int f)
+{
+    if (b->fd[f] < 0) {
+        if (b->open == b->max) {
+            int i, oldest = 0;
+            for (i = 1; i < b->open; i++)
+                if (b->used[b->open_files[i]] < b->used[b->open_files[oldest]])
+                    oldest = i;
+            close(b->fd[b->open_files[oldest]]);
+            b->fd[b->open_files[oldest]] = -1;
+            b->open_files[oldest] = b->open_files[--b->open];
+        }
+        b->fd[f] = open(b->paths[f], O_RDONLY | O_CLOEXEC);
+        if (b->fd[f] < 0)
+            die("open %s: %s", b->paths[f], strerror(errno));
+        b->open_files[b->open++] = f;
+    }
+    b->used[f] = ++b->tick;
+    return b->fd[f];
+}
 
 static uint64_t diag_counter;
 static pthread_mutex_t diag_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -340,6 +376,7 @@ typedef struct bcase {
     uint32_t regions;                     /* live after the last run */
     raw_window *window;                   /* K_MMAP_CHECKED */
     raw_evict *raw;                       /* K_RAW_EVICT */
+    fd_budget *budget;                    /* K_PREAD_LRU */
 } bcase;
 
 static uint64_t load_ends(const unsigned char *p, size_t len)
@@ -440,7 +477,8 @@ static uint64_t run_single(bcase *c, const pattern *pt, size_t n)
         break;
     case K_SWITCH:
     case K_RAW_EVICT:
-        die("K_SWITCH and K_RAW_EVICT need a file index");
+    case K_PREAD_LRU:
+        die("K_SWITCH, K_RAW_EVICT and K_PREAD_LRU need a file index");
     }
     return sum;
 }
@@ -470,6 +508,14 @@ static uint64_t run_many(bcase *c, const pattern *pt, size_t n)
         for (i = 0; i < n; i++) {
             if (pread(c->fds[fidx ? fidx[i] : 0], buf, len, (off_t)off[i]) !=
                 (ssize_t)len)
+                die("pread: %s", strerror(errno));
+            sum += load_ends(buf, len);
+        }
+        break;
+    case K_PREAD_LRU:
+        for (i = 0; i < n; i++) {
+            int fd = fd_budget_get(c->budget, fidx ? (int)fidx[i] : 0);
+            if (pread(fd, buf, len, (off_t)off[i]) != (ssize_t)len)
                 die("pread: %s", strerror(errno));
             sum += load_ends(buf, len);
         }
@@ -1125,7 +1171,8 @@ static void workload_files(const bench_config *cfg, const file_set *s)
 {
     pattern pat;
     many_smmap dflt, stat, tight, tight2;
-    bcase cs[8];
+    fd_budget budget;
+    bcase cs[9];
     int n = 0, k;
     size_t i;
     char title[200], sz[32], tight_mode[96];
@@ -1151,6 +1198,20 @@ static void workload_files(const bench_config *cfg, const file_set *s)
     cs[n++].is_mmap = 1;
     cs[n] = base_case("pread", "- (all fds open)", K_PREAD, &pat);
     cs[n++].is_pread = 1;
+    budget.paths = s->paths;
+    budget.fd = xmalloc(sizeof(int) * (size_t)s->n);
+    budget.used = xmalloc(sizeof(uint64_t) * (size_t)s->n);
+    budget.open_files = xmalloc(sizeof(int) * 16);
+    budget.open = 0;
+    budget.max = 16;
+    budget.tick = 0;
+    for (k = 0; k < s->n; k++) {
+        budget.fd[k] = -1;
+        budget.used[k] = 0;
+    }
+    cs[n] = base_case("pread", "16 fds (open on demand, close the oldest)",
+                      K_PREAD_LRU, &pat);
+    cs[n++].budget = &budget;
     cs[n++] = many_case("smmap_cursor_at", "static, 16 fds", K_CURSOR_AT, &pat,
                         &stat);
     cs[n++] = many_case("smmap_cursor_at", "sliding 1 GiB, 16 fds",
@@ -1173,6 +1234,11 @@ static void workload_files(const bench_config *cfg, const file_set *s)
              s->n, sz);
     print_table(title, cs, n, "ns/op");
     free_pattern(&pat);
+    for (k = 0; k < budget.open; k++)
+        close(budget.fd[budget.open_files[k]]);
+    free(budget.fd);
+    free(budget.used);
+    free(budget.open_files);
     many_close(&dflt);
     many_close(&stat);
     many_close(&tight);
