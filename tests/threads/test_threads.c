@@ -342,10 +342,13 @@ static int run_phase(const char *name, smmap_options *o, int timeout)
     }
     smmap_manager_stats(manager, &st);
     printf("threads: %s: %ld operations, %lld bytes checked, %llu maps, "
-           "%llu evictions, %llu reuses, %ld -EMFILE, %ld -ENOMEM, %ld stats, "
-           "%ld collects\n", name, ops, bytes, (unsigned long long)st.maps,
+           "%llu evictions, %llu reuses, %llu direct reads, %llu read "
+           "windows, %ld -EMFILE, %ld -ENOMEM, %ld stats, %ld collects\n",
+           name, ops, bytes, (unsigned long long)st.maps,
            (unsigned long long)st.evictions, (unsigned long long)st.reuses,
-           emfile, enomem, stats_calls, collects);
+           (unsigned long long)st.direct_reads,
+           (unsigned long long)st.read_windows, emfile, enomem, stats_calls,
+           collects);
     if (st.evictions == 0 || bytes == 0) {
         fprintf(stderr, "%s: no eviction or nothing checked: the budgets are "
                 "not tight enough to test anything\n", name);
