@@ -1201,9 +1201,9 @@ static void workload_files(const bench_config *cfg, const file_set *s)
     budget.paths = s->paths;
     budget.fd = xmalloc(sizeof(int) * (size_t)s->n);
     budget.used = xmalloc(sizeof(uint64_t) * (size_t)s->n);
-    budget.open_files = xmalloc(sizeof(int) * 16);
+    budget.max = 16; /* the managers' max_open_files above */
+    budget.open_files = xmalloc(sizeof(int) * (size_t)budget.max);
     budget.open = 0;
-    budget.max = 16;
     budget.tick = 0;
     for (k = 0; k < s->n; k++) {
         budget.fd[k] = -1;

@@ -472,7 +472,8 @@ static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
  * recover when the access pattern does. Windows already mapped keep serving
  * hits either way. Managers with SMMAP_ALWAYS_MAP always map. A cursor that
  * served a read by pread keeps its file's descriptor open (as it would keep
- * a window) until it moves to a window or is released.
+ * a window) until it moves to a window or is released, while max_open_files
+ * allows; otherwise it gives it back after the pread.
  *
  * @return the number of bytes copied (0 at or past the end of the file), or a
  *         negative error (-EINVAL for a NULL cursor or NULL dst with len > 0,

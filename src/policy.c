@@ -74,7 +74,6 @@ void smmap__policy_scanned(smmap_region *r)
 
 int smmap__policy_prefer_direct(smmap_manager *m, uint64_t window)
 {
-    smmap_stats *s = &m->stats;
     if (m->yield_x16 >= MIN_READS * 16 || (m->opt.flags & SMMAP_ALWAYS_MAP)) {
         m->pressure = 0;
         return 0;
@@ -88,12 +87,9 @@ int smmap__policy_prefer_direct(smmap_manager *m, uint64_t window)
      * (at most half a window) beside it, so that keeping it evicts nothing
      * at the next miss either; not with a budget of one window, where the
      * pressure window has just evicted the last one. */
-    if (!m->pressure && s->mapped_bytes + window <= m->opt.max_mapped &&
-        s->regions < m->opt.max_regions)
+    if (!m->pressure && smmap__budget_fits(m, window, 1))
         return 0;
-    if (m->lru_head == NULL &&
-        s->mapped_bytes + window + window / 2 <= m->opt.max_mapped &&
-        s->regions + 1 < m->opt.max_regions)
+    if (m->lru_head == NULL && smmap__budget_fits(m, window + window / 2, 2))
         return 0;
     m->pressure = 1;
     if (++m->misses < m->explore_every)

@@ -84,13 +84,10 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
     rel = offset - c->begin;
     if (rel < (uint64_t)c->size && (uint64_t)len <= (uint64_t)c->size - rel &&
         dst != NULL) {
-        int64_t got;
-        c->served++;
-        got = smmap__os.guarded_copy(dst, c->data + rel, len);
-        if (got < 0) {
-            c->served--;
+        int64_t got = smmap__os.guarded_copy(dst, c->data + rel, len);
+        if (got < 0)
             return fault(c);
-        }
+        c->served++;
         return got;
     }
     return read_slow(c, offset, dst, len);

@@ -306,9 +306,7 @@ static int reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
                    uint64_t *chosen, smmap_region **victims)
 {
     smmap_stats *s = &m->stats;
-    while (m->lru_head != NULL &&
-           (s->mapped_bytes + len > m->opt.max_mapped ||
-            s->regions >= m->opt.max_regions)) {
+    while (m->lru_head != NULL && !smmap__budget_fits(m, len, 1)) {
         smmap__region_detach(m, m->lru_head, victims);
         s->evictions++;
     }

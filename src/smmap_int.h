@@ -225,4 +225,13 @@ static inline uint64_t smmap__min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* Whether bytes more mapped and regions more live stay within the budgets.
+ * With the lock held. */
+static inline int smmap__budget_fits(const smmap_manager *m, uint64_t bytes,
+                                     uint32_t regions)
+{
+    return m->stats.mapped_bytes + bytes <= m->opt.max_mapped &&
+           (uint64_t)m->stats.regions + regions <= m->opt.max_regions;
+}
+
 #endif /* SMMAP_INT_H */
