@@ -163,6 +163,12 @@ typedef struct smmap_region smmap_region;   /* opaque, internal */
  * (see smmap_read): for callers that want every read to go through windows
  * (tests that count windows, or workloads known to revisit them). */
 #define SMMAP_ALWAYS_MAP 0x10u
+/* A change of a file's modification time makes it another version (see
+ * VERSIONS OF A FILE): windows not yet mapped of handles opened before the
+ * change give -ESTALE, and later opens share nothing with them. Off by
+ * default, because git bumps the mtime of a pack it keeps ("freshening")
+ * without changing a byte. */
+#define SMMAP_CHECK_MTIME 0x20u
 
 /* Access advice for windows (madvise/posix_madvise); unsupported advice is
  * ignored, never an error. */

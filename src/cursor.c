@@ -21,9 +21,9 @@ static void clear_window(smmap_cursor *c)
 static void set_window(smmap_cursor *c, const smmap_file *f,
                        smmap_region *r)
 {
-    uint64_t end = r->offset + r->size;
-    if (end > f->size)
-        end = f->size;
+    uint64_t end = r->offset + r->size, size = smmap__file_size(f);
+    if (end > size)
+        end = size;
     c->region = r;
     c->data = r->base;
     c->begin = r->offset;
@@ -86,12 +86,18 @@ int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
     f = c->file;
     if (f == NULL)
         return c->error = -EINVAL;
-    if (offset >= f->size) {
+    avail = smmap__file_size(f);
+    if (offset >= avail) {
         smmap_cursor_release(c);
         return c->error = -ERANGE;
     }
-    avail = f->size - offset;
+    avail -= offset;
     min = need == 0 ? 1 : smmap__min_u64(need, avail);
+    if (offset + min > smmap__entry_seen_end(f->entry)) {
+        /* Those bytes were seen truncated away: no window shows them. */
+        smmap_cursor_release(c);
+        return c->error = -ESTALE;
+    }
     n = smmap__min_u64(want, avail);
     if (n < min)
         n = min;

@@ -1,8 +1,13 @@
 /*
  * file.c - file handles and the entries they share: opening by path or
- * descriptor, identity (device, inode), the table of entries, and the
- * descriptor cache (LRU of idle descriptors, closed to stay within
+ * descriptor, the table of entries by identity (device, inode, generation),
+ * and the descriptor cache (LRU of idle descriptors, closed to stay within
  * max_open_files and reopened on demand with an identity check).
+ *
+ * An entry is one version of a file: its identity is fixed when it is made
+ * and never written again, so checks outside the lock read it safely, and
+ * a later open never changes what earlier handles accept. What is learned
+ * about the version later (a truncation) is version.c's, under the lock.
  */
 #include "smmap_int.h"
 
@@ -15,10 +20,10 @@ static size_t hash_index(const smmap_manager *m, uint64_t dev, uint64_t ino)
     return (size_t)(h & (m->nbuckets - 1));
 }
 
-static smmap_entry *hash_find(smmap_manager *m, uint64_t dev, uint64_t ino)
+static smmap_entry *hash_find(smmap_manager *m, const smmap_os_stat *st)
 {
-    smmap_entry *e = m->buckets[hash_index(m, dev, ino)];
-    while (e != NULL && (e->dev != dev || e->ino != ino))
+    smmap_entry *e = m->buckets[hash_index(m, st->dev, st->ino)];
+    while (e != NULL && smmap__entry_same(e, st) != 0)
         e = e->hash_next;
     return e;
 }
@@ -31,7 +36,7 @@ static void hash_insert(smmap_manager *m, smmap_entry *e)
     e->in_hash = 1;
 }
 
-static void hash_remove(smmap_manager *m, smmap_entry *e)
+void smmap__entry_unhash(smmap_manager *m, smmap_entry *e)
 {
     smmap_entry **p = &m->buckets[hash_index(m, e->dev, e->ino)];
     if (!e->in_hash)
@@ -162,30 +167,43 @@ static int open_path(smmap_manager *m, const char *path, smmap_os_fd *fd,
     return err;
 }
 
-int smmap__entry_check(const smmap_entry *e, const smmap_os_stat *st)
+int smmap__entry_same(const smmap_entry *e, const smmap_os_stat *st)
 {
-    if (st->dev != e->dev || st->ino != e->ino ||
-        st->kind != SMMAP_OS_REGULAR || st->size < e->size ||
-        (st->mtime_ns != e->mtime_ns && st->mtime_ns != 0 && e->mtime_ns != 0))
+    if (st->dev != e->dev || st->ino != e->ino || st->gen != e->gen ||
+        st->kind != SMMAP_OS_REGULAR)
+        return -ESTALE;
+    if ((e->manager->opt.flags & SMMAP_CHECK_MTIME) &&
+        st->mtime_ns != e->mtime_ns)
         return -ESTALE;
     return 0;
 }
 
-/* Open path again and stat it. A path that is gone means the file we
+/* Open path again and identify it. A path that is gone means the file we
  * opened is gone: -ESTALE. The descriptor is closed on failure. */
-static int open_and_stat(const char *path, smmap_os_fd *fd,
-                         smmap_os_stat *st)
+static int open_and_identify(const char *path, smmap_os_fd *fd,
+                             smmap_os_stat *st)
 {
     int err = smmap__os.open_ro(path, fd);
     if (err != 0)
         return err == -ENOENT ? -ESTALE : err;
-    err = smmap__os.fstat(*fd, st);
+    err = smmap__os.identify(*fd, st);
     if (err != 0)
         (void)smmap__os.close(*fd);
     return err;
 }
 
-int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out)
+/* Open e's path and check that it is still e's version: -ESTALE when the
+ * path names another file or none. */
+static int reopen_same(smmap_entry *e, smmap_os_fd *out, smmap_os_stat *st)
+{
+    int err = open_and_identify(e->path, out, st);
+    if (err == 0 && (err = smmap__entry_same(e, st)) != 0)
+        (void)smmap__os.close(*out);
+    return err;
+}
+
+int smmap__entry_reopen(smmap_entry *e, uint64_t need, smmap_os_fd *out,
+                        smmap_finding *found)
 {
     smmap_os_stat st;
     smmap_os_fd fd;
@@ -193,10 +211,10 @@ int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out)
 
     if (e->path == NULL)
         return -EBADF;
-    err = open_and_stat(e->path, &fd, &st);
+    err = reopen_same(e, &fd, &st);
     if (err != 0)
         return err;
-    err = smmap__entry_check(e, &st);
+    err = smmap__entry_check_size(e, &st, need, found);
     if (err != 0) {
         (void)smmap__os.close(fd);
         return err;
@@ -245,13 +263,11 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
     }
     if (retried)
         m->stats.retries++;
-    e = hash_find(m, st->dev, st->ino);
-    if (e != NULL && (e->changed || st->size < e->size)) {
-        /* The file shrank or was seen changed: whatever the old handles
-         * see, this open is of a different file. The old entry lives on for
-         * its handles, out of the table. */
-        e->changed = 1;
-        hash_remove(m, e);
+    e = hash_find(m, st);
+    if (e != NULL && st->size < e->max_size) {
+        /* Smaller than a handle of it saw: truncated. The old entry lives
+         * on for its handles, out of the table; this open makes a new one. */
+        smmap__entry_saw_end(m, e, st->size);
         e = NULL;
     }
     if (e == NULL) {
@@ -261,8 +277,10 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
         e->manager = m;
         e->dev = st->dev;
         e->ino = st->ino;
-        e->size = st->size;
+        e->gen = st->gen;
         e->mtime_ns = st->mtime_ns;
+        e->max_size = st->size;
+        e->seen_end = UINT64_MAX;
         e->advice = (uint8_t)m->opt.advice;
         e->path = entry_path;
         entry_path = NULL;
@@ -270,11 +288,10 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
         hash_insert(m, e);
         list_insert(m, e);
         m->stats.files++;
-    } else if (st->size > e->size || st->mtime_ns != e->mtime_ns) {
-        /* Grown or touched since: this open takes the file as it is now,
-         * like smmap_file_refresh. */
-        e->size = st->size;
-        e->mtime_ns = st->mtime_ns;
+    } else if (st->size > e->max_size) {
+        /* Grown since: this handle's windows may reach further. What the
+         * earlier handles accept does not change. */
+        e->max_size = st->size;
     }
     if (e->path == NULL && entry_path != NULL) {
         /* Opened by descriptor first: now it can be reopened by path. */
@@ -326,7 +343,7 @@ static int open_common(smmap_manager *m, smmap_os_fd fd, const char *path,
     smmap_os_stat st;
     smmap_file *f = NULL;
     char *entry_path = NULL;
-    int err = smmap__os.fstat(fd, &st);
+    int err = smmap__os.identify(fd, &st);
 
     if (err == 0)
         err = check_kind(&st);
@@ -433,7 +450,7 @@ void smmap_file_close(smmap_file *f)
             smmap__region_detach(m, e->transients, &chain);
         if (e->fd != SMMAP_OS_NO_FD)
             smmap__entry_close_fd(m, e);
-        hash_remove(m, e);
+        smmap__entry_unhash(m, e);
         list_remove(m, e);
         m->stats.files--;
         free_entry = 1;
@@ -458,62 +475,87 @@ void smmap_file_close(smmap_file *f)
 
 uint64_t smmap_file_size(const smmap_file *f)
 {
-    return f != NULL ? f->size : 0;
+    return f != NULL ? smmap__file_size(f) : 0;
 }
 
-/* The file as it is on disk now: through its path when it has one (a file
- * renamed over the path is then seen), else through its descriptor. */
-static int stat_now(smmap_manager *m, smmap_entry *e, smmap_os_stat *st)
+/* e's file as it is on disk now: through its path when asked and it has
+ * one (the path must still name the same version: -ESTALE otherwise), else
+ * through its descriptor when open (the descriptor is the version). */
+static int stat_now(smmap_manager *m, smmap_entry *e, int via_path,
+                    smmap_os_stat *st)
 {
-    const char *path;
     smmap_os_fd fd;
     int err;
 
     smmap__mutex_lock(&m->lock);
-    path = e->path; /* set once, freed with the entry */
-    fd = e->fd;
-    if (path == NULL) {
-        /* A descriptor-opened file keeps its descriptor open: stat it. */
+    fd = via_path && e->path != NULL ? SMMAP_OS_NO_FD : e->fd;
+    if (fd != SMMAP_OS_NO_FD) {
+        /* Held busy, it cannot be closed under the fstat. */
         e->fd_busy++;
         smmap__fd_lru_update(m, e);
     }
     smmap__mutex_unlock(&m->lock);
-    if (path != NULL) {
-        err = open_and_stat(path, &fd, st);
+    if (fd == SMMAP_OS_NO_FD) {
+        if (e->path == NULL) /* set once, freed with the entry */
+            return -EBADF;
+        err = reopen_same(e, &fd, st);
         if (err == 0)
             (void)smmap__os.close(fd);
         return err;
     }
     err = smmap__os.fstat(fd, st);
+    if (err == 0 && (m->opt.flags & SMMAP_CHECK_MTIME) &&
+        st->mtime_ns != e->mtime_ns)
+        err = -ESTALE;
     smmap__mutex_lock(&m->lock);
     e->fd_busy--;
     smmap__fd_lru_update(m, e);
+    smmap__fd_trim(m, m->opt.max_open_files);
     smmap__mutex_unlock(&m->lock);
     return err;
 }
 
+int smmap__entry_probe_size(smmap_manager *m, smmap_entry *e, uint64_t *size)
+{
+    smmap_os_stat st;
+    int err = stat_now(m, e, 0, &st);
+    if (err == 0)
+        *size = st.size;
+    return err;
+}
+
+/*
+ * The handle's size becomes the file's size now if that is larger. The
+ * file is looked up by its path when it has one, so that a replacement is
+ * reported. Sizes only grow: a stat older than another thread's refresh
+ * may find less than the handle has now, and is no truncation; only a
+ * size below what the handle had before this call began is one.
+ */
 int smmap_file_refresh(smmap_file *f)
 {
     smmap_manager *m;
     smmap_entry *e;
     smmap_os_stat st;
+    uint64_t before;
     int err;
 
     if (f == NULL)
         return -EINVAL;
     m = f->manager;
     e = f->entry;
-    err = stat_now(m, e, &st);
+    before = smmap__file_size(f);
+    err = stat_now(m, e, 1, &st);
     smmap__mutex_lock(&m->lock);
-    if (err == 0 && (e->changed || st.dev != e->dev || st.ino != e->ino ||
-                     st.kind != SMMAP_OS_REGULAR || st.size < e->size))
+    if (err == 0 && st.size < before) {
+        smmap__entry_saw_end(m, e, st.size);
         err = -ESTALE;
-    if (err == 0) {
-        /* Grown (or touched): the new size and time are the identity that
-         * later windows are checked against. */
-        e->size = st.size;
-        e->mtime_ns = st.mtime_ns;
-        f->size = st.size;
+    }
+    if (err == 0 && st.size > e->seen_end)
+        err = -ESTALE; /* truncated and written again: another version */
+    if (err == 0 && st.size > smmap__file_size(f)) {
+        smmap__store_relaxed(&f->size, st.size);
+        if (st.size > e->max_size)
+            e->max_size = st.size;
     }
     smmap__mutex_unlock(&m->lock);
     return err;

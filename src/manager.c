@@ -44,12 +44,15 @@ static int validate(smmap_options *o, uint64_t granularity)
         return -EINVAL;
     if (o->flags & ~(uint32_t)(SMMAP_HARD_LIMITS | SMMAP_NO_MMAP |
                                SMMAP_POPULATE | SMMAP_NO_SIGNAL_HANDLER |
-                               SMMAP_ALWAYS_MAP))
+                               SMMAP_ALWAYS_MAP | SMMAP_CHECK_MTIME))
         return -EINVAL;
     if (o->advice > SMMAP_ADVICE_WILLNEED)
         return -EINVAL;
     if (w != 0) {
-        if (w > (uint64_t)SIZE_MAX - granularity)
+        /* At most half the address space (2^63 bytes on 64-bit, 2 GiB on
+         * 32-bit), a power of two as granularities are: the rounding below
+         * cannot wrap, and neither can the slot filter's shifts. */
+        if (w > (uint64_t)(SIZE_MAX >> 1) + 1 - granularity)
             return -EINVAL;
         if (w % granularity != 0)
             w += granularity - w % granularity;

@@ -32,6 +32,11 @@ typedef struct smmap_os_stat {
     uint64_t ino;
     uint64_t size;
     int64_t mtime_ns; /* 0 where the platform does not give it */
+    /* The file's generation (identify only; fstat leaves it 0): what tells
+     * a file from a later one that reuses its inode number. Birth time and
+     * the inode generation on Linux, birth time on macOS and the BSDs,
+     * creation time on Windows; 0 where the file system gives none. */
+    uint64_t gen;
     int kind;         /* enum smmap_os_kind */
 } smmap_os_stat;
 
@@ -65,8 +70,12 @@ typedef struct smmap_os {
      * installed (guard_install): the library does it when it maps a
      * window, so the copy itself is a plain call with no check. */
     int64_t (*guarded_copy)(void *dst, const void *src, size_t len);
-    /* Install the process-wide fault handler, once; later calls are cheap. */
+    /* Install the process-wide fault handler, or put it back in front of
+     * one installed after it; cheap when it is in front already. */
     void (*guard_install)(void);
+    /* fstat, plus the generation (gen): for opens and reopens, where the
+     * identity of the file is established or checked. */
+    int (*identify)(smmap_os_fd fd, smmap_os_stat *out);
 } smmap_os;
 
 #define SMMAP_OS_POPULATE 16

@@ -12,6 +12,9 @@
  * extensions (glibc, macOS) in this one file. */
 #define _DEFAULT_SOURCE
 #define _DARWIN_C_SOURCE
+#ifdef __linux__
+#define _GNU_SOURCE /* statx */
+#endif
 
 #include "os.h"
 #include "smmap.h"
@@ -24,6 +27,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/fs.h> /* FS_IOC_GETVERSION */
+#include <sys/ioctl.h>
+#endif
 
 int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len);
 void smmap__guard_install_posix(void);
@@ -85,6 +92,66 @@ static int posix_fstat(smmap_os_fd fd, smmap_os_stat *out)
     out->kind = S_ISREG(st.st_mode)   ? SMMAP_OS_REGULAR
                 : S_ISDIR(st.st_mode) ? SMMAP_OS_DIRECTORY
                                       : SMMAP_OS_OTHER;
+    out->gen = 0;
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__)
+    out->gen = (uint64_t)st.st_birthtimespec.tv_sec * 1000000000u +
+               (uint64_t)st.st_birthtimespec.tv_nsec;
+#endif
+    return 0;
+}
+
+/* A 64-bit finalizer (splitmix64's): two facts folded into one generation
+ * stay distinct with overwhelming probability. */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return x;
+}
+
+/*
+ * The generation of a file. On Linux, two facts: the birth time (statx),
+ * which the kernel takes from a coarse clock, so that files created within
+ * one tick share it, and the inode generation number (FS_IOC_GETVERSION:
+ * ext4, XFS, btrfs), which changes whenever an inode number is reused. A
+ * file system that gives neither (some network ones) gives 0, and a
+ * replacement reusing the inode number is then told only by its size.
+ */
+static int posix_identify(smmap_os_fd fd, smmap_os_stat *out)
+{
+    int err = posix_fstat(fd, out);
+    if (err != 0 || out->kind != SMMAP_OS_REGULAR)
+        return err;
+#ifdef __linux__
+    {
+        uint64_t gen = 0;
+        int known = 0;
+#ifdef STATX_BTIME
+        struct statx sx;
+        if (statx((int)fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) == 0 &&
+            (sx.stx_mask & STATX_BTIME)) {
+            gen = mix64((uint64_t)sx.stx_btime.tv_sec * 1000000000u +
+                        sx.stx_btime.tv_nsec);
+            known = 1;
+        }
+#endif
+#ifdef FS_IOC_GETVERSION
+        {
+            /* The kernel stores an int whatever the request's size says. */
+            union { long l; unsigned int u; } version;
+            version.l = 0;
+            if (ioctl((int)fd, FS_IOC_GETVERSION, &version) == 0) {
+                gen ^= mix64(0x9E3779B97F4A7C15ull ^ version.u);
+                known = 1;
+            }
+        }
+#endif
+        out->gen = known && gen == 0 ? 1 : gen;
+    }
+#endif
     return 0;
 }
 
@@ -168,6 +235,7 @@ static int posix_advise(void *addr, size_t len, int advice)
             posix_unmap, posix_pread, malloc, free, posix_granularity,      \
             posix_max_map_count, posix_max_open_files, posix_advise,        \
             smmap__guarded_copy_posix, smmap__guard_install_posix,          \
+            posix_identify,                                                 \
     }
 
 const smmap_os smmap__os_default = POSIX_OS_TABLE;

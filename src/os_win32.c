@@ -261,6 +261,10 @@ static BOOL stat_by_classes(HANDLE h, BY_HANDLE_FILE_INFORMATION *info)
     info->dwFileAttributes = basic.FileAttributes;
     if (standard.Directory)
         info->dwFileAttributes |= FILE_ATTRIBUTE_DIRECTORY;
+    info->ftCreationTime.dwLowDateTime =
+        (DWORD)((uint64_t)basic.CreationTime.QuadPart & 0xFFFFFFFFu);
+    info->ftCreationTime.dwHighDateTime =
+        (DWORD)((uint64_t)basic.CreationTime.QuadPart >> 32);
     info->ftLastWriteTime.dwLowDateTime =
         (DWORD)((uint64_t)basic.LastWriteTime.QuadPart & 0xFFFFFFFFu);
     info->ftLastWriteTime.dwHighDateTime =
@@ -291,6 +295,7 @@ static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
         out->ino = 0;
         out->size = 0;
         out->mtime_ns = 0;
+        out->gen = 0;
         out->kind = SMMAP_OS_OTHER;
         return 0;
     }
@@ -308,6 +313,10 @@ static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
     out->dev = f->volume;
     out->ino = ((uint64_t)info.nFileIndexHigh << 32) | info.nFileIndexLow;
     out->mtime_ns = unix_ns_from_filetime(info.ftLastWriteTime);
+    /* The file index already carries NTFS's reuse sequence number; the
+     * creation time tells the rest (ReFS, FAT's reused entries). */
+    out->gen = ((uint64_t)info.ftCreationTime.dwHighDateTime << 32) |
+               info.ftCreationTime.dwLowDateTime;
     if (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
         out->kind = SMMAP_OS_DIRECTORY;
         out->size = 0;
@@ -566,7 +575,7 @@ SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext)
         win32_open_ro, win32_dup_fd, win32_close, win32_fstat, win32_map,   \
             win32_unmap, win32_pread, malloc, free, win32_granularity,      \
             win32_max_map_count, win32_max_open_files, win32_advise,        \
-            win32_guarded_copy, win32_guard_install,                        \
+            win32_guarded_copy, win32_guard_install, win32_fstat,           \
     }
 
 const smmap_os smmap__os_default = WIN32_OS_TABLE;

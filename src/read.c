@@ -8,12 +8,18 @@
 #include <string.h>
 
 /* A page of the window vanished under the copy: the file was truncated.
- * Mark it changed so no new window of it is mapped. */
+ * The fault does not say to what size: ask the file (its descriptor, or
+ * its path if that still names the same version), and take 0 when it
+ * cannot tell, so that no later read returns bytes past the end. */
 static int64_t fault(smmap_cursor *c)
 {
     smmap_manager *m = c->file->manager;
+    smmap_entry *e = c->file->entry;
+    uint64_t size = 0;
+    if (smmap__entry_probe_size(m, e, &size) != 0)
+        size = 0;
     smmap__mutex_lock(&m->lock);
-    c->file->entry->changed = 1;
+    smmap__entry_saw_end(m, e, size);
     m->stats.faults++;
     smmap__mutex_unlock(&m->lock);
     return c->error = -EIO;
@@ -28,10 +34,14 @@ static SMMAP__NOINLINE int64_t read_slow(smmap_cursor *c, uint64_t offset,
 
     if (c->file == NULL || (out == NULL && len > 0))
         return c->error = -EINVAL;
-    fsize = c->file->size;
+    fsize = smmap__file_size(c->file);
     if (offset >= fsize)
         return 0;
     total = smmap__min_u64(len, fsize - offset);
+    /* Bytes past a truncation seen are gone, whatever a window still shows
+     * (zeros in the page of the new end, old bytes in a heap window). */
+    if (offset + total > smmap__entry_seen_end(c->file->entry))
+        return c->error = -EIO;
     window = c->file->manager->opt.window_size;
     while (done < total) {
         uint64_t pos = offset + done, rel = pos - c->begin, chunk;
@@ -80,10 +90,12 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
      * handle's size), one check and one guarded copy, no lock. Random reads
      * from memory are bound by how many of them the core keeps in flight,
      * and every instruction here takes room from them: the copy returns
-     * the length, so only c is kept across the call. */
+     * the length, so only c is kept across the call. A window reaching
+     * past a truncation seen (past_end) sends every read to the slow path,
+     * which checks it against the end. */
     rel = offset - c->begin;
     if (rel < (uint64_t)c->size && (uint64_t)len <= (uint64_t)c->size - rel &&
-        dst != NULL) {
+        dst != NULL && !smmap__load_relaxed(&c->region->past_end)) {
         int64_t got = smmap__os.guarded_copy(dst, c->data + rel, len);
         if (got < 0)
             return fault(c);

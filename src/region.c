@@ -117,9 +117,11 @@ static void slot_geometry(const smmap_manager *m, uint64_t size,
                           uint32_t *shift, uint32_t *nbits)
 {
     uint32_t sh = 0;
-    while ((2ull << sh) <= m->opt.window_size)
+    /* window_size is below 2^63 (validated), so the first loop ends with
+     * sh <= 62; a 64-bit size needs sh <= 48 for the second. */
+    while (sh < 62 && (2ull << sh) <= m->opt.window_size)
         sh++;
-    while ((size >> sh) >= SLOT_BITS_MAX)
+    while (sh < 63 && (size >> sh) >= SLOT_BITS_MAX)
         sh++;
     *shift = sh;
     *nbits = (uint32_t)(size >> sh) + 1;
@@ -344,8 +346,9 @@ static int cannot_map(int err)
 }
 
 /* The read backend: a heap buffer filled by pread. A file that ends before
- * the window does was truncated since it was opened. */
-static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base)
+ * the window does was truncated since it was opened (*found). */
+static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base,
+                       smmap_finding *found)
 {
     unsigned char *buf = smmap__os.malloc(len ? len : 1);
     size_t done = 0;
@@ -355,7 +358,10 @@ static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base)
         int64_t n = smmap__os.pread(fd, buf + done, len - done, a + done);
         if (n <= 0) {
             smmap__os.free(buf);
-            return n == 0 ? -ESTALE : (int)n;
+            if (n < 0)
+                return (int)n;
+            found->end = a + done;
+            return -ESTALE;
         }
         done += (size_t)n;
     }
@@ -366,6 +372,8 @@ static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base)
 /* What one map call needs to know and tells back, outside the lock. */
 typedef struct map_job {
     smmap_os_fd fd;  /* SMMAP_OS_NO_FD: reopen first */
+    uint64_t need;   /* the size of the handle asking: the file must hold
+                        at least this much */
     uint64_t offset;
     size_t len;
     int no_mmap;     /* in: use the read backend; out: switched to it */
@@ -374,19 +382,25 @@ typedef struct map_job {
     int guard;       /* install the fault handler before the first copy */
     void *base;      /* out */
     int retried;     /* out: an OS refusal was relieved and retried */
+    smmap_finding found; /* out: a truncation seen */
 } map_job;
 
-/* Fault in every page of a new window now rather than on first access. */
-static void populate(const void *base, size_t len, uint64_t granularity)
+/* Fault in every page of a new window now rather than on first access.
+ * A page that is gone (truncated since the size check) fails the
+ * populate call with EFAULT, and the touch of it is a guarded copy:
+ * -EIO, never SIGBUS. */
+static int populate(const void *base, size_t len, uint64_t granularity)
 {
-    volatile const unsigned char *p = base;
-    unsigned char sum = 0;
+    const unsigned char *p = base;
+    unsigned char byte;
     size_t i;
-    if (smmap__os.advise((void *)base, len, SMMAP_OS_POPULATE) == 0)
-        return;
+    int err = smmap__os.advise((void *)base, len, SMMAP_OS_POPULATE);
+    if (err == 0)
+        return 0;
     for (i = 0; i < len; i += (size_t)granularity)
-        sum ^= p[i];
-    (void)sum;
+        if (smmap__os.guarded_copy(&byte, p + i, 1) < 0)
+            return -EIO;
+    return 0;
 }
 
 /* Check the file is unchanged, then map or fill the window. */
@@ -395,11 +409,12 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
     smmap_os_stat st;
     int err;
     if (job->fd == SMMAP_OS_NO_FD) {
-        err = smmap__entry_reopen(e, &job->fd);
+        err = smmap__entry_reopen(e, job->need, &job->fd, &job->found);
     } else {
+        /* An open descriptor is the version; only its size can change. */
         err = smmap__os.fstat(job->fd, &st);
         if (err == 0)
-            err = smmap__entry_check(e, &st);
+            err = smmap__entry_check_size(e, &st, job->need, &job->found);
     }
     if (err != 0)
         return err;
@@ -411,15 +426,22 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
                 smmap__os.guard_install();
             if (job->advice != SMMAP_ADVICE_NORMAL)
                 (void)smmap__os.advise(job->base, job->len, job->advice);
-            if (job->populate)
-                populate(job->base, job->len, g);
+            if (job->populate && populate(job->base, job->len, g) != 0) {
+                /* Truncated since the check: what is left is found by
+                 * the next window's check. */
+                (void)smmap__os.unmap(job->base, job->len);
+                if (smmap__os.fstat(job->fd, &st) == 0 && st.size < job->need)
+                    job->found.end = st.size;
+                return -ESTALE;
+            }
             return 0;
         }
         if (!cannot_map(err))
             return err;
         job->no_mmap = 1;
     }
-    return fill_window(job->fd, job->offset, job->len, &job->base);
+    return fill_window(job->fd, job->offset, job->len, &job->base,
+                       &job->found);
 }
 
 /* Map outside the lock, retrying once after freeing everything unused if
@@ -540,7 +562,7 @@ static int pressure_window(const smmap_manager *m, const smmap_file *f,
     uint64_t end = off + need;
     *pa = off - off % PRESSURE_ALIGN;
     *pb = smmap__min_u64(end + (PRESSURE_ALIGN - 1) - (end - 1) % PRESSURE_ALIGN,
-                         f->size);
+                         smmap__file_size(f));
     return *pb - *pa <= smmap__min_u64(m->opt.window_size / 2, PRESSURE_MAX);
 }
 
@@ -664,7 +686,7 @@ static int acquire_pressure_window(smmap_cursor *c, uint64_t a, uint64_t b,
     e->npinned--;
     transient_unlink(e, r);
     account_removed(m, r);
-    if (err == -EIO && e->changed)
+    if (err == -EIO && smmap__entry_may_map(e, c->file) != 0)
         err = -ESTALE; /* truncated: like a window of a changed file */
     smmap__cursor_drop_fd(m, c);
     smmap__mutex_unlock(&m->lock);
@@ -687,7 +709,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     uint64_t end = off + n, a, b, min_a, min_b, len = 0;
     smmap_region *r, *victims = NULL, *loser = NULL;
     smmap_os_fd extra_fd;
-    map_job job;
+    map_job job = {0};
     int err, reopened;
     uint32_t inserts, bits_shift = 0, bits_n = 0;
     uint64_t *bits = NULL;
@@ -697,8 +719,9 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
         smmap__policy_prefer_direct(m, m->opt.window_size))
         return acquire_pressure_window(c, a, b, out);
     smmap__cursor_drop_fd(m, c);
-    place(m, e, f->size, off, end, 1, &min_a, &min_b);
-    place(m, e, f->size, off, end, 0, &a, &b);
+    job.need = smmap__file_size(f);
+    place(m, e, job.need, off, end, 1, &min_a, &min_b);
+    place(m, e, job.need, off, end, 0, &a, &b);
     if (min_b - min_a > (uint64_t)SIZE_MAX) {
         smmap__mutex_unlock(&m->lock);
         return -ENOMEM;
@@ -715,7 +738,6 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     }
     if (len != b - a)
         a = min_a;
-    memset(&job, 0, sizeof(job));
     job.fd = e->fd;
     job.offset = a;
     job.len = (size_t)len;
@@ -723,10 +745,11 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     job.advice = e->advice;
     job.populate = (m->opt.flags & SMMAP_POPULATE) != 0;
     job.guard = !(m->opt.flags & SMMAP_NO_SIGNAL_HANDLER);
+    job.found.end = UINT64_MAX;
     reopened = job.fd == SMMAP_OS_NO_FD;
     inserts = e->tree_inserts;
     if (e->slot_bits == NULL && m->opt.window_size != 0)
-        slot_geometry(m, e->size, &bits_shift, &bits_n);
+        slot_geometry(m, e->max_size, &bits_shift, &bits_n);
     e->fd_busy++;
     smmap__fd_lru_update(m, e);
     smmap__mutex_unlock(&m->lock);
@@ -744,6 +767,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
 
     smmap__mutex_lock(&m->lock);
     extra_fd = finish_job(m, e, &job, reopened);
+    smmap__entry_apply(m, e, &job.found);
     if (err == 0 && job.retried)
         m->stats.retries++;
     if (err != 0) {
@@ -787,6 +811,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
         r->pins = 1;
         e->npinned++;
         r->first_hold = 1;
+        smmap__region_mark_past_end(r);
         smmap__tree_insert(&e->tree, r);
         if (e->slot_bits != NULL)
             slot_set(e, r->offset, r->offset + r->size);
@@ -813,10 +838,11 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
     smmap__mutex_lock(&m->lock);
     *out = find_and_pin(m, e, off, off + need, c->region, c->served);
     if (*out == NULL) {
-        if (e->changed) {
+        int err = smmap__entry_may_map(e, c->file);
+        if (err != 0) {
             smmap__cursor_drop_fd(m, c);
             smmap__mutex_unlock(&m->lock);
-            return -ESTALE;
+            return err;
         }
         if (direct_fd != NULL &&
             smmap__policy_prefer_direct(m, m->opt.window_size != 0
@@ -849,6 +875,8 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
     smmap_entry *e = c->file->entry;
     unsigned char *out = dst;
     smmap_os_fd own = SMMAP_OS_NO_FD;
+    smmap_finding found = SMMAP__FINDING_NONE;
+    uint64_t need = smmap__file_size(c->file);
     size_t done = 0;
     int err = 0;
 
@@ -858,20 +886,21 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
          * entry unless another thread did first (then ours is used once and
          * closed). */
         int retried = 0;
-        err = smmap__entry_reopen(e, &fd);
+        err = smmap__entry_reopen(e, need, &fd, &found);
         if (is_os_refusal(err)) {
             smmap__manager_relieve(m);
-            err = smmap__entry_reopen(e, &fd);
+            err = smmap__entry_reopen(e, need, &fd, &found);
             retried = err == 0;
         }
+        smmap__mutex_lock(&m->lock);
+        smmap__entry_apply(m, e, &found);
         if (err == 0) {
-            smmap__mutex_lock(&m->lock);
             own = adopt_reopened(m, e, fd);
             if (retried)
                 m->stats.retries++;
             smmap__fd_trim(m, m->opt.max_open_files);
-            smmap__mutex_unlock(&m->lock);
         }
+        smmap__mutex_unlock(&m->lock);
     }
     while (err == 0 && done < len) {
         int64_t got = smmap__os.pread(fd, out + done, len - done, off + done);
@@ -882,7 +911,7 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
              * transient EIO of the device, which leaves it usable). */
             err = -EIO;
             smmap__mutex_lock(&m->lock);
-            e->changed = 1;
+            smmap__entry_saw_end(m, e, off + done);
             smmap__mutex_unlock(&m->lock);
         } else {
             done += (size_t)got;

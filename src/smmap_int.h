@@ -36,6 +36,10 @@ struct smmap_region {
     uint8_t transient; /* a pressure window (see smmap__region_acquire):
                           in the entry's transients list, not its tree;
                           freed when its last cursor leaves, never cached */
+    uint8_t past_end;  /* reaches past its file's seen end (a truncation
+                          was seen): smmap_read checks each copy from it
+                          against that end. Set under the lock, read on
+                          the hit path without it (relaxed atomic). */
     uint32_t served; /* reads and reuses it served (saturating), for the
                         read policy */
     uint32_t first_hold; /* still held by the cursor that mapped it */
@@ -45,9 +49,17 @@ struct smmap_region {
 
 struct smmap_entry {
     smmap_manager *manager;
-    uint64_t dev, ino;
-    uint64_t size;     /* largest size any handle saw; a reopen needs this */
-    int64_t mtime_ns;  /* at open or refresh; 0 where the platform lacks it */
+    /* The identity of the version this entry maps, fixed when it is
+     * created and never written again, so read without the lock: a reopen
+     * must find these (mtime_ns only with SMMAP_CHECK_MTIME). */
+    uint64_t dev, ino, gen;
+    int64_t mtime_ns;
+    uint64_t max_size; /* largest size of its handles: an open of the same
+                          identity that finds less sees a truncation */
+    uint64_t seen_end; /* the smallest end a truncation was seen to leave
+                          (UINT64_MAX: none): no read returns bytes past
+                          it, and handles larger than it get no new
+                          windows */
     char *path;        /* for reopening; NULL when opened from a descriptor */
     smmap_os_fd fd;    /* SMMAP_OS_NO_FD while closed */
     uint32_t fd_busy;  /* map or reopen calls using fd outside the lock */
@@ -61,10 +73,10 @@ struct smmap_entry {
     uint32_t slot_nbits;   /* see slot_bits */
     /* Flags, packed (memory per file is a target of issue 7). */
     uint8_t in_fd_lru;
-    uint8_t changed;   /* seen changed on disk: no new windows (-ESTALE) */
     uint8_t no_mmap;   /* windows come from the read backend */
     uint8_t advice;    /* SMMAP_ADVICE_* for its windows */
-    uint8_t in_hash;   /* 0 once superseded by a newer entry of the file */
+    uint8_t in_hash;   /* 0 once a truncation was seen: later opens of the
+                          file make a new entry */
     uint8_t slot_shift; /* see slot_bits */
     smmap_region *tree;
     smmap_region *transients; /* pressure windows, linked by lru_prev and
@@ -85,7 +97,8 @@ struct smmap_entry {
 struct smmap_file {
     smmap_manager *manager;
     smmap_entry *entry;
-    uint64_t size; /* taken at open, never changes */
+    uint64_t size; /* taken at open; grows only by smmap_file_refresh, so
+                      read with smmap__file_size() */
     char *path;    /* as given; NULL when opened from a descriptor */
     int from_fd;
     smmap_file *prev, *next; /* the entry's handles */
@@ -193,10 +206,49 @@ void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e);
 void smmap__entry_close_fd(smmap_manager *m, smmap_entry *e);
 /* Close idle closable descriptors until at most budget stay open. */
 void smmap__fd_trim(smmap_manager *m, uint32_t budget);
-/* Reopen a path-opened entry's file, checking its identity. No lock held. */
-int smmap__entry_reopen(smmap_entry *e, smmap_os_fd *out);
-/* Whether st is still the file e was opened as (-ESTALE if not). */
-int smmap__entry_check(const smmap_entry *e, const smmap_os_stat *st);
+/* What a check outside the lock learned about an entry's version, applied
+ * under the lock by smmap__entry_apply. */
+typedef struct smmap_finding {
+    uint64_t end; /* the file was found this small (UINT64_MAX: nothing) */
+} smmap_finding;
+#define SMMAP__FINDING_NONE {UINT64_MAX}
+
+/* Reopen a path-opened entry's file, checking that it is the same version
+ * and holds at least need bytes (-ESTALE and *found otherwise). No lock
+ * held. */
+int smmap__entry_reopen(smmap_entry *e, uint64_t need, smmap_os_fd *out,
+                        smmap_finding *found);
+/* Whether st (from identify) is the version e maps: 0 or -ESTALE. */
+int smmap__entry_same(const smmap_entry *e, const smmap_os_stat *st);
+/* Take e out of the table of entries (later opens make a new one). */
+void smmap__entry_unhash(smmap_manager *m, smmap_entry *e);
+/* The size of e's file now, through its descriptor when open, else its
+ * path (the same version only: -ESTALE otherwise). Called without the
+ * lock. */
+int smmap__entry_probe_size(smmap_manager *m, smmap_entry *e, uint64_t *size);
+
+/* version.c: what is learned about an entry's version after it is made. */
+/* Whether st, a stat of e's open descriptor or of its reopened path, still
+ * holds need bytes (and, with SMMAP_CHECK_MTIME, the same mtime): 0, or
+ * -ESTALE with *found set. No lock needed. */
+int smmap__entry_check_size(const smmap_entry *e, const smmap_os_stat *st,
+                            uint64_t need, smmap_finding *found);
+/* With the lock held: e's file was found at size end, less than a handle
+ * of it holds: a truncation. Record it (seen_end), take e out of the table
+ * so that later opens make a new entry, and mark its regions that reach
+ * past end. A larger end than one seen before changes nothing. */
+void smmap__entry_saw_end(smmap_manager *m, smmap_entry *e, uint64_t end);
+/* With the lock held: apply what a check found. */
+void smmap__entry_apply(smmap_manager *m, smmap_entry *e,
+                        const smmap_finding *found);
+/* Whether handle f may have new windows of e: 0, or -ESTALE when the
+ * version was seen smaller than f. With the lock held. */
+int smmap__entry_may_map(const smmap_entry *e, const smmap_file *f);
+/* The end a truncation was seen to leave (UINT64_MAX: none); no lock. */
+static inline uint64_t smmap__entry_seen_end(const smmap_entry *e);
+/* Mark r if it reaches past e's seen end (for a region made while the
+ * truncation was seen). With the lock held. */
+void smmap__region_mark_past_end(smmap_region *r);
 
 /* manager.c */
 /* Free everything unused (regions and idle descriptors) after an OS refusal.
@@ -220,6 +272,22 @@ void smmap__manager_destroy(smmap_manager *m);
 #define SMMAP__NOINLINE
 #endif
 
+/* Fields one thread may write while others read them without the lock
+ * (a handle's size, a region's past_end) are accessed as relaxed atomics:
+ * a plain load on the processors we build for, and no data race. */
+#if defined(__GNUC__) || defined(__clang__)
+#define smmap__load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define smmap__store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#else
+#define smmap__load_relaxed(p) (*(volatile __typeof__(*(p)) *)(p))
+#define smmap__store_relaxed(p, v) (*(volatile __typeof__(*(p)) *)(p) = (v))
+#endif
+
+static inline uint64_t smmap__file_size(const smmap_file *f)
+{
+    return smmap__load_relaxed(&f->size);
+}
+
 static inline uint64_t smmap__min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
@@ -232,6 +300,11 @@ static inline int smmap__budget_fits(const smmap_manager *m, uint64_t bytes,
 {
     return m->stats.mapped_bytes + bytes <= m->opt.max_mapped &&
            (uint64_t)m->stats.regions + regions <= m->opt.max_regions;
+}
+
+static inline uint64_t smmap__entry_seen_end(const smmap_entry *e)
+{
+    return smmap__load_relaxed(&e->seen_end);
 }
 
 #endif /* SMMAP_INT_H */

@@ -131,7 +131,9 @@ static void test_hostile__truncation_under_readers(void)
     CHECK(kept_ok > 1000);
     CHECK(eio > 0);
     s = test_stats(m);
-    CHECK_EQ(s.faults, (uint64_t)eio);
+    /* The first faults tell the truncation; reads after it are refused
+     * (-EIO) without touching the lost pages. */
+    CHECK(s.faults >= 1 && s.faults <= (uint64_t)eio);
     printf("truncation: %ld kept-range reads right, %ld lost-range reads "
            "-EIO, %llu faults caught\n",
            kept_ok, eio, (unsigned long long)s.faults);
@@ -224,20 +226,21 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
      * window [262144, 327680) stays held): the fault is past the start. */
     REQUIRE_EQ(truncate(path, 303104), 0);
     CHECK_EQ(smmap_read(&c, 303104 - 8, buf, 16), -EIO); /* second load */
-    CHECK_EQ(smmap_read(&c, 303104 - 100, big, 4000), -EIO); /* 16 B loop */
-    CHECK_EQ(smmap_read(&c, 303104 - 100, big, 8192), -EIO); /* rep movsb */
+    CHECK_EQ(test_stats(m).faults, 1);
+    /* The fault told the new end: reads past it are refused without a
+     * fault, reads before it still served (every size of guarded copy
+     * under a real fault is test_os's). */
+    CHECK_EQ(smmap_read(&c, 303104 - 100, big, 4000), -EIO);
+    CHECK_EQ(smmap_read(&c, 303104 - 100, big, 8192), -EIO);
     CHECK_EQ(smmap_read(&c, 303104 - 100, buf, 64), 64);
     CHECK(pattern_matches(buf, 303104 - 100, 64));
+    CHECK_EQ(test_stats(m).faults, 1);
     REQUIRE_EQ(truncate(path, 65536), 0);
-    CHECK_EQ(smmap_read(&c, 300000, buf, 64), -EIO);
-    /* Every size of copy is guarded: 1-3, 4-7, 8-16 bytes and more. */
+    CHECK_EQ(smmap_read(&c, 300000, buf, 64), -EIO); /* a fault again */
     CHECK_EQ(smmap_read(&c, 300001, buf, 3), -EIO);
-    CHECK_EQ(smmap_read(&c, 300002, buf, 5), -EIO);
-    CHECK_EQ(smmap_read(&c, 300003, buf, 16), -EIO);
-    CHECK_EQ(smmap_read(&c, 300004, buf, 17), -EIO);
     CHECK_EQ(smmap_read(&c, 300005, big, sizeof(big)), -EIO);
     CHECK_EQ(app_calls, 2);
-    CHECK_EQ(test_stats(m).faults, 9);
+    CHECK_EQ(test_stats(m).faults, 2);
     smmap_cursor_release(&c);
     smmap_file_close(f);
     smmap_manager_free(m);
@@ -499,14 +502,49 @@ static void rewrite_in_place(const char *path, unsigned char fill)
         fclose(fp);
 }
 
+/* A rewrite in place is the same version (shared memory): its new bytes
+ * show through the windows mapped and the new ones alike, as for git. */
 static void test_hostile__rewrite_in_place(void)
 {
     const char *path = fixture_file("data", 64 * 4096);
     smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8, 0);
     smmap_file *f;
     smmap_cursor c;
-    unsigned char buf[32];
+    unsigned char buf[32], ee[32];
 
+    memset(ee, 0xEE, sizeof(ee));
+    set_mtime(path, 1000000000);
+    f = test_open(m, path);
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 100, buf, 32), 32);
+    CHECK(pattern_matches(buf, 100, 32));
+    rewrite_in_place(path, 0xEE);
+    set_mtime(path, 1000000001);
+    CHECK_EQ(smmap_read(&c, 200000, buf, 32), 32); /* a new window */
+    CHECK(memcmp(buf, ee, 32) == 0);
+    CHECK_EQ(smmap_read(&c, 65536 - 16, buf, 32), 32); /* across two */
+    CHECK(memcmp(buf, ee, 32) == 0);
+    CHECK_EQ(smmap_read(&c, 100, buf, 32), 32); /* the first window */
+    CHECK(memcmp(buf, ee, 32) == 0);
+    CHECK_EQ(test_stats(m).maps, 3);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* With SMMAP_CHECK_MTIME a change of mtime is a new version: windows not
+ * yet mapped are refused, never the new bytes; a later open is another
+ * entry, and does not make the earlier handle accept the change. */
+static void test_hostile__check_mtime_makes_rewrite_stale(void)
+{
+    const char *path = fixture_file("data", 64 * 4096);
+    smmap_manager *m = test_manager(65536, 8 * MIB, 100, 8,
+                                    SMMAP_CHECK_MTIME);
+    smmap_file *f, *later;
+    smmap_cursor c, d;
+    unsigned char buf[32], ee[32];
+
+    memset(ee, 0xEE, sizeof(ee));
     set_mtime(path, 1000000000);
     f = test_open(m, path);
     smmap_cursor_init(&c, f);
@@ -519,7 +557,15 @@ static void test_hostile__rewrite_in_place(void)
     /* A read across a mapped window and a new one: refused as a whole. */
     CHECK_EQ(smmap_read(&c, 65536 - 16, buf, 32), -ESTALE);
     CHECK_EQ(test_stats(m).maps, 1);
+    later = test_open(m, path);
+    CHECK_EQ(test_stats(m).files, 2);
+    smmap_cursor_init(&d, later);
+    CHECK_EQ(smmap_read(&d, 200000, buf, 32), 32);
+    CHECK(memcmp(buf, ee, 32) == 0);
+    CHECK_EQ(smmap_read(&c, 200000, buf, 32), -ESTALE);
+    smmap_cursor_release(&d);
     smmap_cursor_release(&c);
+    smmap_file_close(later);
     smmap_file_close(f);
     smmap_manager_free(m);
 }
@@ -788,6 +834,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_hostile__foreign_sigbus_default_terminates),
     TEST_ENTRY(test_hostile__destination_fault_is_not_hidden),
     TEST_ENTRY(test_hostile__rewrite_in_place),
+    TEST_ENTRY(test_hostile__check_mtime_makes_rewrite_stale),
     TEST_ENTRY(test_hostile__rename_over_and_delete),
 #endif
     TEST_ENTRY(test_hostile__refresh_takes_growth),

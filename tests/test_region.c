@@ -27,7 +27,7 @@ static void check_slot_filter(smmap_file *f)
     if (e->slot_bits != NULL) {
         slot = 1ull << e->slot_shift;
         CHECK(slot <= m->opt.window_size && 2 * slot > m->opt.window_size);
-        CHECK_EQ(e->slot_nbits, e->size / slot + 1);
+        CHECK_EQ(e->slot_nbits, e->max_size / slot + 1);
         for (s = 0; s < e->slot_nbits; s++) {
             int bit = (int)((e->slot_bits[s / 64] >> (s % 64)) & 1);
             wrong += bit != smmap__tree_any_overlap(e->tree, s * slot,
