@@ -16,6 +16,11 @@
  *              like the mmap object smmap returns.
  *   SlidingWindowMapBuffer  smmap.buf's type, indexing relative to its start.
  *
+ * Indexes and slices of a RegionMap or a buffer are copies made by
+ * smmap_read, guarded: a page that a truncation removed gives OSError(EIO).
+ * The buffer protocol (buffer(), memoryview(map())) exports raw memory,
+ * which nothing can guard: there a lost page is SIGBUS, as for an mmap.
+ *
  * Python's GIL guards the Python-side state (lists, caches, counters); the
  * library's lock guards the rest. Only slow paths run without the GIL (a
  * cursor move, a file's first open, a whole-file map(), a read across
@@ -116,12 +121,111 @@ static int check_idle(WindowCursorObject *w)
     return 0;
 }
 
+/*
+ * The bytes [off, off + len) of the window a cursor holds, copied with
+ * smmap_read's hit path: a guarded copy that never moves the cursor. A page
+ * that a truncation removed under the map gives OSError(EIO) instead of
+ * SIGBUS (issue 12, case 8). The caller checks that the range lies in the
+ * window (held_has); the GIL stays held, as for the raw copies it replaces,
+ * so no other thread can release the cursor meanwhile.
+ */
+static int held_has(const smmap_cursor *c, uint64_t off, uint64_t len)
+{
+    uint64_t rel = off - c->begin;
+    return c->data != NULL && rel < (uint64_t)c->size &&
+           len <= (uint64_t)c->size - rel;
+}
+
+static int held_read(smmap_cursor *c, uint64_t off, void *dst, size_t len)
+{
+    int64_t got;
+    if (len == 0)
+        return 0;
+    if (!held_has(c, off, len)) {
+        /* smmap_read would move the cursor: never for a pinned one */
+        PyErr_SetString(PyExc_SystemError, "smmap: read outside the held window");
+        return -1;
+    }
+    got = smmap_read(c, off, dst, len);
+    if (got < 0) {
+        set_error((int)got, NULL);
+        return -1;
+    }
+    if ((uint64_t)got != (uint64_t)len) {
+        PyErr_Format(PyExc_SystemError,
+                     "smmap: short read inside a held window (%lld of %zu bytes)",
+                     (long long)got, len);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Put smmap's SIGBUS/SIGSEGV handler back in front of one installed after
+ * it (faulthandler.enable(), a test runner's), which would otherwise turn a
+ * fault in a guarded read into a fatal error (issue 12, case 9). A system
+ * call or two: done where a cursor or buffer starts using windows and on
+ * the slow paths (a cursor moving, a read across windows), never on a hit.
+ * The library itself does it whenever it maps a window.
+ */
+static void guard_refresh(void)
+{
+    (void)smmap_guard_install();
+}
+
 /* --------------------------------------------------------------- Manager */
+
+/* A size, offset or count argument: an int in [0, max]; anything else is a
+ * ValueError naming the argument, never a value wrapped modulo 2**64 (as
+ * the "K" format did: window_size=2**64 became 0, the static mode). */
+static int arg_u64(PyObject *v, const char *name, unsigned long long max,
+                   unsigned long long *out)
+{
+    PyObject *num;
+    unsigned long long u = 0;
+    long long sv;
+    int overflow = 0, bad = 0;
+    if (v == NULL)
+        return 0;
+    num = PyNumber_Index(v);
+    if (num == NULL)
+        return -1;
+    sv = PyLong_AsLongLongAndOverflow(num, &overflow);
+    if (sv == -1 && overflow == 0 && PyErr_Occurred()) {
+        Py_DECREF(num);
+        return -1;
+    }
+    if (overflow < 0 || (overflow == 0 && sv < 0)) {
+        PyErr_Format(PyExc_ValueError, "smmap: %s=%R must not be negative", name, num);
+        bad = 1;
+    } else {
+        u = PyLong_AsUnsignedLongLong(num);
+        if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                Py_DECREF(num);
+                return -1;
+            }
+            PyErr_Clear();
+            bad = 1;
+        } else if (u > max) {
+            bad = 1;
+        }
+        if (bad)
+            PyErr_Format(PyExc_ValueError, "smmap: %s=%R is too large (at most %llu)",
+                         name, num, max);
+    }
+    Py_DECREF(num);
+    if (bad)
+        return -1;
+    *out = u;
+    return 0;
+}
 
 static int manager_init(ManagerObject *self, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"window_size", "max_mapped", "max_regions",
                             "max_open_files", NULL};
+    PyObject *vals[4] = {NULL, NULL, NULL, NULL};
     unsigned long long window = 0, max_mapped = 0, max_regions = 0,
                        max_files = 0;
     smmap_options o;
@@ -131,8 +235,15 @@ static int manager_init(ManagerObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Manager already initialized");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "KK|KK", names, &window,
-                                     &max_mapped, &max_regions, &max_files))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO", names, &vals[0],
+                                     &vals[1], &vals[2], &vals[3]))
+        return -1;
+    /* A window is one mapping: at most half the address space, the
+     * library's bound (beyond it -EINVAL; issue 12: 2**63 hung). */
+    if (arg_u64(vals[0], names[0], (unsigned long long)(SIZE_MAX / 2), &window) < 0 ||
+        arg_u64(vals[1], names[1], ULLONG_MAX, &max_mapped) < 0 ||
+        arg_u64(vals[2], names[2], ULLONG_MAX, &max_regions) < 0 ||
+        arg_u64(vals[3], names[3], ULLONG_MAX, &max_files) < 0)
         return -1;
     smmap_options_init(&o);
     o.window_size = window;
@@ -150,8 +261,12 @@ static int manager_init(ManagerObject *self, PyObject *args, PyObject *kw)
     err = smmap_manager_new(&self->m, &o);
     if (err != 0) {
         if (err == -EINVAL) {
-            PyErr_Format(PyExc_ValueError, "smmap: invalid manager options (%s)",
-                         smmap_strerror(err));
+            PyErr_Format(PyExc_ValueError,
+                         "smmap: invalid manager options (%s): window_size=%llu, "
+                         "max_mapped=%llu, max_regions=%u, max_open_files=%u",
+                         smmap_strerror(err), window,
+                         (unsigned long long)o.max_mapped,
+                         (unsigned)o.max_regions, (unsigned)o.max_open_files);
             return -1;
         }
         set_error(err, NULL);
@@ -175,7 +290,7 @@ static PyObject *manager_stats(ManagerObject *self, PyObject *unused)
     (void)unused;
     smmap_manager_stats(self->m, &s);
     return Py_BuildValue(
-        "{sKsKsIsIsIsIsIsKsKsKsKsKsKsK}", "mapped_bytes",
+        "{sKsKsIsIsIsIsIsKsKsKsKsKsKsKsIsKsKsK}", "mapped_bytes",
         (unsigned long long)s.mapped_bytes, "peak_mapped_bytes",
         (unsigned long long)s.peak_mapped_bytes, "regions", (unsigned)s.regions,
         "peak_regions", (unsigned)s.peak_regions, "files", (unsigned)s.files,
@@ -185,7 +300,11 @@ static PyObject *manager_stats(ManagerObject *self, PyObject *unused)
         (unsigned long long)s.evictions, "reuses", (unsigned long long)s.reuses,
         "retries", (unsigned long long)s.retries, "fd_closes",
         (unsigned long long)s.fd_closes, "fd_reopens",
-        (unsigned long long)s.fd_reopens);
+        (unsigned long long)s.fd_reopens, "files_no_mmap",
+        (unsigned)s.files_no_mmap, "read_windows",
+        (unsigned long long)s.read_windows, "faults",
+        (unsigned long long)s.faults, "direct_reads",
+        (unsigned long long)s.direct_reads);
 }
 
 /* The three counters smmap's manager methods report, in one call. */
@@ -486,6 +605,7 @@ static PyObject *regionmap_from_range(FileObject *file, uint64_t ofs,
     if (r == NULL)
         return NULL;
     Py_BEGIN_ALLOW_THREADS
+    guard_refresh();
     err = smmap_cursor_use(&r->c, ofs, (size_t)n);
     Py_END_ALLOW_THREADS
     if (err != 0) {
@@ -552,35 +672,57 @@ static Py_ssize_t regionmap_len(RegionMapObject *self)
     return (Py_ssize_t)self->view_len;
 }
 
-static PyObject *bytes_slice(const unsigned char *base, Py_ssize_t len,
-                             PyObject *key)
+/* Every step-th of n bytes from file offset off, through a cursor whose
+ * window holds them all: guarded copies, one covering copy when the step is
+ * small, else one byte at a time (m[::4096] need not copy the window). */
+static PyObject *held_gather(smmap_cursor *c, uint64_t off, Py_ssize_t n,
+                             Py_ssize_t step)
 {
-    Py_ssize_t start, stop, step, n, i;
-    PyObject *out;
-    char *p;
-    if (PySlice_Unpack(key, &start, &stop, &step) < 0)
-        return NULL;
-    n = PySlice_AdjustIndices(len, &start, &stop, step);
-    if (step == 1)
-        return PyBytes_FromStringAndSize((const char *)base + start, n);
+    PyObject *out, *whole;
+    Py_ssize_t k, astep = step > 0 ? step : -step, span;
+    uint64_t lo;
+    char *dst;
+    const char *src;
     out = PyBytes_FromStringAndSize(NULL, n);
-    if (out == NULL)
+    if (out == NULL || n == 0)
+        return out;
+    dst = PyBytes_AS_STRING(out);
+    if (astep > 16) {
+        for (k = 0; k < n; k++)
+            if (held_read(c, off + (uint64_t)(k * step), dst + k, 1) < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        return out;
+    }
+    span = (n - 1) * astep + 1;
+    lo = step > 0 ? off : off - (uint64_t)((n - 1) * astep);
+    whole = PyBytes_FromStringAndSize(NULL, span);
+    if (whole == NULL || held_read(c, lo, PyBytes_AS_STRING(whole), (size_t)span) < 0) {
+        Py_XDECREF(whole);
+        Py_DECREF(out);
         return NULL;
-    p = PyBytes_AS_STRING(out);
-    for (i = 0; i < n; i++, start += step)
-        p[i] = (char)base[start];
+    }
+    src = PyBytes_AS_STRING(whole) + (off - lo);
+    for (k = 0; k < n; k++)
+        dst[k] = src[k * step];
+    Py_DECREF(whole);
     return out;
 }
 
+/* m[i] and m[a:b:c] copy, through the guarded read (a truncated file gives
+ * OSError(EIO)); only the buffer protocol (memoryview, struct.unpack_from)
+ * reads the map's raw memory. */
 static PyObject *regionmap_subscript(RegionMapObject *self, PyObject *key)
 {
-    const unsigned char *base;
+    uint64_t base;
     Py_ssize_t len;
     if (regionmap_check(self) < 0)
         return NULL;
-    base = self->c.data + self->view_ofs;
+    base = self->c.begin + self->view_ofs;
     len = (Py_ssize_t)self->view_len;
     if (PyIndex_Check(key)) {
+        unsigned char b;
         Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
         if (i == -1 && PyErr_Occurred())
             return NULL;
@@ -590,10 +732,17 @@ static PyObject *regionmap_subscript(RegionMapObject *self, PyObject *key)
             PyErr_SetString(PyExc_IndexError, "mmap index out of range");
             return NULL;
         }
-        return PyLong_FromLong(base[i]);
+        if (held_read(&self->c, base + (uint64_t)i, &b, 1) < 0)
+            return NULL;
+        return PyLong_FromLong(b);
     }
-    if (PySlice_Check(key))
-        return bytes_slice(base, len, key);
+    if (PySlice_Check(key)) {
+        Py_ssize_t start, stop, step, n;
+        if (PySlice_Unpack(key, &start, &stop, &step) < 0)
+            return NULL;
+        n = PySlice_AdjustIndices(len, &start, &stop, step);
+        return held_gather(&self->c, base + (uint64_t)start, n, step);
+    }
     return PyErr_Format(PyExc_TypeError, "mmap indices must be integers or slices, not %.200s",
                         Py_TYPE(key)->tp_name);
 }
@@ -743,6 +892,7 @@ static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t need,
     cursor_drop_exports(w);
     w->busy = 1;
     Py_BEGIN_ALLOW_THREADS
+    guard_refresh();
 #ifdef SMMAP_HAVE_CURSOR_USE_RANGE
     err = smmap_cursor_use_range(&w->c, off, (size_t)need, (size_t)want);
 #else
@@ -855,6 +1005,8 @@ static int cursor_init(WindowCursorObject *self, PyObject *args, PyObject *kw)
     Py_INCREF(manager);
     Py_XSETREF(self->manager, manager);
     self->ofs = self->size = 0;
+    if (regions != Py_None)
+        guard_refresh();
     return 0;
 }
 
@@ -907,22 +1059,9 @@ static int parse_u64_args(PyObject *const *args, Py_ssize_t nargs,
         }
         vals[j] = args[nargs + i];
     }
-    for (j = 0; j < count; j++) {
-        if (vals[j] == NULL)
-            continue;
-        if (PyLong_Check(vals[j])) {
-            long long sv = PyLong_AsLongLong(vals[j]);
-            if (sv == -1 && PyErr_Occurred())
-                PyErr_Clear(); /* above LLONG_MAX: positive, checked below */
-            else if (sv < 0) {
-                PyErr_Format(PyExc_ValueError, "%s must not be negative", names[j]);
-                return -1;
-            }
-        }
-        out[j] = PyLong_AsUnsignedLongLong(vals[j]);
-        if (out[j] == (unsigned long long)-1 && PyErr_Occurred())
+    for (j = 0; j < count; j++)
+        if (arg_u64(vals[j], names[j], ULLONG_MAX, &out[j]) < 0)
             return -1;
-    }
     return 0;
 }
 
@@ -932,21 +1071,29 @@ static PyObject *cursor_use_region(WindowCursorObject *self,
 {
     static const char *const names[] = {"offset", "size", "flags"};
     unsigned long long v[3] = {0, 0, 0};
-    if (kwnames == NULL && nargs <= 2) {
+    int fast = kwnames == NULL && nargs <= 2;
+    if (fast) {
         /* the hot path: use_region(ofs) or use_region(ofs, size) */
         if (nargs >= 1) {
             v[0] = PyLong_AsUnsignedLongLong(args[0]);
             if (v[0] == (unsigned long long)-1 && PyErr_Occurred())
-                return NULL;
+                fast = 0;
         }
-        if (nargs == 2) {
+        if (fast && nargs == 2) {
             v[1] = PyLong_AsUnsignedLongLong(args[1]);
             if (v[1] == (unsigned long long)-1 && PyErr_Occurred())
-                return NULL;
+                fast = 0;
         }
-    } else if (parse_u64_args(args, nargs, kwnames, names, 3, v) < 0) {
-        return NULL;
+        if (!fast) {
+            /* not an int in [0, 2**64): parse again for the error naming
+             * the argument (a negative or huge int is a ValueError) */
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return NULL;
+            PyErr_Clear();
+        }
     }
+    if (!fast && parse_u64_args(args, nargs, kwnames, names, 3, v) < 0)
+        return NULL;
     /* flags were os.open flags in smmap; the library opens O_RDONLY|O_CLOEXEC */
     if (cursor_use(self, v[0], v[1]) < 0)
         return NULL;
@@ -1293,6 +1440,7 @@ static int buffer_begin(BufferObject *self, PyObject *cursor,
     }
     if (self->cur == NULL || self->cur->file == NULL)
         return 0;
+    guard_refresh();
     res = cursor_use(self->cur, offset, size);
     if (res <= 0)
         return res;
@@ -1315,16 +1463,9 @@ static int buffer_parse(PyObject *args, PyObject *kw, PyObject **cursor,
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOi", names, cursor, &ofs, &sz,
                                      &flags))
         return -1;
-    if (ofs != NULL) {
-        *offset = PyLong_AsUnsignedLongLong(ofs);
-        if (*offset == (unsigned long long)-1 && PyErr_Occurred())
-            return -1;
-    }
-    if (sz != NULL) {
-        *size = PyLong_AsUnsignedLongLong(sz);
-        if (*size == (unsigned long long)-1 && PyErr_Occurred())
-            return -1;
-    }
+    if (arg_u64(ofs, "offset", ULLONG_MAX, offset) < 0 ||
+        arg_u64(sz, "size", ULLONG_MAX, size) < 0)
+        return -1;
     return 0;
 }
 
@@ -1435,7 +1576,8 @@ static int buffer_reach(BufferObject *self, uint64_t off)
 static PyObject *buffer_item(BufferObject *self, Py_ssize_t i)
 {
     WindowCursorObject *w = self->cur;
-    uint64_t off, rel;
+    uint64_t off;
+    unsigned char b;
     if (i < 0)
         i += self->size;
     if (i < 0 || i >= self->size || w == NULL) {
@@ -1445,20 +1587,18 @@ static PyObject *buffer_item(BufferObject *self, Py_ssize_t i)
     if (check_idle(w) < 0)
         return NULL;
     off = self->start + (uint64_t)i;
-    rel = off - w->c.begin;
-    if (w->c.data == NULL || rel >= w->c.size) {
-        if (buffer_reach(self, off) < 0)
-            return NULL;
-        rel = off - w->c.begin;
-    }
-    return PyLong_FromLong(w->c.data[rel]);
+    if (!held_has(&w->c, off, 1) && buffer_reach(self, off) < 0)
+        return NULL;
+    if (held_read(&w->c, off, &b, 1) < 0)
+        return NULL;
+    return PyLong_FromLong(b);
 }
 
 /* The bytes [a, b) relative to the start, across windows. */
 static PyObject *buffer_range(BufferObject *self, Py_ssize_t a, Py_ssize_t b)
 {
     WindowCursorObject *w = self->cur;
-    uint64_t off, fsize, rel;
+    uint64_t off, fsize;
     Py_ssize_t n = b - a;
     PyObject *out;
     int64_t got;
@@ -1472,15 +1612,21 @@ static PyObject *buffer_range(BufferObject *self, Py_ssize_t a, Py_ssize_t b)
         return PyBytes_FromStringAndSize(NULL, 0);
     if ((uint64_t)n > fsize - off)
         n = (Py_ssize_t)(fsize - off);
-    rel = off - w->c.begin;
-    if (w->c.data != NULL && rel < w->c.size && (uint64_t)n <= w->c.size - rel)
-        return PyBytes_FromStringAndSize((const char *)w->c.data + rel, n);
     out = PyBytes_FromStringAndSize(NULL, n);
     if (out == NULL)
         return NULL;
+    if (held_has(&w->c, off, (uint64_t)n)) {
+        /* the hit: a guarded copy from the held window */
+        if (held_read(&w->c, off, PyBytes_AS_STRING(out), (size_t)n) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        return out;
+    }
     cursor_drop_exports(w);
     w->busy = 1;
     Py_BEGIN_ALLOW_THREADS
+    guard_refresh();
     got = smmap_read(&w->c, off, PyBytes_AS_STRING(out), (size_t)n);
     Py_END_ALLOW_THREADS
     w->busy = 0;
@@ -1635,9 +1781,21 @@ static PyObject *mod_options_default(PyObject *self, PyObject *unused)
                          (unsigned)o.max_open_files);
 }
 
+static PyObject *mod_guard_install(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    guard_refresh();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"options_default", mod_options_default, METH_NOARGS,
      "The library's default options (smmap_options_init)."},
+    {"guard_install", mod_guard_install, METH_NOARGS,
+     "Put smmap's SIGBUS/SIGSEGV handler back in front of one installed "
+     "after it (e.g. by faulthandler.enable()), so that slices and indexes "
+     "of a truncated file keep raising OSError(EIO) (smmap_guard_install)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module_def = {

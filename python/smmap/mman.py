@@ -96,9 +96,12 @@ class StaticWindowMapManager:
         :param window_size: if -1, a default window size will be chosen depending on
             the operating system's architecture. It will internally be quantified to a multiple of the page size
             If 0, the window may have any size, which basically results in mapping the whole file at one
+            Any negative value selects the default, as in smmap 5.0; a window larger than half
+            the address space (2**63 - 1 bytes on 64-bit) raises ValueError.
         :param max_memory_size: maximum amount of memory we may map at once before releasing mapped regions.
             If 0, a viable default will be set depending on the system's architecture.
             It is a soft limit that is tried to be kept, but nothing bad happens if we have to over-allocate
+            A negative value raises ValueError.
         :param max_open_handles: if not maxint, limit the amount of mapped regions to the given number.
             Otherwise a quarter of the system's limit on mappings is used. Descriptors are
             budgeted separately (a quarter of the open-files limit)."""
@@ -106,6 +109,12 @@ class StaticWindowMapManager:
             window_size = (1024 if is_64_bit() else 64) * self._MB_in_bytes
         if max_memory_size == 0:
             max_memory_size = (8192 if is_64_bit() else 1024) * self._MB_in_bytes
+        if max_memory_size < 0:
+            raise ValueError("max_memory_size=%r must not be negative (0 selects the default)"
+                             % (max_memory_size,))
+        if max_memory_size >= 2 ** 64:
+            raise ValueError("max_memory_size=%r is too large (at most 2**64 - 1)"
+                             % (max_memory_size,))
         if max_open_handles < 1:
             raise ValueError("max_open_handles must be at least 1")
         self._fdict = dict()

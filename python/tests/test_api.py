@@ -63,6 +63,35 @@ def test_defaults():
     assert SlidingWindowMapManager(window_size=80051).window_size() == 80051
 
 
+def test_negative_window_size_is_the_default_as_in_smmap(debian_smmap):
+    # smmap 5.0 takes any negative window_size for its default (-1 is
+    # SlidingWindowMapManager's own default); other absurd sizes raise
+    # ValueError (test_fixes: test_absurd_sizes_raise_instead_of_hanging)
+    for w in (-1, -2, -(2 ** 70)):
+        ours = SlidingWindowMapManager(window_size=w).window_size()
+        theirs = debian_smmap.SlidingWindowMapManager(window_size=w).window_size()
+        assert ours == theirs == (1024 if is_64_bit() else 64) * MB
+    with pytest.raises(ValueError) as info:
+        SlidingWindowMapManager(max_memory_size=-(2 ** 70))
+    assert str(info.value) == ("max_memory_size=%d must not be negative (0 selects the default)"
+                               % -(2 ** 70))
+
+
+def test_stats_has_every_counter_of_the_library(datafile):
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    buf = SlidingWindowMapBuffer(man.make_cursor(path), 0)
+    assert buf[3:8] == data[3:8]
+    s = man.stats()
+    assert sorted(s) == sorted([
+        "mapped_bytes", "peak_mapped_bytes", "regions", "peak_regions", "files",
+        "files_mapped", "open_fds", "maps", "unmaps", "evictions", "reuses",
+        "retries", "fd_closes", "fd_reopens", "files_no_mmap", "read_windows",
+        "faults", "direct_reads"])
+    assert (s["mapped_bytes"], s["regions"], s["files"], s["maps"]) == (4 * PAGE, 1, 1, 1)
+    assert (s["faults"], s["files_no_mmap"], s["read_windows"], s["direct_reads"]) == (0, 0, 0, 0)
+
+
 def test_util_functions():
     assert ALLOCATIONGRANULARITY == PAGE
     assert align_to_mmap(PAGE + 1, False) == PAGE

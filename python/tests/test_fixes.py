@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import random
+import signal
 
 import pytest
 
@@ -405,3 +406,297 @@ def test_debian_smmap_map_is_one_window(datafile, debian_smmap):
     assert len(m) == 4 * PAGE
     with pytest.raises(struct.error):        # gitdb #6
         struct.unpack_from(">Q", m, len(data) - 8)
+
+
+# ------------------------------------------- issue 12: truth under change
+#
+# Each test that truncates a mapped file runs in a subprocess: a fault that
+# escaped the guard kills that process and fails the test with its exit
+# status and stderr, instead of killing pytest.
+
+def run_python(script, timeout=60):
+    """Run script in a fresh interpreter (no faulthandler unless the script
+    enables it; AddressSanitizer, when preloaded, leaves SIGBUS to us)."""
+    env = dict(os.environ)
+    env.pop("PYTHONFAULTHANDLER", None)
+    if "ASAN_OPTIONS" in env:
+        env["ASAN_OPTIONS"] += ":handle_sigbus=0"
+    return subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+TRUNCATE_PRELUDE = r'''
+import errno, os, sys
+sys.path.insert(0, {python_dir!r})
+import smmap
+from smmap import SlidingWindowMapBuffer, SlidingWindowMapManager
+PAGE = {page}
+path = {path!r}
+with open(path, "rb") as fp:
+    data = fp.read()
+
+def show(what, fn):
+    try:
+        res = fn()
+    except OSError as e:
+        print(what, "OSError", errno.errorcode.get(e.errno, e.errno), flush=True)
+    else:
+        print(what, "ok" if res == expected(what) else "WRONG %r" % (res,), flush=True)
+'''
+
+
+def test_touched_file_maps_new_windows(tmp_path, monkeypatch):
+    # case 1: git freshens a pack with utime (same inode, size and bytes);
+    # before, every new window of it gave OSError(ESTALE) for good
+    path, data = write_file(tmp_path, 4 << 20, seed=12, name="pack")
+    monkeypatch.setattr(smmap.mman, "_IS_WINDOWS", True)
+    man = SlidingWindowMapManager(window_size=16 * PAGE)
+    c = man.make_cursor(path).use_region(0, PAGE)
+    assert bytes(c.buffer()) == data[:PAGE]
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10 ** 9))
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns + 10 ** 9
+    ofs = (3 << 20) + 1234                     # a window elsewhere
+    assert c.use_region(ofs, PAGE).ofs_begin() == ofs
+    assert bytes(c.buffer()) == data[ofs:ofs + PAGE]
+    assert man.stats()["maps"] == 2
+    # a new cursor and a buffer of the same file map windows too
+    buf = SlidingWindowMapBuffer(man.make_cursor(path), 2 << 20)
+    assert buf[:100] == data[2 << 20:(2 << 20) + 100]
+    assert buf[len(buf) - 1] == data[-1]
+    buf.end_access()
+    # and so does the first cursor after its descriptor was closed: the
+    # reopen checks the identity, which a touch does not change
+    c.unuse_region()
+    assert man.num_file_handles() == 4       # 0, 3 MiB, 2 MiB and the last window
+    assert man._force_map_handle_removal(str(tmp_path)) == 4
+    assert man.stats()["open_fds"] == 0 and not c.is_valid()
+    assert c.use_region(PAGE + 7, 100).is_valid()
+    assert bytes(c.buffer()) == data[PAGE + 7:PAGE + 107]
+    assert man.stats()["open_fds"] == 1
+
+
+TRUNCATED_READS = TRUNCATE_PRELUDE + r'''
+man = SlidingWindowMapManager(window_size=16 * PAGE)
+buf = SlidingWindowMapBuffer(man.make_cursor(path), PAGE)   # window [0, 16P)
+c = man.make_cursor(path).use_region(0, 16 * PAGE)
+m = c.map()
+assert (buf[0], m[0]) == (data[PAGE], data[0])
+os.truncate(path, 4 * PAGE)
+# index i of buf is file byte PAGE + i; of m, file byte i
+want = {{
+    "buf[i] kept": data[3 * PAGE], "buf[a:b] kept": data[2 * PAGE:3 * PAGE + 5],
+    "m[i] kept": data[4 * PAGE - 1], "m[a:b] kept": data[:4 * PAGE],
+    "m[a:b:step] kept": data[0:4 * PAGE:4000],
+}}
+expected = want.get
+show("buf[i] kept", lambda: buf[2 * PAGE])
+show("buf[a:b] kept", lambda: buf[PAGE:2 * PAGE + 5])
+show("buf[i] lost", lambda: buf[5 * PAGE])
+print("faults", man.stats()["faults"])
+show("buf[-1] lost", lambda: buf[-1])
+show("buf[a:b] lost", lambda: buf[6 * PAGE:6 * PAGE + 64])
+show("buf[a:b] across the end", lambda: buf[2 * PAGE:4 * PAGE])
+show("buf[a:b:step] lost", lambda: buf[5 * PAGE:7 * PAGE:3])
+show("m[i] kept", lambda: m[4 * PAGE - 1])
+show("m[a:b] kept", lambda: m[:4 * PAGE])
+show("m[a:b:step] kept", lambda: m[0:4 * PAGE:4000])
+show("m[i] lost", lambda: m[10 * PAGE])
+show("m[a:b] lost", lambda: m[9 * PAGE:10 * PAGE])
+show("m[a:b:step] lost", lambda: m[16 * PAGE - 1:0:-5000])
+show("m[a:b:2] lost", lambda: m[4 * PAGE - 2:4 * PAGE + 2:2])
+'''
+
+
+def test_truncated_file_slices_and_indexes_raise_eio(tmp_path):
+    # case 8: slices and indexes of SlidingWindowMapBuffer and of map() are
+    # guarded copies; before, they read the lost pages: "Bus error"
+    path, data = write_file(tmp_path, 16 * PAGE, seed=8)
+    script = TRUNCATED_READS.format(python_dir=PYTHON_DIR, page=PAGE, path=path)
+    res = run_python(script)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert res.stdout.splitlines() == [
+        "buf[i] kept ok",
+        "buf[a:b] kept ok",
+        "buf[i] lost OSError EIO",
+        "faults 1",
+        "buf[-1] lost OSError EIO",
+        "buf[a:b] lost OSError EIO",
+        "buf[a:b] across the end OSError EIO",
+        "buf[a:b:step] lost OSError EIO",
+        "m[i] kept ok",
+        "m[a:b] kept ok",
+        "m[a:b:step] kept ok",
+        "m[i] lost OSError EIO",
+        "m[a:b] lost OSError EIO",
+        "m[a:b:step] lost OSError EIO",
+        "m[a:b:2] lost OSError EIO",
+    ]
+
+
+RAW_VIEW_DIES = TRUNCATE_PRELUDE + r'''
+man = SlidingWindowMapManager(window_size=16 * PAGE)
+c = man.make_cursor(path).use_region(0, 16 * PAGE)
+view = c.buffer()
+print("before", view[PAGE] == data[PAGE], flush=True)
+os.truncate(path, 4 * PAGE)
+print("kept", view[PAGE] == data[PAGE], flush=True)
+print("lost", view[10 * PAGE], flush=True)
+print("not reached", flush=True)
+'''
+
+
+def test_truncated_file_raw_view_is_a_bus_error(tmp_path):
+    # buffer() (and map()'s buffer protocol) are raw views of the map, as in
+    # smmap 5.0: reading a lost page through one kills the process (SIGBUS),
+    # which python/README.md says
+    path, data = write_file(tmp_path, 16 * PAGE, seed=9)
+    res = run_python(RAW_VIEW_DIES.format(python_dir=PYTHON_DIR, page=PAGE, path=path))
+    assert res.returncode == -signal.SIGBUS, (res.returncode, res.stderr)
+    assert res.stdout.splitlines() == ["before True", "kept True"]
+
+
+FAULTHANDLER_AFTER = TRUNCATE_PRELUDE + r'''
+import faulthandler
+man = SlidingWindowMapManager(window_size=16 * PAGE)
+first = man.make_cursor(path).use_region(0, 16 * PAGE)   # the first window
+assert bytes(first.buffer()[:8]) == data[:8]
+faulthandler.enable()            # installs its SIGBUS handler after ours
+buf = SlidingWindowMapBuffer(man.make_cursor(path), 0)   # reuses that window
+assert man.stats()["maps"] == 1
+os.truncate(path, 4 * PAGE)
+expected = {{"slice kept": data[PAGE:PAGE + 16]}}.get
+show("slice kept", lambda: buf[PAGE:PAGE + 16])
+show("slice lost", lambda: buf[8 * PAGE:8 * PAGE + 16])
+show("index lost", lambda: buf[9 * PAGE])
+faulthandler.disable()
+faulthandler.enable()            # again, between two reads of one buffer
+smmap._csmmap.guard_install()
+show("slice lost again", lambda: buf[10 * PAGE:10 * PAGE + 16])
+print("enabled", faulthandler.is_enabled())
+'''
+
+
+def test_guarded_reads_stay_guarded_after_faulthandler_enable(tmp_path):
+    # case 9: a SIGBUS handler installed after smmap's (faulthandler, test
+    # runners) re-raised a guarded read's fault without its address: the
+    # process died with "Fatal Python error: Bus error"
+    path, data = write_file(tmp_path, 16 * PAGE, seed=10)
+    res = run_python(FAULTHANDLER_AFTER.format(python_dir=PYTHON_DIR, page=PAGE, path=path))
+    assert "Fatal Python error" not in res.stderr
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert res.stdout.splitlines() == [
+        "slice kept ok",
+        "slice lost OSError EIO",
+        "index lost OSError EIO",
+        "slice lost again OSError EIO",
+        "enabled True",
+    ]
+
+
+ABSURD_SIZES = r'''
+import sys
+sys.path.insert(0, {python_dir!r})
+import smmap
+from smmap import SlidingWindowMapBuffer, SlidingWindowMapManager
+from smmap._csmmap import Manager
+path = {path!r}
+with open(path, "rb") as fp:
+    data = fp.read()
+
+def show(what, fn):
+    try:
+        res = fn()
+    except Exception as e:
+        print(what, type(e).__name__, e, flush=True)
+    else:
+        print(what, res, flush=True)
+
+def read(man, ofs=100, n=16):
+    c = man.make_cursor(path).use_region(ofs, n)
+    return bytes(c.buffer()) == data[ofs:ofs + n]
+
+for w in (2 ** 63, 2 ** 63 + 4096, 2 ** 64 - 4097, 2 ** 64 - 1, 2 ** 64, 2 ** 64 + 5, 2 ** 100):
+    show("window_size=%d" % w, lambda: SlidingWindowMapManager(window_size=w))
+# below the binding's bound, but a whole page more once rounded up to one:
+# the library's own -EINVAL, a ValueError naming the options
+try:
+    read(SlidingWindowMapManager(window_size=2 ** 63 - 1))
+except ValueError as e:
+    print("window_size=2**63-1 ValueError", str(e).startswith(
+        "smmap: invalid manager options (invalid argument): window_size=9223372036854775807,"))
+show("Manager(-5)", lambda: Manager(-5, 1 << 30))
+show("Manager(2**64)", lambda: Manager(2 ** 64, 1 << 30))
+show("Manager(max_mapped=-1)", lambda: Manager(4096, -1))
+show("Manager(max_regions=-1)", lambda: Manager(4096, 1 << 30, -1))
+show("Manager(max_open_files=2**64)", lambda: Manager(4096, 1 << 30, 0, 2 ** 64))
+show("max_memory_size=-1", lambda: SlidingWindowMapManager(max_memory_size=-1))
+show("max_memory_size=2**64", lambda: SlidingWindowMapManager(max_memory_size=2 ** 64))
+# absurd but legal: no hang, the right bytes
+show("window_size=2**62", lambda: read(SlidingWindowMapManager(window_size=2 ** 62)))
+show("window_size=2**63-2**20", lambda: read(SlidingWindowMapManager(window_size=2 ** 63 - 2 ** 20)))
+show("max_memory_size=2**64-1", lambda: read(SlidingWindowMapManager(window_size=4096, max_memory_size=2 ** 64 - 1)))
+show("max_open_handles=2**70", lambda: read(SlidingWindowMapManager(window_size=4096, max_open_handles=2 ** 70)))
+show("window_size=-5", lambda: SlidingWindowMapManager(window_size=-5).window_size() == {default_window})
+man = SlidingWindowMapManager(window_size=4096)
+c = man.make_cursor(path)
+show("use_region(0, 2**64-1)", lambda: (c.use_region(0, 2 ** 64 - 1).is_valid(), c.size()))
+show("use_region(2**64-1)", lambda: c.use_region(2 ** 64 - 1).is_valid())
+show("use_region(-1)", lambda: c.use_region(-1))
+show("use_region(0, -1)", lambda: c.use_region(0, -1))
+show("use_region(2**64)", lambda: c.use_region(2 ** 64))
+show("use_region(size=2**64)", lambda: c.use_region(0, size=2 ** 64))
+show("buffer(size=2**64-1)", lambda: len(SlidingWindowMapBuffer(man.make_cursor(path), 5, 2 ** 64 - 1)))
+show("buffer(offset=-1)", lambda: SlidingWindowMapBuffer(man.make_cursor(path), -1))
+show("buffer(offset=2**64-1)", lambda: SlidingWindowMapBuffer(man.make_cursor(path), 2 ** 64 - 1))
+'''
+
+
+def test_absurd_sizes_raise_instead_of_hanging(datafile):
+    # case 6: window_size in [2**63, 2**64 - 4097] hung forever; 2**64 and
+    # above were taken modulo 2**64 (2**64 was the static mode)
+    path, data = datafile
+    default = (1024 if smmap.util.is_64_bit() else 64) << 20
+    script = ABSURD_SIZES.format(python_dir=PYTHON_DIR, path=path, default_window=default)
+    res = run_python(script, timeout=60)       # a hang fails here
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    big = "at most %d" % (sys.maxsize,)         # half the address space
+    assert res.stdout.splitlines() == [
+        "window_size=9223372036854775808 ValueError smmap: window_size=9223372036854775808 is too large (%s)" % big,
+        "window_size=9223372036854779904 ValueError smmap: window_size=9223372036854779904 is too large (%s)" % big,
+        "window_size=18446744073709547519 ValueError smmap: window_size=18446744073709547519 is too large (%s)" % big,
+        "window_size=18446744073709551615 ValueError smmap: window_size=18446744073709551615 is too large (%s)" % big,
+        "window_size=18446744073709551616 ValueError smmap: window_size=18446744073709551616 is too large (%s)" % big,
+        "window_size=18446744073709551621 ValueError smmap: window_size=18446744073709551621 is too large (%s)" % big,
+        "window_size=1267650600228229401496703205376 ValueError smmap: "
+        "window_size=1267650600228229401496703205376 is too large (%s)" % big,
+        "window_size=2**63-1 ValueError True",
+        "Manager(-5) ValueError smmap: window_size=-5 must not be negative",
+        "Manager(2**64) ValueError smmap: window_size=18446744073709551616 is too large (%s)" % big,
+        "Manager(max_mapped=-1) ValueError smmap: max_mapped=-1 must not be negative",
+        "Manager(max_regions=-1) ValueError smmap: max_regions=-1 must not be negative",
+        "Manager(max_open_files=2**64) ValueError smmap: max_open_files=18446744073709551616 "
+        "is too large (at most 18446744073709551615)",
+        "max_memory_size=-1 ValueError max_memory_size=-1 must not be negative (0 selects the default)",
+        "max_memory_size=2**64 ValueError max_memory_size=18446744073709551616 is too large (at most 2**64 - 1)",
+        "window_size=2**62 True",
+        "window_size=2**63-2**20 True",
+        "max_memory_size=2**64-1 True",
+        "max_open_handles=2**70 True",
+        "window_size=-5 True",
+        "use_region(0, 2**64-1) (True, 4096)",
+        "use_region(2**64-1) False",
+        "use_region(-1) ValueError smmap: offset=-1 must not be negative",
+        "use_region(0, -1) ValueError smmap: size=-1 must not be negative",
+        "use_region(2**64) ValueError smmap: offset=18446744073709551616 is too large "
+        "(at most 18446744073709551615)",
+        "use_region(size=2**64) ValueError smmap: size=18446744073709551616 is too large "
+        "(at most 18446744073709551615)",
+        "buffer(size=2**64-1) %d" % (len(data) - 5),
+        "buffer(offset=-1) ValueError smmap: offset=-1 must not be negative",
+        "buffer(offset=2**64-1) ValueError Failed to allocate the buffer - probably the given "
+        "offset is out of bounds",
+    ]
