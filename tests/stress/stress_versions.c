@@ -109,7 +109,7 @@
 #define HANDLES 3            /* per reader */
 #define READ_MAX 12000u
 #define BUF_SIZE (64u * 1024u)
-#define NREPORTS 12
+#define NREPORTS 4 /* of each kind, one per handle */
 #define LOG_SIZE 4096
 
 enum { OP_READ, OP_AT, OP_USE, OP_REFRESH, OP_OPEN, NOPS };
@@ -164,7 +164,7 @@ static uint64_t seed;
 static smmap_manager *manager;
 static atomic_int stop_readers;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
-static int reports;
+static int reports[4]; /* wrong bytes, raw SIGBUS, count mismatch, window */
 
 static uint32_t now_ms(void)
 {
@@ -534,6 +534,10 @@ typedef struct handle {
     uint64_t size, ino;
     uint32_t opened_ms;
     long ops_left, ops;
+    int reported;
+    uint64_t open_size;     /* smmap_file_size at open */
+    long refreshes;         /* successful smmap_file_refresh calls */
+    uint32_t refreshed_ms;  /* the last one */
     smmap_cursor rc, uc; /* smmap_read's; raw pointers' */
 } handle;
 
@@ -549,6 +553,9 @@ typedef struct reader {
     uint64_t bytes_checked, raw_bytes_checked;
     uint64_t wrong_bytes, wrong_reads, unexplained_zero_bytes;
     uint64_t zero_bytes, zero_reads;
+    /* wrong calls by their first wrong word: another lineage with the
+     * handle's inode number / with another inode number, zeros, other */
+    uint64_t wrong_reused_ino, wrong_other_ino, wrong_zero, wrong_garbage;
     uint64_t count_mismatch, window_miss, raw_sigbus;
     uint64_t opens, open_races, closes, refreshed_growth;
     uint64_t released;
@@ -587,19 +594,20 @@ static void install_fault_handler(void)
     sigaction(SIGSEGV, &sa, &previous_segv);
 }
 
-static void print_log_for(int path, uint32_t l1, uint32_t l2)
+static void print_log_for(int path, uint32_t l1, uint32_t l2, uint64_t ino)
 {
     uint64_t end = atomic_load(&sh->log_seq), i, from;
     int shown = 0;
     from = end > LOG_SIZE ? end - LOG_SIZE : 0;
-    for (i = end; i > from && shown < 8; i--) {
+    for (i = end; i > from && shown < 10; i--) {
         mlog_entry *e = &sh->log[(i - 1) % LOG_SIZE];
         uint32_t p, l;
         if (atomic_load_explicit(&e->seq, memory_order_acquire) != i)
             continue;
         p = atomic_load_explicit(&e->path, memory_order_relaxed);
         l = atomic_load_explicit(&e->lineage, memory_order_relaxed);
-        if (p != (uint32_t)path && l != l1 && l != l2)
+        if (p != (uint32_t)path && l != l1 && l != l2 &&
+            atomic_load_explicit(&e->ino, memory_order_relaxed) != ino)
             continue;
         fprintf(stderr, "    mutation %llu at %u ms: %s path %u lineage %u size %u ino %llu aux %u\n",
                 (unsigned long long)i,
@@ -623,22 +631,30 @@ static void report(reader *r, const handle *h, const char *what, int op,
     int decoded = 0, check_ok = 0;
     smmap_stats st;
 
+    int kind = what[0] == 'w' ? (what[1] == 'r' ? 0 : 3) : what[0] == 'r' ? 1 : 2;
+
+    if (h->reported)
+        return;
     pthread_mutex_lock(&report_lock);
-    if (reports++ >= NREPORTS) {
+    if (reports[kind]++ >= NREPORTS) {
         pthread_mutex_unlock(&report_lock);
         return;
     }
+    ((handle *)h)->reported = 1;
     smmap_manager_stats(manager, &st);
     fprintf(stderr,
             "FAIL %s at %u ms: reader %d, %s(offset %llu, len %llu) = %lld on path %d (%s)\n"
-            "    handle: lineage %u, inode %llu, size %llu, opened at %u ms, %ld ops ago\n",
+            "    handle: lineage %u, inode %llu, size %llu (%llu at open, %ld refreshes, the last at %u ms), opened at %u ms, %ld ops ago\n",
             what, now_ms(), r->id, op_names[op], (unsigned long long)off,
             (unsigned long long)len, (long long)result, h->path,
             h->raw ? "never truncated" : "truncated too", h->lineage,
             (unsigned long long)h->ino, (unsigned long long)h->size,
+            (unsigned long long)h->open_size, h->refreshes, h->refreshed_ms,
             h->opened_ms, h->ops);
     if (buf != NULL && bad >= buf_off && bad < buf_off + buf_n) {
         uint64_t a = bad & ~(uint64_t)7;
+        if (a < buf_off)
+            a += 8;
         fprintf(stderr, "    first bad byte at offset %llu: 0x%02x, expected 0x%02x\n",
                 (unsigned long long)bad, buf[bad - buf_off],
                 (unsigned)expected_byte(h->lineage, bad) & 0xff);
@@ -670,7 +686,7 @@ static void report(reader *r, const handle *h, const char *what, int op,
             (unsigned long long)st.maps, (unsigned long long)st.unmaps,
             (unsigned long long)st.fd_closes, (unsigned long long)st.fd_reopens,
             (unsigned long long)st.faults, st.open_fds);
-    print_log_for(h->path, h->lineage, l2);
+    print_log_for(h->path, h->lineage, l2, h->ino);
     pthread_mutex_unlock(&report_lock);
 }
 
@@ -695,6 +711,25 @@ static uint64_t check(reader *r, const handle *h, const unsigned char *buf,
     }
     r->zero_bytes += zeros;
     r->zero_reads += zeros > 0;
+    if (wrong > 0) {
+        /* classify by the first whole word at or after the first bad byte */
+        uint64_t a = *first_bad & ~(uint64_t)7, idx;
+        uint32_t l2;
+        slot *s2;
+        static const unsigned char zero8[8];
+        if (a < off)
+            a += 8;
+        if (a + 8 > off + n)
+            r->wrong_garbage++;
+        else if (!memcmp(buf + (a - off), zero8, 8))
+            r->wrong_zero++;
+        else if (decode(buf + (a - off), &l2, &idx) && idx == a / 8 &&
+                 l2 != h->lineage && (s2 = slot_of(l2)) != NULL)
+            *(atomic_load_explicit(&s2->ino, memory_order_relaxed) == h->ino
+                  ? &r->wrong_reused_ino : &r->wrong_other_ino) += 1;
+        else
+            r->wrong_garbage++;
+    }
     r->wrong_bytes += wrong;
     r->wrong_reads += wrong > 0;
     return wrong;
@@ -773,9 +808,12 @@ static int open_handle(reader *r, handle *h)
     h->raw = path < NRAW;
     h->lineage = lineage;
     h->ino = (uint64_t)s0.st_ino;
-    h->size = smmap_file_size(f);
+    h->size = h->open_size = smmap_file_size(f);
+    h->refreshes = 0;
+    h->refreshed_ms = 0;
     h->opened_ms = now_ms();
     h->ops = 0;
+    h->reported = 0;
     h->ops_left = 50 + (long)(next_rand(&r->rng) % 2000);
     smmap_cursor_init(&h->rc, f);
     smmap_cursor_init(&h->uc, f);
@@ -888,6 +926,8 @@ static void op_refresh(reader *r, handle *h)
     }
     r->ok[OP_REFRESH]++;
     h->size = smmap_file_size(h->f);
+    h->refreshes++;
+    h->refreshed_ms = now_ms();
     r->refreshed_growth += h->size > before;
 }
 
@@ -1114,7 +1154,8 @@ int main(int argc, char **argv)
         ADD(wrong_reads); ADD(unexplained_zero_bytes); ADD(zero_bytes);
         ADD(zero_reads); ADD(count_mismatch); ADD(window_miss); ADD(raw_sigbus);
         ADD(opens); ADD(open_races); ADD(closes); ADD(refreshed_growth);
-        ADD(released);
+        ADD(released); ADD(wrong_reused_ino); ADD(wrong_other_ino);
+        ADD(wrong_zero); ADD(wrong_garbage);
 #undef ADD
         free(r->buf);
     }
@@ -1129,6 +1170,11 @@ int main(int argc, char **argv)
     printf("wrong bytes: %llu in %llu calls (%llu of them zeros no logged end explains)\n",
            (unsigned long long)sum.wrong_bytes, (unsigned long long)sum.wrong_reads,
            (unsigned long long)sum.unexplained_zero_bytes);
+    if (sum.wrong_reads)
+        printf("wrong calls by their first wrong byte: another lineage's word with the handle's inode number %llu, "
+               "with another inode number %llu, zeros %llu, other (or no whole word) %llu\n",
+               (unsigned long long)sum.wrong_reused_ino, (unsigned long long)sum.wrong_other_ino,
+               (unsigned long long)sum.wrong_zero, (unsigned long long)sum.wrong_garbage);
     printf("zeros (page of a truncated end, allowed): %llu bytes in %llu calls\n",
            (unsigned long long)sum.zero_bytes, (unsigned long long)sum.zero_reads);
     printf("count mismatches: %llu, windows missing their request: %llu, raw SIGBUS: %llu\n",
