@@ -504,6 +504,25 @@ SMMAP_API int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst,
  */
 SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext);
 
+/*
+ * Put smmap's SIGBUS/SIGSEGV handler (the guard of smmap_read) in front of
+ * the process's handlers again. The library does this itself whenever it
+ * maps a window; call it after installing a fault handler of your own
+ * (Python's faulthandler.enable(), a test runner's) when reads of windows
+ * mapped before must stay guarded at once: a handler in front of ours that
+ * re-raises a fault (most do) loses where it happened, and the process
+ * dies where smmap_read would have returned -EIO. Faults that are not
+ * smmap's are passed to the handler found, as before. If that handler
+ * passes a fault back to ours (another library that puts itself in front
+ * the same way), the cycle is cut: the default action is restored and the
+ * process dies of the fault, as without either library. Do not call it
+ * if you handle faults yourself (SMMAP_NO_SIGNAL_HANDLER). Windows: the
+ * vectored handler is always asked first; this does nothing.
+ *
+ * @return 0
+ */
+SMMAP_API int smmap_guard_install(void);
+
 /* Text for an error code (negative or positive errno); never NULL. */
 SMMAP_API const char *smmap_strerror(int err);
 

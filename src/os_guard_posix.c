@@ -17,10 +17,22 @@
  * Any other SIGBUS or SIGSEGV goes to the handler installed before ours,
  * unchanged; if that was the default action, it is restored and the faulting
  * access runs again, so the process dies exactly as it would without us. The
- * handler is installed once, when a manager maps its first window, with
+ * handler is installed when a manager maps its first window, with
  * SA_ONSTACK (it runs on the application's alternate stack if it has one)
  * and SA_NODEFER (jumping out leaves the signal unblocked). Applications
  * that own their handlers call smmap_handle_fault() from them instead.
+ *
+ * A handler installed after ours (Python's faulthandler, a test runner's)
+ * would see our faults first, and most re-raise them, which loses the
+ * faulting context: each new window, and smmap_guard_install(), puts ours
+ * back in front, passing other faults to the one found there. That one
+ * passes what it does not own to its own previous handler, which is ours
+ * again (directly, or by restoring it and raising the signal): a fault
+ * that comes back to us while we pass it on goes on to the handler that
+ * was in place before our first install, where we stood when the other
+ * was installed. So the order is the one the application made, and two
+ * libraries that both put themselves in front never pass a fault round a
+ * cycle.
  */
 #ifndef _WIN32
 
@@ -45,12 +57,23 @@
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len);
 void smmap__guard_install_posix(void);
 
-static struct sigaction previous_bus, previous_segv;
-static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+/* The handlers to chain to, per signal, in two slots: an install writes
+ * the slot not in use, then publishes it, so a handler running meanwhile
+ * reads a whole one. original: the one in place at our first install. */
+static struct sigaction previous[2][2], original[2];
+static int original_known[2];
+static volatile sig_atomic_t previous_slot[2];
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int signal_index(int sig)
+{
+    return sig == SIGBUS ? 0 : 1;
+}
 
 #ifdef SMMAP_GUARD_PC
 /*
@@ -142,22 +165,93 @@ SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext)
     return handle(sig, siginfo, ucontext);
 }
 
+/* A fault cannot be ignored: the access would only repeat. Restore the
+ * default action; returning re-runs the access, which then terminates the
+ * process as if we had never been installed. */
+static void restore_default(int sig)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+}
+
+/*
+ * The threads passing a fault on to the handler in front of where we
+ * stood, with the fault's siginfo: a fault that comes back while passing
+ * it on (the same siginfo, or the signal raised again by this process)
+ * goes on to the original handler instead. A fixed table of thread ids
+ * with compare-and-swap, since the handler may not allocate nor touch
+ * thread-local storage (which may allocate in a dlopen'ed library). An
+ * entry left by a handler that jumped out instead of returning is taken
+ * over by the thread's next fault. A thread that finds no free entry
+ * passes its fault on all the same.
+ */
+#define CHAINING_SLOTS 64
+static uintptr_t chaining[CHAINING_SLOTS];
+static siginfo_t *volatile chaining_info[CHAINING_SLOTS];
+
+static uintptr_t thread_id(void)
+{
+    pthread_t self = pthread_self();
+    uintptr_t id = 0;
+    memcpy(&id, &self, sizeof(self) < sizeof(id) ? sizeof(self) : sizeof(id));
+    return id != 0 ? id : 1;
+}
+
+/* This thread's entry, or a free one claimed for it; -1 if none. */
+static int chaining_entry(uintptr_t me, int *found)
+{
+    int i;
+    *found = 0;
+    for (i = 0; i < CHAINING_SLOTS; i++)
+        if (__atomic_load_n(&chaining[i], __ATOMIC_ACQUIRE) == me) {
+            *found = 1;
+            return i;
+        }
+    for (i = 0; i < CHAINING_SLOTS; i++) {
+        uintptr_t zero = 0;
+        if (__atomic_compare_exchange_n(&chaining[i], &zero, me, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return i;
+    }
+    return -1;
+}
+
+/* kill(), raise() and sigqueue() by this process (si_code <= 0). */
+static int raised_here(const siginfo_t *info)
+{
+    return info->si_code <= 0 && info->si_pid == getpid();
+}
+
+static void call_handler(const struct sigaction *h, int sig, siginfo_t *info,
+                         void *context)
+{
+    if (h->sa_flags & SA_SIGINFO)
+        h->sa_sigaction(sig, info, context);
+    else if (h->sa_handler != SIG_DFL && h->sa_handler != SIG_IGN)
+        h->sa_handler(sig);
+    else
+        restore_default(sig);
+}
+
 static void chain(int sig, siginfo_t *info, void *context)
 {
-    struct sigaction *prev = sig == SIGBUS ? &previous_bus : &previous_segv;
-    if (prev->sa_flags & SA_SIGINFO) {
-        prev->sa_sigaction(sig, info, context);
-    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
-        prev->sa_handler(sig);
-    } else {
-        /* A fault cannot be ignored: the access would only repeat. Restore
-         * the default action; returning re-runs the access, which then
-         * terminates the process as if we had never been installed. */
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof(dfl));
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        sigaction(sig, &dfl, NULL);
+    int k = signal_index(sig), found;
+    int slot = chaining_entry(thread_id(), &found);
+
+    if (found && (chaining_info[slot] == info || raised_here(info))) {
+        /* Back from the handler in front: on to where we stood. */
+        call_handler(&original[k], sig, info, context);
+        return;
+    }
+    if (slot >= 0)
+        chaining_info[slot] = info;
+    call_handler(&previous[k][previous_slot[k]], sig, info, context);
+    if (slot >= 0) {
+        chaining_info[slot] = NULL;
+        __atomic_store_n(&chaining[slot], (uintptr_t)0, __ATOMIC_RELEASE);
     }
 }
 
@@ -167,20 +261,42 @@ static void on_fault(int sig, siginfo_t *info, void *context)
         chain(sig, info, context);
 }
 
-static void install(void)
+static int is_ours(const struct sigaction *sa)
 {
-    struct sigaction sa;
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_fault;
+}
+
+/* Put ours in front for sig unless it is there; the handler found is the
+ * one to chain to. */
+static void install_for(int sig)
+{
+    int k = signal_index(sig), next = !previous_slot[k];
+    struct sigaction sa, current;
+    if (sigaction(sig, NULL, &current) != 0 || is_ours(&current))
+        return;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &previous_bus);
-    sigaction(SIGSEGV, &sa, &previous_segv);
+    if (sigaction(sig, &sa, &previous[k][next]) != 0)
+        return;
+    if (is_ours(&previous[k][next]))
+        return; /* another thread installed ours meanwhile */
+    if (!original_known[k]) {
+        original[k] = previous[k][next];
+        original_known[k] = 1;
+    }
+    previous_slot[k] = next;
 }
 
+/* Called at every new window: two sigaction queries when ours is in
+ * front, which a map (fstat, mmap, page faults) dwarfs. */
 void smmap__guard_install_posix(void)
 {
-    pthread_once(&install_once, install);
+    pthread_mutex_lock(&install_lock);
+    install_for(SIGBUS);
+    install_for(SIGSEGV);
+    pthread_mutex_unlock(&install_lock);
 }
 
 #endif /* !_WIN32 */

@@ -104,3 +104,9 @@ int64_t smmap_read(smmap_cursor *c, uint64_t offset, void *dst, size_t len)
     }
     return read_slow(c, offset, dst, len);
 }
+
+int smmap_guard_install(void)
+{
+    smmap__os.guard_install();
+    return 0;
+}
