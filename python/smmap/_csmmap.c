@@ -163,10 +163,13 @@ static int held_read(smmap_cursor *c, uint64_t off, void *dst, size_t len)
 /*
  * Put smmap's SIGBUS/SIGSEGV handler back in front of one installed after
  * it (faulthandler.enable(), a test runner's), which would otherwise turn a
- * fault in a guarded read into a fatal error (issue 12, case 9). A system
- * call or two: done where a cursor or buffer starts using windows and on
- * the slow paths (a cursor moving, a read across windows), never on a hit.
- * The library itself does it whenever it maps a window.
+ * fault in a guarded read into a fatal error (issue 12, case 9). Two
+ * system calls (about 350 ns): done where a Python user starts using
+ * windows (a cursor created or copied, use_region moving the cursor, a
+ * buffer created or beginning access, map() of a whole file), never on a
+ * hit nor when a buffer's index or slice moves its cursor (that tripled
+ * the cost of a far index). The library itself does it whenever it maps a
+ * window; _csmmap.guard_install() does it on demand.
  */
 static void guard_refresh(void)
 {
@@ -878,9 +881,10 @@ static void cursor_set_file(WindowCursorObject *w, FileObject *file)
 
 /* The slow path of every move: may map or open, so runs without the GIL.
  * The cursor ends up on a region holding [off, off + need) contiguously; a
- * new one is placed for [off, off + want). */
+ * new one is placed for [off, off + want). refresh: put the guard back in
+ * front first (use_region, not a buffer's own moves between windows). */
 static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t need,
-                       uint64_t want)
+                       uint64_t want, int refresh)
 {
     int err;
     if (cursor_ensure_open(w) < 0)
@@ -892,7 +896,8 @@ static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t need,
     cursor_drop_exports(w);
     w->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    guard_refresh();
+    if (refresh)
+        guard_refresh();
 #ifdef SMMAP_HAVE_CURSOR_USE_RANGE
     err = smmap_cursor_use_range(&w->c, off, (size_t)need, (size_t)want);
 #else
@@ -944,7 +949,7 @@ static int cursor_ensure_open(WindowCursorObject *w)
  * Returns 1 valid, 0 invalid (EOF), -1 error.
  */
 static int cursor_use_need(WindowCursorObject *w, uint64_t offset,
-                           uint64_t size, uint64_t need)
+                           uint64_t size, uint64_t need, int refresh)
 {
     uint64_t fsize, win, n, rel;
     if (check_idle(w) < 0 || cursor_ensure_open(w) < 0)
@@ -968,7 +973,7 @@ static int cursor_use_need(WindowCursorObject *w, uint64_t offset,
         need = 1;
     rel = offset - w->c.begin;
     if (!(w->c.data != NULL && rel < w->c.size && need <= w->c.size - rel)) {
-        if (cursor_move(w, offset, need, n) < 0)
+        if (cursor_move(w, offset, need, n, refresh) < 0)
             return -1;
         rel = offset - w->c.begin;
     }
@@ -982,10 +987,12 @@ static int cursor_use_need(WindowCursorObject *w, uint64_t offset,
 /* use_region's rule: keep the held window if it has half a window (or the
  * whole request) from offset, so that sequential reads move the window only
  * every half window, yet a request up to half a window is never cut short. */
-static int cursor_use(WindowCursorObject *w, uint64_t offset, uint64_t size)
+static int cursor_use(WindowCursorObject *w, uint64_t offset, uint64_t size,
+                      int refresh)
 {
     uint64_t win = w->file != NULL ? w->file->mgr->window : 0;
-    return cursor_use_need(w, offset, size, win != 0 ? win / 2 : UINT64_MAX);
+    return cursor_use_need(w, offset, size, win != 0 ? win / 2 : UINT64_MAX,
+                           refresh);
 }
 
 static int cursor_init(WindowCursorObject *self, PyObject *args, PyObject *kw)
@@ -1095,7 +1102,7 @@ static PyObject *cursor_use_region(WindowCursorObject *self,
     if (!fast && parse_u64_args(args, nargs, kwnames, names, 3, v) < 0)
         return NULL;
     /* flags were os.open flags in smmap; the library opens O_RDONLY|O_CLOEXEC */
-    if (cursor_use(self, v[0], v[1]) < 0)
+    if (cursor_use(self, v[0], v[1], 1) < 0)
         return NULL;
     Py_INCREF(self);
     return (PyObject *)self;
@@ -1324,6 +1331,8 @@ static PyObject *cursor_copy_from(WindowCursorObject *self, PyObject *rhs)
     Py_XSETREF(self->manager, r->manager);
     self->ofs = r->ofs;
     self->size = r->size;
+    if (self->file != NULL)
+        guard_refresh();
     Py_RETURN_NONE;
 }
 
@@ -1441,7 +1450,7 @@ static int buffer_begin(BufferObject *self, PyObject *cursor,
     if (self->cur == NULL || self->cur->file == NULL)
         return 0;
     guard_refresh();
-    res = cursor_use(self->cur, offset, size);
+    res = cursor_use(self->cur, offset, size, 0);
     if (res <= 0)
         return res;
     fsize = self->cur->file->size;
@@ -1567,7 +1576,7 @@ static int buffer_reach(BufferObject *self, uint64_t off)
 {
     WindowCursorObject *w = self->cur;
     /* a whole window placed from off, of which one byte is needed */
-    int res = cursor_use_need(w, off, 0, 1);
+    int res = cursor_use_need(w, off, 0, 1, 0);
     if (res == 0)
         PyErr_SetString(PyExc_IndexError, "SlidingWindowMapBuffer index past the end of the file");
     return res <= 0 ? -1 : 0;
@@ -1626,7 +1635,6 @@ static PyObject *buffer_range(BufferObject *self, Py_ssize_t a, Py_ssize_t b)
     cursor_drop_exports(w);
     w->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    guard_refresh();
     got = smmap_read(&w->c, off, PyBytes_AS_STRING(out), (size_t)n);
     Py_END_ALLOW_THREADS
     w->busy = 0;

@@ -559,22 +559,47 @@ def test_truncated_file_raw_view_is_a_bus_error(tmp_path):
 
 FAULTHANDLER_AFTER = TRUNCATE_PRELUDE + r'''
 import faulthandler
+paths = [path + "." + k for k in "abc"]
+for p in paths:
+    with open(p, "wb") as fp:
+        fp.write(data)
+pa, pb, pc = paths
 man = SlidingWindowMapManager(window_size=16 * PAGE)
-first = man.make_cursor(path).use_region(0, 16 * PAGE)   # the first window
+# each stage truncates its own file: only the first read of a lost page
+# faults, later ones are refused without touching the map
+
+# a: the first window, then faulthandler, then a buffer over that window
+first = man.make_cursor(pa).use_region(0, 16 * PAGE)
 assert bytes(first.buffer()[:8]) == data[:8]
 faulthandler.enable()            # installs its SIGBUS handler after ours
-buf = SlidingWindowMapBuffer(man.make_cursor(path), 0)   # reuses that window
+buf = SlidingWindowMapBuffer(man.make_cursor(pa), 0)    # reuses the window
 assert man.stats()["maps"] == 1
-os.truncate(path, 4 * PAGE)
-expected = {{"slice kept": data[PAGE:PAGE + 16]}}.get
-show("slice kept", lambda: buf[PAGE:PAGE + 16])
-show("slice lost", lambda: buf[8 * PAGE:8 * PAGE + 16])
-show("index lost", lambda: buf[9 * PAGE])
+os.truncate(pa, 4 * PAGE)
+expected = {{"a: slice kept": data[PAGE:PAGE + 16]}}.get
+show("a: slice kept", lambda: buf[PAGE:PAGE + 16])
+show("a: slice lost", lambda: buf[8 * PAGE:8 * PAGE + 16])
+show("a: index lost", lambda: buf[9 * PAGE])
+
+# b: a buffer reading before faulthandler is enabled again: guard_install()
+bufb = SlidingWindowMapBuffer(man.make_cursor(pb), 0)
+assert bufb[5] == data[5] and man.stats()["maps"] == 2
 faulthandler.disable()
-faulthandler.enable()            # again, between two reads of one buffer
+faulthandler.enable()
 smmap._csmmap.guard_install()
-show("slice lost again", lambda: buf[10 * PAGE:10 * PAGE + 16])
-print("enabled", faulthandler.is_enabled())
+os.truncate(pb, 4 * PAGE)
+show("b: slice lost", lambda: bufb[10 * PAGE:10 * PAGE + 16])
+
+# c: use_region onto a window mapped before faulthandler was enabled again
+holder = man.make_cursor(pc).use_region(0, 16 * PAGE)
+third = man.make_cursor(pc)
+faulthandler.disable()
+faulthandler.enable()
+third.use_region(0, PAGE)        # the cached window: no map
+m = third.map()
+print("maps", man.stats()["maps"], "map size", len(m))
+os.truncate(pc, 4 * PAGE)
+show("c: map index lost", lambda: m[11 * PAGE])
+print("faults", man.stats()["faults"], "enabled", faulthandler.is_enabled())
 '''
 
 
@@ -588,11 +613,13 @@ def test_guarded_reads_stay_guarded_after_faulthandler_enable(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
     assert res.stdout.splitlines() == [
-        "slice kept ok",
-        "slice lost OSError EIO",
-        "index lost OSError EIO",
-        "slice lost again OSError EIO",
-        "enabled True",
+        "a: slice kept ok",
+        "a: slice lost OSError EIO",
+        "a: index lost OSError EIO",
+        "b: slice lost OSError EIO",
+        "maps 3 map size %d" % (16 * PAGE),
+        "c: map index lost OSError EIO",
+        "faults 3 enabled True",
     ]
 
 
