@@ -50,6 +50,29 @@
 #  define GRANULE_HELP "the page size"
 #endif
 
+/* The allocation granularity the library rounds a window up to, for the
+ * largest window below: the page size, or 64 KiB on Windows (GRANULE_TEXT). */
+static uint64_t granularity(void)
+{
+#ifdef _WIN32
+    return (uint64_t)64 * 1024;
+#else
+    long page = sysconf(_SC_PAGESIZE);
+    return page > 0 ? (uint64_t)page : 4096;
+#endif
+}
+
+/* The largest --window: the library refuses a window that, rounded up to
+ * the granularity, is above SIZE_MAX / 2 (smmap.h: it must fit the address
+ * space; 2^63 - 1 on 64-bit, 2^31 - 1 on 32-bit), so the largest multiple
+ * of the granularity not above that. Checked here, with a message that says
+ * so, rather than left to the library's -EINVAL. */
+static uint64_t max_window(void)
+{
+    uint64_t half = (uint64_t)SIZE_MAX / 2;
+    return half - half % granularity();
+}
+
 /* Default bytes per read of `smmap stat`. */
 #define DEFAULT_READ_LENGTH ((uint64_t)64 * 1024)
 
@@ -99,7 +122,8 @@ static const char usage_text[] =
     "\n"
     "Manager options (cat and stat):\n"
     "  --window SIZE       bytes per window (default 1G on 64-bit, 64M on 32-bit;\n"
-    "                      rounded up to " GRANULE_HELP ")\n"
+    "                      rounded up to " GRANULE_HELP "; at most half the\n"
+    "                      address space)\n"
     "  --max-mapped SIZE   budget of mapped bytes (default 8G on 64-bit); must be\n"
     "                      at least the window\n"
     "  --max-regions N     budget of live mappings (default: vm.max_map_count/4)\n"
@@ -340,7 +364,7 @@ static int apply_option(tool_options *t, const option_spec *o,
         t->verify = 1;
         return 0;
     case OPT_WINDOW:
-        if (option_size(t, shown, value, UINT64_MAX, &v) != 0)
+        if (option_size(t, shown, value, max_window(), &v) != 0)
             return EXIT_USAGE;
         if (v == 0) {
             usage_error(t->cmd_name,
@@ -791,7 +815,9 @@ static void stat_sequential(stat_run *run)
     }
 }
 
-static void stat_random(stat_run *run)
+/* @return 0, or EXIT_USAGE (reported) when the files hold more bytes in
+ * all than an offset into their concatenation can name. */
+static int stat_random(stat_run *run)
 {
     uint64_t total = 0, state = run->t->seed, i;
     stat_file *current = NULL;
@@ -800,10 +826,17 @@ static void stat_random(stat_run *run)
 
     for (k = 0; k < run->nfiles; k++) {
         run->files[k].first_byte = total;
+        if (run->files[k].size > UINT64_MAX - total) {
+            usage_error(run->t->cmd_name,
+                        "--random: the files hold more than %" PRIu64
+                        " bytes in all",
+                        UINT64_MAX);
+            return EXIT_USAGE;
+        }
         total += run->files[k].size;
     }
     if (total == 0)
-        return;
+        return 0;
     smmap_cursor_init(&c, NULL);
     for (i = 0; i < run->t->random_reads; i++) {
         uint64_t at = random_below(&state, total);
@@ -828,6 +861,7 @@ static void stat_random(stat_run *run)
         stat_read(run, sf, &c, at - sf->first_byte);
     }
     smmap_cursor_release(&c);
+    return 0;
 }
 
 static void print_stat_report(const stat_run *run, smmap_manager *m)
@@ -922,10 +956,13 @@ static int run_stat(const tool_options *t)
         }
         run.nfiles++;
     }
-    if (t->random_given)
-        stat_random(&run);
-    else
+    if (t->random_given) {
+        status = stat_random(&run);
+        if (status != 0)
+            goto done;
+    } else {
         stat_sequential(&run);
+    }
     print_stat_report(&run, m);
     if (fflush(stdout) != 0 || ferror(stdout))
         status = write_failed();

@@ -3,7 +3,7 @@
 #
 #   test_tool.sh SECTION SMMAP FNV1A64 HAVE_BENCH POINTER_BYTES SYSTEM [EMULATOR...]
 #
-# SECTION is cat, stat, errors, misc or all. SMMAP is the tool, FNV1A64 the
+# SECTION is cat, stat, errors, limits, misc or all. SMMAP is the tool, FNV1A64 the
 # reference hasher built from fnv1a64.c, HAVE_BENCH 1 when the tool was linked
 # with the benchmarks, POINTER_BYTES the tool's sizeof(void *) (4 or 8: the
 # default window is 64 MiB or 1 GiB), SYSTEM "posix" or "windows" (the
@@ -62,6 +62,15 @@ case $POINTER_BYTES in
 8) DEFAULT_WINDOW="1 GiB" ;;
 *) echo "unknown POINTER_BYTES $POINTER_BYTES (4 or 8)" >&2; exit 2 ;;
 esac
+
+# The largest --window: rounded up to the granularity, a window must stay
+# at most SIZE_MAX / 2 (2^63 - 1 or 2^31 - 1), so 2^63 (or 2^31) minus a
+# granule. (2^63 itself is out of bash's signed arithmetic: two halves.)
+if ((POINTER_BYTES == 8)); then
+    MAX_WINDOW=$(((2**62 - G) + 2**62))
+else
+    MAX_WINDOW=$((2**31 - G))
+fi
 
 pass() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
@@ -427,7 +436,7 @@ $try" "$SMMAP" cat --window "$bad" "$tmp/small"
 $try" "$SMMAP" cat -n ten "$tmp/small"
     check_run "bad --max-mapped=" 2 "smmap: stat: invalid --max-mapped value '8Q' (expected digits with an optional K, M, G or T suffix)
 $try" "$SMMAP" stat --max-mapped=8Q "$tmp/small"
-    check_run "overflow digits" 2 "smmap: cat: --window value '18446744073709551616' is too large (at most 18446744073709551615)
+    check_run "overflow digits" 2 "smmap: cat: --window value '18446744073709551616' is too large (at most $MAX_WINDOW)
 $try" "$SMMAP" cat --window 18446744073709551616 "$tmp/small"
     check_run "overflow suffix" 2 "smmap: cat: --max-mapped value '16777216T' is too large (at most 18446744073709551615)
 $try" "$SMMAP" cat --max-mapped 16777216T "$tmp/small"
@@ -458,6 +467,135 @@ $try" "$SMMAP" cat --window 1M --max-mapped 64K "$tmp/small"
         "$SMMAP" cat --window 100 --max-mapped 200 "$tmp/small"
 }
 
+# Limits (issue 12, case 6): every size, count and offset at and past the
+# largest value it takes. A value past it is a usage error (exit 2) with a
+# message, never a wrapped value, a hang or a crash; the largest value works.
+# Each command runs under timeout(1): a hang (as --window 8388608T did, in
+# the library) fails its check with status 124 instead of blocking ctest.
+section_limits() {
+    local try="Try 'smmap --help' for more information."
+    local u64=18446744073709551615 u32=4294967295
+    local too_big="is too large (at most $MAX_WINDOW)"
+    local w cmd
+    # The issue's command line: a window of 2^63, a budget of 2^64 - 2^40.
+    for cmd in cat stat; do
+        check_run "$cmd --window 8388608T --max-mapped 16777215T" 2 "smmap: $cmd: --window value '8388608T' $too_big
+$try" timeout 20 "$SMMAP" $cmd --window 8388608T --max-mapped 16777215T "$tmp/small"
+        check_eq "$cmd --window 8388608T: stdout" "" "$(cat "$tmp/out")"
+    done
+    # Every window past the largest, whatever the budget: 2^63 - 1 rounds
+    # up to 2^63; 2^64 - 4097 was the last one the library took (and hung
+    # on); 2^64 - 1 and 16777215T are below the parser's own limit.
+    for w in $((MAX_WINDOW + 1)) $((MAX_WINDOW + G - 1)) 9223372036854775807 \
+        9223372036854775808 9223372036854775809 18446744073709547519 \
+        18446744073709547520 $u64 16777215T 8388608T 12582912T; do
+        check_run "--window $w" 2 "smmap: cat: --window value '$w' $too_big
+$try" timeout 20 "$SMMAP" cat --window "$w" --max-mapped 16777215T "$tmp/small"
+    done
+    check_run "--window=$u64 with the default budget" 2 "smmap: stat: --window value '$u64' $too_big
+$try" timeout 20 "$SMMAP" stat --window=$u64 "$tmp/small"
+    check_run "--window past 2^64" 2 "smmap: cat: --window value '18446744073709551616' $too_big
+$try" timeout 20 "$SMMAP" cat --window 18446744073709551616 "$tmp/small"
+    # The largest window and the largest budget work.
+    check_run "cat --window MAX_WINDOW --max-mapped 2^64-1" 0 "" \
+        timeout 20 "$SMMAP" cat --window $MAX_WINDOW --max-mapped $u64 "$tmp/small"
+    check_eq "cat --window MAX_WINDOW: stdout" "hello" "$(cat "$tmp/out")"
+    check_run "stat --window MAX_WINDOW --max-mapped 16777215T" 0 "" \
+        timeout 20 "$SMMAP" stat --window $MAX_WINDOW --max-mapped 16777215T --always-map "$tmp/small" "$tmp/r5000"
+    check_eq "stat --window MAX_WINDOW: window_size" "$MAX_WINDOW" "$(stat_field window_size)"
+    check_eq "stat --window MAX_WINDOW: max_mapped" 18446742974197923840 "$(stat_field max_mapped)"
+    check_eq "stat --window MAX_WINDOW: bytes_read" 5006 "$(stat_field bytes_read)"
+    check_eq "stat --window MAX_WINDOW: fnv1a64" "$(cat "$tmp/small" "$tmp/r5000" | "$FNV")" "$(stat_field fnv1a64)"
+    check_eq "stat --window MAX_WINDOW: maps" 2 "$(stat_field maps)"
+    if ((POINTER_BYTES == 8)); then
+        # 2^63 - 2^40: far above any address space, below the limit. A file
+        # of 6 GiB is mapped whole by it.
+        check_run "cat --window 8388607T" 0 "" \
+            timeout 20 "$SMMAP" cat --window 8388607T --max-mapped 16777215T "$tmp/small"
+        check_eq "cat --window 8388607T: stdout" "hello" "$(cat "$tmp/out")"
+        check_run "cat sparse --window MAX_WINDOW" 0 "" \
+            timeout 20 "$SMMAP" cat -o $((4 * 2**30 + 4090)) -n 16 --window $MAX_WINDOW --max-mapped $u64 "$tmp/sparse"
+        check_eq "cat sparse --window MAX_WINDOW: the marker" "PAST-4GiB-MARKER" "$(cat "$tmp/out")"
+    fi
+    check_run "--max-mapped 2^64-1 alone" 0 "" timeout 20 "$SMMAP" cat --max-mapped $u64 "$tmp/small"
+    check_eq "--max-mapped 2^64-1 alone: stdout" "hello" "$(cat "$tmp/out")"
+    check_run "--static --max-mapped 2^64-1" 0 "" timeout 20 "$SMMAP" cat --static --max-mapped $u64 "$tmp/small"
+    check_eq "--static --max-mapped 2^64-1: stdout" "hello" "$(cat "$tmp/out")"
+
+    # The size parser at 2^64: the largest value of each suffix, and the next.
+    local ok pair
+    for pair in 18446744073709551615=18446744073709551615 \
+        18014398509481983K=18446744073709550592 17592186044415M=18446744073708503040 \
+        17179869183G=18446744072635809792 16777215T=18446742974197923840 \
+        000000000000000000000000000018446744073709551615=18446744073709551615; do
+        ok=${pair%=*}
+        check_run "--max-mapped $ok" 0 "" timeout 20 "$SMMAP" stat --max-mapped "$ok" -n 1 "$tmp/small"
+        check_eq "--max-mapped $ok: max_mapped" "${pair#*=}" "$(stat_field max_mapped)"
+    done
+    for bad in 18446744073709551616 36893488147419103232 184467440737095516150 \
+        99999999999999999999999999 18014398509481984K 17592186044416M 17179869184G 16777216T; do
+        check_run "--max-mapped $bad" 2 "smmap: stat: --max-mapped value '$bad' is too large (at most $u64)
+$try" timeout 20 "$SMMAP" stat --max-mapped "$bad" "$tmp/small"
+    done
+    # Offsets and lengths up to 2^64 - 1: an offset past the end gives no
+    # bytes, a length past it the rest of the file.
+    check_run "cat -o 2^64-1" 0 "" timeout 20 "$SMMAP" cat -o $u64 "$tmp/small"
+    check_eq "cat -o 2^64-1: stdout" "" "$(cat "$tmp/out")"
+    check_run "cat -o 16777215T -n 16777215T" 0 "" timeout 20 "$SMMAP" cat -o 16777215T -n 16777215T "$tmp/small" "$tmp/r1000"
+    check_eq "cat -o 16777215T -n 16777215T: stdout" 0 "$(wc -c <"$tmp/out")"
+    check_run "cat -o 1 -n 2^64-1" 0 "" timeout 20 "$SMMAP" cat -o 1 -n $u64 "$tmp/small"
+    check_eq "cat -o 1 -n 2^64-1: stdout" "ello" "$(cat "$tmp/out")"
+    check_run "cat -o 6 -n 2^64-1 (at the end)" 0 "" timeout 20 "$SMMAP" cat -o 6 -n $u64 "$tmp/small"
+    check_eq "cat -o 6 -n 2^64-1: stdout" 0 "$(wc -c <"$tmp/out")"
+    check_run "cat -o 16777216T" 2 "smmap: cat: -o value '16777216T' is too large (at most $u64)
+$try" timeout 20 "$SMMAP" cat -o 16777216T "$tmp/small"
+    check_run "cat -n 18446744073709551616" 2 "smmap: cat: -n value '18446744073709551616' is too large (at most $u64)
+$try" timeout 20 "$SMMAP" cat -n 18446744073709551616 "$tmp/small"
+    check_run "stat -n 1073741825" 2 "smmap: stat: -n value '1073741825' is too large (at most 1073741824)
+$try" timeout 20 "$SMMAP" stat -n 1073741825 "$tmp/small"
+    check_run "stat -n 16777215T" 2 "smmap: stat: -n value '16777215T' is too large (at most 1073741824)
+$try" timeout 20 "$SMMAP" stat -n 16777215T "$tmp/small"
+    # 32-bit budgets: 2^32 - 1 works, 2^32 (4G, 4194304K) does not.
+    check_run "--max-regions and --max-files 2^32-1" 0 "" \
+        timeout 20 "$SMMAP" stat --max-regions $u32 --max-files $u32 "$tmp/small"
+    check_eq "--max-regions 2^32-1: max_regions" $u32 "$(stat_field max_regions)"
+    check_eq "--max-files 2^32-1: max_open_files" $u32 "$(stat_field max_open_files)"
+    for bad in 4294967296 4194304K 4G 1T; do
+        check_run "--max-files $bad" 2 "smmap: stat: --max-files value '$bad' is too large (at most $u32)
+$try" timeout 20 "$SMMAP" stat --max-files "$bad" "$tmp/small"
+    done
+    # The seed takes any 64-bit value.
+    check_run "stat --seed 2^64-1" 0 "" timeout 20 "$SMMAP" stat --random 10 --seed $u64 -n 2 "$tmp/small"
+    check_eq "stat --seed 2^64-1: seed" $u64 "$(stat_field seed)"
+    check_eq "stat --seed 2^64-1: reads" 10 "$(stat_field reads)"
+    check_run "stat --seed 2^64" 2 "smmap: stat: --seed value '18446744073709551616' is too large (at most $u64)
+$try" timeout 20 "$SMMAP" stat --random 10 --seed 18446744073709551616 "$tmp/small"
+    # --random draws offsets from all the bytes of all the files: files
+    # holding more than 2^64 - 1 bytes in all are refused, not wrapped.
+    # Sparse files of 2^63 - 1 bytes exist on tmpfs (not on ext4: 16 TiB).
+    local huge="$tmp/huge" hugedir=""
+    if ! truncate -s 9223372036854775807 "$huge" 2>/dev/null; then
+        huge=""
+        if [[ -d /dev/shm ]] && hugedir=$(mktemp -d /dev/shm/smmap-tool-test.XXXXXX 2>/dev/null); then
+            if truncate -s 9223372036854775807 "$hugedir/huge" 2>/dev/null; then
+                huge="$hugedir/huge"
+            fi
+        fi
+    fi
+    if [[ -n $huge ]]; then
+        check_run "stat --random over 3 x (2^63 - 1) bytes" 2 "smmap: stat: --random: the files hold more than $u64 bytes in all
+$try" timeout 20 "$SMMAP" stat --random 5 "$huge" "$huge" "$huge"
+        check_eq "stat --random over 2^64 bytes: stdout" "" "$(cat "$tmp/out")"
+        # Two of them, 2^64 - 2 bytes in all, are fine.
+        check_run "stat --random over 2 x (2^63 - 1) bytes" 0 "" \
+            timeout 20 "$SMMAP" stat --random 5 -n 16 --window 64K --max-mapped 1M "$huge" "$huge"
+        check_eq "stat --random over 2^64 - 2 bytes: bytes_read" 80 "$(stat_field bytes_read)"
+    else
+        echo "limits: no file system here takes a file of 2^63 - 1 bytes: --random's total not checked"
+    fi
+    [[ -z $hugedir ]] || rm -rf "$hugedir"
+}
+
 section_misc() {
     local version
     version=$(sed -n 's/^#define SMMAP_VERSION_STRING "\(.*\)"$/\1/p' "$(dirname "$0")/../../include/smmap.h")
@@ -482,8 +620,8 @@ section_misc() {
 
 make_files
 case $section in
-cat | stat | errors | misc) "section_$section" ;;
-all) for s in cat stat errors misc; do "section_$s"; done ;;
+cat | stat | errors | limits | misc) "section_$section" ;;
+all) for s in cat stat errors limits misc; do "section_$s"; done ;;
 *) echo "unknown section $section" >&2; exit 2 ;;
 esac
 echo "$passed passed, $failed failed"
