@@ -1,7 +1,7 @@
 /*
  * manager.c - managers: options and their defaults, creation and (deferred)
- * destruction, collect, release_path, and the relief taken when the
- * operating system refuses a resource.
+ * destruction, collect, release_path, the relief taken when the operating
+ * system refuses a resource, and fork().
  */
 #include "smmap_int.h"
 
@@ -63,6 +63,58 @@ static int validate(smmap_options *o, uint64_t granularity)
     return 0;
 }
 
+/*
+ * fork(): a child has only the thread that forked, so a manager lock held
+ * by another thread at that moment would never be released in it. Every
+ * live manager's lock is taken before the fork and given back on both
+ * sides (no lock is held across a system call that blocks, so this waits
+ * only for short critical sections). What other threads were doing
+ * outside the lock (a map in flight, a cursor holding a region) stays as
+ * it was in the child: the region stays pinned, the reservation counted.
+ */
+static smmap_mutex live_lock = SMMAP_MUTEX_INITIALIZER;
+static smmap_manager *live_managers;
+
+static void fork_prepare(void)
+{
+    smmap_manager *m;
+    smmap__mutex_lock(&live_lock);
+    for (m = live_managers; m != NULL; m = m->live_next)
+        smmap__mutex_lock(&m->lock);
+}
+
+static void fork_release(void)
+{
+    smmap_manager *m;
+    for (m = live_managers; m != NULL; m = m->live_next)
+        smmap__mutex_unlock(&m->lock);
+    smmap__mutex_unlock(&live_lock);
+}
+
+static void live_add(smmap_manager *m)
+{
+    smmap__at_fork(fork_prepare, fork_release, fork_release);
+    smmap__mutex_lock(&live_lock);
+    m->live_prev = NULL;
+    m->live_next = live_managers;
+    if (live_managers != NULL)
+        live_managers->live_prev = m;
+    live_managers = m;
+    smmap__mutex_unlock(&live_lock);
+}
+
+static void live_remove(smmap_manager *m)
+{
+    smmap__mutex_lock(&live_lock);
+    if (m->live_prev != NULL)
+        m->live_prev->live_next = m->live_next;
+    else
+        live_managers = m->live_next;
+    if (m->live_next != NULL)
+        m->live_next->live_prev = m->live_prev;
+    smmap__mutex_unlock(&live_lock);
+}
+
 int smmap_manager_new(smmap_manager **out, const smmap_options *o)
 {
     smmap_manager *m;
@@ -101,6 +153,7 @@ int smmap_manager_new(smmap_manager **out, const smmap_options *o)
         smmap__os.free(m);
         return err;
     }
+    live_add(m);
     *out = m;
     return 0;
 }
@@ -109,6 +162,7 @@ int smmap_manager_new(smmap_manager **out, const smmap_options *o)
 void smmap__manager_destroy(smmap_manager *m)
 {
     assert(m->handles == 0 && m->stats.regions == 0 && m->stats.files == 0);
+    live_remove(m);
     smmap__region_free_spare(m);
     smmap__mutex_destroy(&m->lock);
     smmap__os.free(m->buckets);

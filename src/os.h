@@ -88,14 +88,22 @@ extern smmap_os smmap__os;
 /* A mutex: pthread on POSIX, SRWLOCK on Windows. Never fails once made. */
 #ifdef _WIN32
 typedef struct smmap_mutex { void *srw; } smmap_mutex;
+#define SMMAP_MUTEX_INITIALIZER {0}
 #else
 #include <pthread.h>
 typedef struct smmap_mutex { pthread_mutex_t mu; } smmap_mutex;
+#define SMMAP_MUTEX_INITIALIZER {PTHREAD_MUTEX_INITIALIZER}
 #endif
 
 int smmap__mutex_init(smmap_mutex *m);
 void smmap__mutex_destroy(smmap_mutex *m);
 void smmap__mutex_lock(smmap_mutex *m);
 void smmap__mutex_unlock(smmap_mutex *m);
+
+/* Have prepare called before fork() and parent/child after it, in the
+ * process that forks and in the child (pthread_atfork); registered once,
+ * whatever the number of calls. Nothing on Windows, which has no fork. */
+void smmap__at_fork(void (*prepare)(void), void (*parent)(void),
+                    void (*child)(void));
 
 #endif /* SMMAP_OS_H */

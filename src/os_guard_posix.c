@@ -131,13 +131,19 @@ typedef struct guard {
 
 static _Thread_local guard thread_guard;
 
+/* The page size, taken at install (sysconf is not async-signal-safe):
+ * some kernels (s390x) report a fault's address rounded down to its page,
+ * so the source's first page counts from its start. */
+static uintptr_t page_mask = ~(uintptr_t)4095;
+
 static int handle(int sig, siginfo_t *info, void *context)
 {
     guard *g = &thread_guard;
-    const unsigned char *a = info->si_addr;
+    uintptr_t a = (uintptr_t)info->si_addr;
     (void)sig;
     (void)context;
-    if (g->armed && a >= g->lo && a < g->hi) {
+    if (g->armed && a >= ((uintptr_t)g->lo & page_mask) &&
+        a < (uintptr_t)g->hi) {
         g->armed = 0;
         siglongjmp(g->env, 1);
     }
@@ -291,9 +297,37 @@ static void install_for(int sig)
 
 /* Called at every new window: two sigaction queries when ours is in
  * front, which a map (fstat, mmap, page faults) dwarfs. */
-void smmap__guard_install_posix(void)
+static void install_lock_take(void)
 {
     pthread_mutex_lock(&install_lock);
+}
+
+static void install_lock_give(void)
+{
+    pthread_mutex_unlock(&install_lock);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* A child forked while another thread installs must not find the lock
+ * taken forever. */
+static void register_at_fork(void)
+{
+    (void)pthread_atfork(install_lock_take, install_lock_give,
+                         install_lock_give);
+}
+
+void smmap__guard_install_posix(void)
+{
+    pthread_once(&fork_once, register_at_fork);
+    pthread_mutex_lock(&install_lock);
+#ifndef SMMAP_GUARD_PC
+    {
+        long page = sysconf(_SC_PAGESIZE);
+        if (page > 0)
+            page_mask = ~(uintptr_t)(page - 1);
+    }
+#endif
     install_for(SIGBUS);
     install_for(SIGSEGV);
     pthread_mutex_unlock(&install_lock);

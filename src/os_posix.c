@@ -241,6 +241,23 @@ static int posix_advise(void *addr, size_t len, int advice)
 const smmap_os smmap__os_default = POSIX_OS_TABLE;
 smmap_os smmap__os = POSIX_OS_TABLE;
 
+static void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void register_at_fork(void)
+{
+    (void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void smmap__at_fork(void (*prepare)(void), void (*parent)(void),
+                    void (*child)(void))
+{
+    fork_prepare = prepare;
+    fork_parent = parent;
+    fork_child = child;
+    pthread_once(&fork_once, register_at_fork);
+}
+
 int smmap__mutex_init(smmap_mutex *m)
 {
     return -pthread_mutex_init(&m->mu, NULL);

@@ -586,6 +586,14 @@ static PSRWLOCK srw(smmap_mutex *m)
     return (PSRWLOCK)(void *)&m->srw;
 }
 
+void smmap__at_fork(void (*prepare)(void), void (*parent)(void),
+                    void (*child)(void))
+{
+    (void)prepare;
+    (void)parent;
+    (void)child;
+}
+
 int smmap__mutex_init(smmap_mutex *m)
 {
     InitializeSRWLock(srw(m));

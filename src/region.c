@@ -360,7 +360,7 @@ static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base,
             smmap__os.free(buf);
             if (n < 0)
                 return (int)n;
-            found->end = a + done;
+            found->end = smmap__short_read_end(fd, a + done);
             return -ESTALE;
         }
         done += (size_t)n;
@@ -909,9 +909,10 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
         } else if (got == 0) {
             /* The file ends before the handle's size: truncated (not a
              * transient EIO of the device, which leaves it usable). */
+            uint64_t end = smmap__short_read_end(fd, off + done);
             err = -EIO;
             smmap__mutex_lock(&m->lock);
-            smmap__entry_saw_end(m, e, off + done);
+            smmap__entry_saw_end(m, e, end);
             smmap__mutex_unlock(&m->lock);
         } else {
             done += (size_t)got;

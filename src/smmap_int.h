@@ -106,6 +106,7 @@ struct smmap_file {
 
 struct smmap_manager {
     smmap_mutex lock;
+    smmap_manager *live_prev, *live_next; /* every live manager, for fork */
     smmap_options opt; /* validated; window_size rounded to granularity */
     uint64_t granularity;
     smmap_region *lru_head, *lru_tail; /* head: released longest ago */
@@ -238,6 +239,10 @@ int smmap__entry_check_size(const smmap_entry *e, const smmap_os_stat *st,
  * so that later opens make a new entry, and mark its regions that reach
  * past end. A larger end than one seen before changes nothing. */
 void smmap__entry_saw_end(smmap_manager *m, smmap_entry *e, uint64_t end);
+/* A pread from fd found the end of the file at `at`: the end to record,
+ * the file's size if that is smaller (the pread proves the end is at most
+ * `at`; the rest of a truncated page must not stay readable). No lock. */
+uint64_t smmap__short_read_end(smmap_os_fd fd, uint64_t at);
 /* With the lock held: apply what a check found. */
 void smmap__entry_apply(smmap_manager *m, smmap_entry *e,
                         const smmap_finding *found);

@@ -26,6 +26,14 @@ int smmap__entry_check_size(const smmap_entry *e, const smmap_os_stat *st,
     return 0;
 }
 
+uint64_t smmap__short_read_end(smmap_os_fd fd, uint64_t at)
+{
+    smmap_os_stat st;
+    if (smmap__os.fstat(fd, &st) == 0 && st.size < at)
+        return st.size;
+    return at;
+}
+
 void smmap__region_mark_past_end(smmap_region *r)
 {
     if (r->offset + r->size > r->entry->seen_end)

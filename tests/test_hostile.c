@@ -173,6 +173,12 @@ static void install_app_handler(int sig,
     sigaction(sig, &sa, NULL);
 }
 
+static int same_page(const void *a, const void *b)
+{
+    uintptr_t mask = ~(uintptr_t)(smmap__os.granularity() - 1);
+    return ((uintptr_t)a & mask) == ((uintptr_t)b & mask);
+}
+
 /* Map a page of a file through the OS table, truncate the file, and touch
  * the page: a SIGBUS at an address no smmap_read is copying. */
 static void foreign_fault(const char *path, volatile const unsigned char **at)
@@ -212,7 +218,8 @@ static void test_hostile__foreign_sigbus_reaches_application(void)
 
     foreign_fault(other, &at);
     CHECK_EQ(app_calls, 1);
-    CHECK(app_fault_addr == (const void *)at);
+    /* Some kernels (s390x) report the address rounded down to its page. */
+    CHECK(same_page((const void *)app_fault_addr, (const void *)at));
 
     /* raise() carries no address of ours either. */
     if (sigsetjmp(app_env, 1) == 0)
