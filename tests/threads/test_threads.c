@@ -2,7 +2,10 @@
  * test_threads.c - eight threads sharing one manager and its files, each
  * with its own cursors, doing random use / at / read / copy / release under
  * budgets small enough that eviction never stops, while a ninth thread calls
- * collect and stats (issue 3, item 3).
+ * collect and stats (issue 3, item 3), and moves the files' times on and
+ * refreshes their handles (git's freshening, issue 12: a touch is no
+ * change of version, and what an open or a refresh learns is never written
+ * where a check outside the lock reads it).
  *
  * Every byte a thread sees is compared with the file's known contents (a
  * function of file and offset). A watchdog fails the test if the run does
@@ -228,8 +231,30 @@ static void work(void *arg)
     port_mutex_unlock(&done_lock);
 }
 
-static long stats_calls, collects, stats_errors;
+static long stats_calls, collects, stats_errors, touches;
 static char stats_error[200];
+
+/* Freshen a file as git does: its times one second on, nothing else; then
+ * a refresh of its shared handle must find the same version. */
+static void freshen(int file)
+{
+    port_times t;
+    int err;
+    if (port_get_times(paths[file], &t) != 0) {
+        if (stats_errors++ == 0)
+            snprintf(stats_error, sizeof(stats_error), "times of %.150s",
+                     paths[file]);
+        return;
+    }
+    port_times_later(&t);
+    if (port_set_times(paths[file], &t) != 0 && stats_errors++ == 0)
+        snprintf(stats_error, sizeof(stats_error), "touch of %.150s", paths[file]);
+    err = smmap_file_refresh(shared[file]);
+    if (err != 0 && stats_errors++ == 0)
+        snprintf(stats_error, sizeof(stats_error),
+                 "refresh after a touch of file %d gave %d", file, err);
+    touches++;
+}
 
 static void collect_and_stats(void *arg)
 {
@@ -255,6 +280,8 @@ static void collect_and_stats(void *arg)
             (void)smmap_manager_collect(manager);
             collects++;
         }
+        if (stats_calls % 4 == 0)
+            freshen((int)(stats_calls / 4 % NFILES));
         port_sleep_us(200);
     }
 }
@@ -284,7 +311,7 @@ static int run_phase(const char *name, smmap_options *o, int timeout)
     }
     workers_done = 0;
     stop_stats = 0;
-    stats_calls = collects = stats_errors = 0;
+    stats_calls = collects = stats_errors = touches = 0;
     if (port_thread_start(&stats_thread, collect_and_stats, NULL) != 0) {
         fprintf(stderr, "%s: could not start the stats thread\n", name);
         return 1;
@@ -343,12 +370,13 @@ static int run_phase(const char *name, smmap_options *o, int timeout)
     smmap_manager_stats(manager, &st);
     printf("threads: %s: %ld operations, %lld bytes checked, %llu maps, "
            "%llu evictions, %llu reuses, %llu direct reads, %llu read "
-           "windows, %ld -EMFILE, %ld -ENOMEM, %ld stats, %ld collects\n",
+           "windows, %ld -EMFILE, %ld -ENOMEM, %ld stats, %ld collects, "
+           "%ld touches\n",
            name, ops, bytes, (unsigned long long)st.maps,
            (unsigned long long)st.evictions, (unsigned long long)st.reuses,
            (unsigned long long)st.direct_reads,
            (unsigned long long)st.read_windows, emfile, enomem, stats_calls,
-           collects);
+           collects, touches);
     if (st.evictions == 0 || bytes == 0) {
         fprintf(stderr, "%s: no eviction or nothing checked: the budgets are "
                 "not tight enough to test anything\n", name);
