@@ -586,10 +586,13 @@ $try" timeout 20 "$SMMAP" stat --random 10 --seed 18446744073709551616 "$tmp/sma
         check_run "stat --random over 3 x (2^63 - 1) bytes" 2 "smmap: stat: --random: the files hold more than $u64 bytes in all
 $try" timeout 20 "$SMMAP" stat --random 5 "$huge" "$huge" "$huge"
         check_eq "stat --random over 2^64 bytes: stdout" "" "$(cat "$tmp/out")"
-        # Two of them, 2^64 - 2 bytes in all, are fine.
-        check_run "stat --random over 2 x (2^63 - 1) bytes" 0 "" \
-            timeout 20 "$SMMAP" stat --random 5 -n 16 --window 64K --max-mapped 1M "$huge" "$huge"
-        check_eq "stat --random over 2^64 - 2 bytes: bytes_read" 80 "$(stat_field bytes_read)"
+        # Two of them, 2^64 - 2 bytes in all, are fine (read where windows
+        # can be mapped anywhere in such a file: a 64-bit Linux build).
+        if ((POINTER_BYTES == 8)) && [[ $SYSTEM == posix ]]; then
+            check_run "stat --random over 2 x (2^63 - 1) bytes" 0 "" \
+                timeout 20 "$SMMAP" stat --random 5 -n 16 --window 64K --max-mapped 1M "$huge" "$huge"
+            check_eq "stat --random over 2^64 - 2 bytes: bytes_read" 80 "$(stat_field bytes_read)"
+        fi
     else
         echo "limits: no file system here takes a file of 2^63 - 1 bytes: --random's total not checked"
     fi
