@@ -213,7 +213,7 @@ static void test_version__later_open_changes_no_earlier_handle(void)
 typedef struct grow_state {
     const char *path;
     smmap_file *f;
-    volatile int done;
+    int done; /* atomic */
     long stale, calls, shrank;
 } grow_state;
 
@@ -221,7 +221,7 @@ static void *refresher(void *arg)
 {
     grow_state *g = arg;
     uint64_t last = 0;
-    while (!g->done) {
+    while (!__atomic_load_n(&g->done, __ATOMIC_ACQUIRE)) {
         int err = smmap_file_refresh(g->f);
         uint64_t size = smmap_file_size(g->f);
         __atomic_add_fetch(&g->calls, 1, __ATOMIC_RELAXED);
@@ -253,7 +253,7 @@ static void test_version__concurrent_refresh_of_growing_file(void)
     CHECK(fd >= 0);
     for (i = 0; fd >= 0 && i < 4000; i++)
         CHECK_EQ(write(fd, chunk, sizeof(chunk)), (long)sizeof(chunk));
-    g.done = 1;
+    __atomic_store_n(&g.done, 1, __ATOMIC_RELEASE);
     pthread_join(t[0], NULL);
     pthread_join(t[1], NULL);
     if (fd >= 0)
@@ -442,7 +442,7 @@ static void test_version__absurd_window_size_refused(void)
  * on a lock a parent thread held at the fork. */
 typedef struct switcher {
     smmap_file *f;
-    volatile int *stop;
+    int *stop; /* atomic */
     unsigned seed;
     long wrong;
 } switcher;
@@ -453,7 +453,7 @@ static void *switch_windows(void *arg)
     smmap_cursor c;
     unsigned char buf[32];
     smmap_cursor_init(&c, s->f);
-    while (!*s->stop) {
+    while (!__atomic_load_n(s->stop, __ATOMIC_ACQUIRE)) {
         uint64_t off;
         s->seed = s->seed * 1103515245u + 12345u;
         off = (uint64_t)(s->seed >> 8) % (8 * MIB - 32);
@@ -471,7 +471,7 @@ static void test_version__fork_with_threads_inside(void)
     smmap_manager *m = test_manager(64 * KIB, 512 * KIB, 100, 2,
                                     SMMAP_ALWAYS_MAP);
     smmap_file *f = test_open(m, path);
-    volatile int stop = 0;
+    int stop = 0;
     switcher s[2];
     pthread_t t[2];
     int i, ok = 0, forks = 150;
@@ -510,7 +510,7 @@ static void test_version__fork_with_threads_inside(void)
         else
             fprintf(stderr, "fork %d: child status 0x%x\n", i, status);
     }
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     for (i = 0; i < 2; i++) {
         pthread_join(t[i], NULL);
         CHECK_EQ(s[i].wrong, 0);
