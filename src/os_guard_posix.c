@@ -32,7 +32,8 @@
  * was in place before our first install, where we stood when the other
  * was installed. So the order is the one the application made, and two
  * libraries that both put themselves in front never pass a fault round a
- * cycle.
+ * cycle. (When we are not the handler installed, the one in front called
+ * us: the same.)
  */
 #ifndef _WIN32
 
@@ -242,13 +243,20 @@ static void call_handler(const struct sigaction *h, int sig, siginfo_t *info,
         restore_default(sig);
 }
 
+static int is_ours(const struct sigaction *sa);
+
 static void chain(int sig, siginfo_t *info, void *context)
 {
     int k = signal_index(sig), found;
     int slot = chaining_entry(thread_id(), &found);
+    struct sigaction installed;
 
-    if (found && (chaining_info[slot] == info || raised_here(info))) {
-        /* Back from the handler in front: on to where we stood. */
+    if ((found && (chaining_info[slot] == info || raised_here(info))) ||
+        (sigaction(sig, NULL, &installed) == 0 && !is_ours(&installed))) {
+        /* Back from the handler in front, or called by one in front of
+         * us: on to where we stood. */
+        if (slot >= 0 && !found)
+            __atomic_store_n(&chaining[slot], (uintptr_t)0, __ATOMIC_RELEASE);
         call_handler(&original[k], sig, info, context);
         return;
     }
