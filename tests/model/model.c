@@ -8,7 +8,8 @@
  *     start, to window_size or the aligned request if larger; the start is
  *     aligned to the granularity without leaving the gap unless the request
  *     needs it (DESIGN: "a region may overlap a neighbour only where that is
- *     needed"), never past EOF. Static mode maps whole files.
+ *     needed"), never past the end of the file as the handle knows it (its
+ *     smmap_file_size). Static mode maps whole files.
  *   - reuse: a region that covers the request is reused, never duplicated;
  *     smmap_cursor_use_range reuses any region holding [off, off + need)
  *     and places a new one for [off, off + want); smmap_read reuses any
@@ -21,15 +22,29 @@
  *   - the descriptor cache: at most max_open_files held; the idle path-opened
  *     descriptor used longest ago (opened or mapped from) is closed first and
  *     reopened when a window is needed; descriptor-opened files keep theirs.
+ *   - entries (DESIGN, VERSIONS.md 2): opens of one version of a file share
+ *     one set of regions; an open of another version (a file replaced at
+ *     the path, even with the old inode number; with SMMAP_CHECK_MTIME a
+ *     touched one) never joins the entry of an earlier one.
  *
  * Where DESIGN leaves a choice open (several overlapping regions cover a
  * request; which one a cursor gets), the model asks the library's interval
  * tree built over the model's own regions, so both sides choose alike; the
  * tree's correctness is the unit tests' business, and a use whose choice is
  * visible (use, at) is checked against the model directly.
+ *
+ * Versions (model_versions.c) make some answers a set: a new window of a
+ * handle whose file was replaced may give -ESTALE or the old bytes, a read
+ * past a truncation -EIO, and so on. When the library gives one of the
+ * allowed answers other than the model's own prediction, what it did on
+ * the way (which regions it evicted before it found the file stale,
+ * whether it reopened and closed a descriptor) is not something DESIGN
+ * fixes; resync() then checks what DESIGN does fix (held regions stay, the
+ * LRU keeps its order, counters only grow and add up, budgets) and takes
+ * the library's regions, descriptors and counters as the model's, after
+ * which every check is exact again. Nothing else is relaxed.
  */
-#include "model.h"
-#include "smmap_int.h"
+#include "model_int.h"
 #include "../portable.h"
 
 #include <errno.h>
@@ -39,6 +54,8 @@
 
 uint64_t model_ops_applied;
 long model_live_allocations;
+model_version_figures model_figures;
+int model_versions_enabled = 1;
 
 uint64_t model_rand(uint64_t *state)
 {
@@ -48,11 +65,6 @@ uint64_t model_rand(uint64_t *state)
     x ^= x << 17;
     *state = x;
     return x * 0x2545F4914F6CDD1Dull;
-}
-
-static uint64_t rand_below(uint64_t *rng, uint64_t n)
-{
-    return n == 0 ? 0 : model_rand(rng) % n;
 }
 
 /* ---------------------------------------------------------------- pool */
@@ -107,8 +119,9 @@ int model_pool_create(model_pool *p, unsigned count, uint64_t seed,
         case 6: size = 5 * 1024 * 1024 - 3; break;
         case 7: size = with_huge ? (4ull << 30) + 2 * g + 5 : 9 * g + 3; break;
         default:
-            size = rand_below(&rng, 4) == 0 ? g * (1 + rand_below(&rng, 12))
-                                             : 1 + rand_below(&rng, 12 * g);
+            size = model_rand_below(&rng, 4) == 0
+                       ? g * (1 + model_rand_below(&rng, 12))
+                       : 1 + model_rand_below(&rng, 12 * g);
         }
         snprintf(f->name, sizeof(f->name), "f%u", i);
         {
@@ -164,81 +177,32 @@ void model_pool_destroy(model_pool *p)
 
 /* ------------------------------------------------------- allocations */
 
+/* Atomic: the refresh race calls into the library from two threads. */
+static void count_allocation(long delta)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __atomic_fetch_add(&model_live_allocations, delta, __ATOMIC_RELAXED);
+#else
+    model_live_allocations += delta;
+#endif
+}
+
 static void *counting_malloc(size_t size)
 {
     void *p = malloc(size);
     if (p != NULL)
-        model_live_allocations++;
+        count_allocation(1);
     return p;
 }
 
 static void counting_free(void *p)
 {
     if (p != NULL)
-        model_live_allocations--;
+        count_allocation(-1);
     free(p);
 }
 
 /* --------------------------------------------------------- the model */
-
-typedef struct mregion {
-    int live;
-    int entry; /* pool index */
-    uint64_t off, size;
-    uint32_t pins;
-    uint64_t released; /* clock when pins last fell to 0: LRU order */
-    smmap_region *shadow; /* node in the entry's shadow tree */
-} mregion;
-
-typedef struct mentry {
-    int exists;
-    uint32_t handles, fd_handles, path_handles;
-    uint32_t nregions;
-    int fd_open;
-    uint64_t fd_used; /* clock of the last open or map: descriptor LRU */
-    smmap_region *shadow_tree;
-} mentry;
-
-typedef struct mhandle {
-    int live;
-    int file; /* pool index */
-    int from_fd;
-    char path[700];
-    smmap_file *f;
-} mhandle;
-
-typedef struct mcursor {
-    int handle; /* slot, or -1 for a NULL file */
-    int region; /* model region index, or -1 */
-    smmap_cursor c;
-} mcursor;
-
-struct model_run {
-    const model_pool *pool;
-    model_config cfg;
-    smmap_manager *m;
-    uint64_t g, window, max_mapped;
-    uint32_t max_regions, max_open_files;
-    int hard;
-    mregion regions[MODEL_MAX_REGIONS];
-    mentry entries[MODEL_MAX_POOL];
-    mhandle handles[MODEL_HANDLE_SLOTS];
-    mcursor cursors[MODEL_CURSOR_SLOTS];
-    smmap_stats st;
-    uint64_t clock;
-    int failed;
-    char msg[4096];
-    unsigned char *buf;
-    size_t bufsize;
-    long allocations_before;
-};
-
-#define FAIL(r, ...)                                                         \
-    do {                                                                     \
-        snprintf((r)->msg, sizeof((r)->msg), __VA_ARGS__);                   \
-        (r)->failed = 1;                                                     \
-        return 1;                                                            \
-    } while (0)
 
 /* The message of the last finished run, kept after its run is freed. */
 static char last_message[4096];
@@ -248,24 +212,38 @@ const char *model_run_message(const model_run *r)
     return r != NULL ? r->msg : last_message;
 }
 
-static uint64_t align_down(uint64_t x, uint64_t g)
+int model__op_fid(const model_run *r, uint8_t file)
 {
-    return x - x % g;
+    unsigned n = r->cfg.nfiles + r->nvfiles, k = file % n;
+    return k < r->cfg.nfiles ? r->cfg.files[k]
+                             : MODEL_VFILE_BASE + (int)(k - r->cfg.nfiles);
 }
 
-static uint64_t align_up(uint64_t x, uint64_t g)
+uint64_t model__fid_size(const model_run *r, int fid)
 {
-    return x % g == 0 ? x : x + (g - x % g);
+    if (MODEL_IS_VFILE(fid))
+        return r->lineages[r->vfiles[fid - MODEL_VFILE_BASE].lineage].size;
+    return r->pool->files[fid].size;
 }
 
-static uint64_t min64(uint64_t a, uint64_t b)
+const char *model__fid_name(const model_run *r, int fid)
 {
-    return a < b ? a : b;
+    if (MODEL_IS_VFILE(fid))
+        return r->vfiles[fid - MODEL_VFILE_BASE].name;
+    return r->pool->files[fid].name;
 }
 
-static uint64_t file_size_of(const model_run *r, int pool_index)
+/* A short name of an entry for messages: the file, and the lineage of a
+ * version file ("v1.3": version file 1, lineage 3). */
+static const char *entry_label(const model_run *r, int entry, char *buf,
+                               size_t size)
 {
-    return r->pool->files[pool_index].size;
+    const mentry *e = &r->entries[entry];
+    if (e->lineage >= 0)
+        snprintf(buf, size, "%s.%d", model__fid_name(r, e->fid), e->lineage);
+    else
+        snprintf(buf, size, "%s", model__fid_name(r, e->fid));
+    return buf;
 }
 
 static void set_peaks(model_run *r)
@@ -325,7 +303,7 @@ static void fd_trim(model_run *r)
 {
     while (r->st.open_fds > r->max_open_files) {
         int i, best = -1;
-        for (i = 0; i < MODEL_MAX_POOL; i++)
+        for (i = 0; i < MODEL_MAX_ENTRIES; i++)
             if (closable(&r->entries[i]) &&
                 (best < 0 ||
                  r->entries[i].fd_used < r->entries[best].fd_used))
@@ -357,8 +335,8 @@ static int find_covering(model_run *r, int entry, uint64_t lo, uint64_t hi)
 static void place(const model_run *r, int entry, uint64_t fsize, uint64_t off,
                   uint64_t end, uint64_t *pa, uint64_t *pb)
 {
-    uint64_t g = r->g, first = align_down(off, g);
-    uint64_t span = align_up(end, g) - first;
+    uint64_t g = r->g, first = model_align_down(off, g);
+    uint64_t span = model_align_up(end, g) - first;
     uint64_t w = r->window > span ? r->window : span;
     uint64_t gap_lo = 0, gap_hi = UINT64_MAX, left_limit, a, b;
     int i;
@@ -387,27 +365,32 @@ static void place(const model_run *r, int entry, uint64_t fsize, uint64_t off,
     left_limit = end > w ? end - w : 0;
     if (left_limit < gap_lo)
         left_limit = gap_lo;
-    a = align_up(left_limit, g);
+    a = model_align_up(left_limit, g);
     if (a > first)
         a = first;
-    b = min64(a + w, gap_hi);
+    b = model_min64(a + w, gap_hi);
     *pa = a;
     *pb = b;
 }
 
 /*
- * Point a model cursor (with a file, off < size) at a region holding
- * [off, off + need), reusing one that covers it, else mapping a new one
- * placed for [off, off + n). A use needs all it asks for (need == n);
+ * Point a model cursor (with a file, off < its handle's size) at a region
+ * holding [off, off + need), reusing one that covers it, else mapping a new
+ * one placed for [off, off + n). A use needs all it asks for (need == n);
  * smmap_read needs one byte and places a window for what is left to copy.
+ *
+ * A new window of a handle whose version changed on disk is at risk
+ * (model__window_risk): r->op_risk records it, and where -ESTALE is the
+ * only answer allowed (RISK_MUST) a predicted success becomes -ESTALE (the
+ * model's state is then taken from the library, see resync).
  */
 static int model_acquire(model_run *r, mcursor *c, uint64_t off,
                          uint64_t need, uint64_t n)
 {
-    int entry = r->handles[c->handle].file;
+    const mhandle *h = &r->handles[c->handle];
+    int entry = h->entry, risk;
     mentry *e = &r->entries[entry];
-    uint64_t fsize = file_size_of(r, entry), end = off + n, a, b, ma, mb,
-             len;
+    uint64_t fsize = h->size, end = off + n, a, b, ma, mb, len;
     int i, found;
     mregion *x;
 
@@ -430,14 +413,17 @@ static int model_acquire(model_run *r, mcursor *c, uint64_t off,
     if (c->region >= 0)
         unpin(r, c->region);
     c->region = -1;
+    risk = model__window_risk(r, c->handle);
+    if (risk > r->op_risk)
+        r->op_risk = risk;
 
     if (r->window == 0) {
         a = ma = 0;
         b = mb = fsize;
     } else {
         place(r, entry, fsize, off, end, &a, &b);
-        ma = align_down(off, r->g);
-        mb = min64(align_up(end, r->g), fsize);
+        ma = model_align_down(off, r->g);
+        mb = model_min64(model_align_up(end, r->g), fsize);
     }
     len = b - a;
     for (;;) {
@@ -460,6 +446,8 @@ static int model_acquire(model_run *r, mcursor *c, uint64_t off,
         if (r->hard && r->st.mapped_bytes + len > r->max_mapped)
             return -ENOMEM;
     }
+    if (risk == RISK_MUST)
+        return -ESTALE;
     if (!e->fd_open) {
         e->fd_open = 1;
         r->st.open_fds++;
@@ -499,14 +487,14 @@ static int model_use(model_run *r, mcursor *c, uint64_t off, uint64_t size)
     uint64_t fsize;
     if (c->handle < 0)
         return -EINVAL;
-    fsize = file_size_of(r, r->handles[c->handle].file);
+    fsize = r->handles[c->handle].size;
     if (off >= fsize) {
         if (c->region >= 0)
             unpin(r, c->region);
         c->region = -1;
         return -ERANGE;
     }
-    size = size == 0 ? 1 : min64(size, fsize - off);
+    size = size == 0 ? 1 : model_min64(size, fsize - off);
     return model_acquire(r, c, off, size, size);
 }
 
@@ -517,13 +505,13 @@ static void model_release(model_run *r, mcursor *c)
     c->region = -1;
 }
 
-/* The visible window of a model cursor: the region cut at the file size. */
+/* The visible window of a model cursor: the region cut at its handle's
+ * size. */
 static void model_window(const model_run *r, const mcursor *c,
                          uint64_t *begin, uint64_t *size)
 {
     const mregion *x = &r->regions[c->region];
-    uint64_t end = x->off + x->size,
-             fsize = file_size_of(r, r->handles[c->handle].file);
+    uint64_t end = x->off + x->size, fsize = r->handles[c->handle].size;
     if (end > fsize)
         end = fsize;
     *begin = x->off;
@@ -532,13 +520,14 @@ static void model_window(const model_run *r, const mcursor *c,
 
 /* ----------------------------------------------------------- checks */
 
+/* Bytes of a pool file (read-only) against our own pread. */
 static int check_bytes(model_run *r, int pool_index, uint64_t off,
                        const unsigned char *p, uint64_t len, const char *what)
 {
     /* Compare the first and the last 64 KiB: enough for every window and
      * read the generator makes, bounded for the oversized ones. */
     const uint64_t cap = 65536;
-    uint64_t spans[2][2] = {{off, min64(len, cap)}, {0, 0}};
+    uint64_t spans[2][2] = {{off, model_min64(len, cap)}, {0, 0}};
     int s;
     if (len > cap)
         spans[1][0] = off + len - cap, spans[1][1] = cap;
@@ -563,6 +552,19 @@ static int check_bytes(model_run *r, int pool_index, uint64_t off,
         }
     }
     return 0;
+}
+
+/* Bytes that handle slot shows at off: a pool file's against pread, a
+ * version file's against the set its versions allow. raw: p points into
+ * a window (which a truncation may have cut short). */
+static int check_handle_bytes(model_run *r, int slot, uint64_t off,
+                              const unsigned char *p, uint64_t len, int raw,
+                              const char *what)
+{
+    const mhandle *h = &r->handles[slot];
+    if (MODEL_IS_VFILE(h->fid))
+        return model__check_vbytes(r, slot, off, p, len, raw, what);
+    return check_bytes(r, h->fid, off, p, len, what);
 }
 
 #define CMP_STAT(field)                                                      \
@@ -622,15 +624,6 @@ static int compare_stats(model_run *r)
     return 0;
 }
 
-static smmap_entry *core_entry(model_run *r, int pool_index)
-{
-    int i;
-    for (i = 0; i < MODEL_HANDLE_SLOTS; i++)
-        if (r->handles[i].live && r->handles[i].file == pool_index)
-            return r->handles[i].f->entry;
-    return NULL;
-}
-
 typedef struct region_view {
     uint64_t off, size;
     uint32_t pins;
@@ -676,27 +669,30 @@ static void collect_tree(const smmap_region *n, int entry, region_view *out,
     collect_tree(n->right, entry, out, count);
 }
 
-static int pool_index_of_entry(model_run *r, const smmap_entry *ce)
+/* The model entry of a library entry, or -1. */
+static int entry_of_core(const model_run *r, const smmap_entry *ce)
 {
     int i;
-    for (i = 0; i < MODEL_HANDLE_SLOTS; i++)
-        if (r->handles[i].live && r->handles[i].f->entry == ce)
-            return r->handles[i].file;
+    for (i = 0; i < MODEL_MAX_ENTRIES; i++)
+        if (r->entries[i].exists && r->entries[i].core == ce)
+            return i;
     return -1;
 }
 
-static void describe_regions(model_run *r, const region_view *v, int n,
+static void describe_regions(const model_run *r, const region_view *v, int n,
                              char *out, size_t size)
 {
     size_t used = 0;
     int i;
+    char label[40];
     out[0] = '\0';
     for (i = 0; i < n && used < size; i++)
-        used += (size_t)snprintf(out + used, size - used,
-                                 " f%d[%llu,+%llu)p%u", v[i].entry,
-                                 (unsigned long long)v[i].off,
-                                 (unsigned long long)v[i].size, v[i].pins);
-    (void)r;
+        used += (size_t)snprintf(
+            out + used, size - used, " %s[%llu,+%llu)p%u",
+            v[i].entry >= 0 ? entry_label(r, v[i].entry, label, sizeof(label))
+                            : "?",
+            (unsigned long long)v[i].off, (unsigned long long)v[i].size,
+            v[i].pins);
 }
 
 /* Regions (per file, with pins), the LRU order, descriptors, cursors. */
@@ -709,16 +705,21 @@ static int compare_state(model_run *r)
     const smmap_region *lr;
     uint32_t nonclosable = 0;
 
-    for (i = 0; i < MODEL_MAX_POOL; i++) {
-        smmap_entry *ce;
+    for (i = 0; i < MODEL_HANDLE_SLOTS; i++) {
+        const mhandle *h = &r->handles[i];
+        if (h->live && h->f->entry != r->entries[h->entry].core)
+            FAIL(r, "handle %d is in another entry than the one it was "
+                 "opened into", i);
+    }
+    for (i = 0; i < MODEL_MAX_ENTRIES; i++) {
+        const smmap_entry *ce;
         if (!r->entries[i].exists)
             continue;
-        ce = core_entry(r, i);
-        if (ce == NULL)
-            FAIL(r, "model entry f%d has no handle", i);
+        ce = r->entries[i].core;
         collect_tree(ce->tree, i, core, &ncore);
         if ((ce->fd != SMMAP_OS_NO_FD) != r->entries[i].fd_open)
-            FAIL(r, "f%d descriptor is %s, the model says %s", i,
+            FAIL(r, "%s descriptor is %s, the model says %s",
+                 entry_label(r, i, a, sizeof(a)),
                  ce->fd != SMMAP_OS_NO_FD ? "open" : "closed",
                  r->entries[i].fd_open ? "open" : "closed");
         if (r->entries[i].fd_open && !closable(&r->entries[i]))
@@ -765,7 +766,7 @@ static int compare_state(model_run *r)
          lr = lr->lru_next) {
         core[ncore].off = lr->offset;
         core[ncore].size = lr->size;
-        core[ncore].entry = pool_index_of_entry(r, lr->entry);
+        core[ncore].entry = entry_of_core(r, lr->entry);
         core[ncore].pins = lr->pins;
         ncore++;
     }
@@ -820,14 +821,317 @@ static int compare_state(model_run *r)
 /* The first and last byte of a cursor's window. */
 static int check_window_edges(model_run *r, mcursor *c, const char *what)
 {
-    int file;
     if (c->region < 0 || c->c.size == 0)
         return 0;
-    file = r->handles[c->handle].file;
-    if (check_bytes(r, file, c->c.begin, c->c.data, 1, what))
+    if (check_handle_bytes(r, c->handle, c->c.begin, c->c.data, 1, 1, what))
         return 1;
-    return check_bytes(r, file, c->c.begin + c->c.size - 1,
-                       c->c.data + c->c.size - 1, 1, what);
+    return check_handle_bytes(r, c->handle, c->c.begin + c->c.size - 1,
+                              c->c.data + c->c.size - 1, 1, 1, what);
+}
+
+/* ------------------------------------------------------------ resync */
+
+/* The state before an operation that moves cursor (or -1), for resync.
+ * The model equals the library here: the last step compared them. */
+static void take_snapshot(model_run *r, int cursor)
+{
+    model_snapshot *s = &r->snap;
+    int i;
+    s->n = 0;
+    s->cursor = cursor;
+    s->old_region = -1;
+    for (i = 0; i < MODEL_MAX_REGIONS; i++) {
+        const mregion *x = &r->regions[i];
+        snap_region *y;
+        if (!x->live)
+            continue;
+        y = &s->regions[s->n];
+        y->entry = x->entry;
+        y->off = x->off;
+        y->size = x->size;
+        y->pins = x->pins;
+        y->released = x->released;
+        if (cursor >= 0 && r->cursors[cursor].region == i)
+            s->old_region = s->n;
+        s->n++;
+    }
+    s->st = r->st;
+}
+
+typedef struct lib_region {
+    smmap_region *p;
+    int entry;
+    int old; /* index in the snapshot, or -1: made by this operation */
+} lib_region;
+
+static void collect_lib(smmap_region *n, int entry, lib_region *out,
+                        int *count, int max)
+{
+    if (n == NULL)
+        return;
+    collect_lib(n->left, entry, out, count, max);
+    if (*count < max) {
+        out[*count].p = n;
+        out[*count].entry = entry;
+        out[*count].old = -1;
+        (*count)++;
+    }
+    collect_lib(n->right, entry, out, count, max);
+}
+
+/* A shadow of the library's tree of one entry, node for node: the model
+ * asks the tree code which of several covering regions a use gets
+ * (find_covering), and that depends on the tree's shape, which its
+ * history of inserts and removals made. */
+static smmap_region *copy_tree(model_run *r, const smmap_region *n,
+                               const lib_region *lib, int count)
+{
+    smmap_region *s;
+    int i;
+    if (n == NULL)
+        return NULL;
+    s = calloc(1, sizeof(*s));
+    s->offset = n->offset;
+    s->size = n->size;
+    s->max_end = n->max_end;
+    s->height = n->height;
+    s->left = copy_tree(r, n->left, lib, count);
+    s->right = copy_tree(r, n->right, lib, count);
+    for (i = 0; i < count; i++)
+        if (lib[i].p == n)
+            r->regions[i].shadow = s;
+    return s;
+}
+
+#define MONOTONIC(field)                                                     \
+    if (got.field < s->st.field)                                             \
+    FAIL(r, "%s: stats." #field " went down from %llu to %llu", what,        \
+         (unsigned long long)s->st.field, (unsigned long long)got.field)
+
+/*
+ * The library gave an answer the versions allow but the model did not
+ * predict (-ESTALE, -EIO, or an error where what it did on the way is
+ * open). Check what DESIGN fixes whatever the way, then take the
+ * library's regions, LRU order, descriptors and counters as the model's.
+ * is_read: smmap_read, which may map and leave several windows.
+ */
+static int resync(model_run *r, int is_read, const char *what)
+{
+    lib_region lib[MODEL_MAX_REGIONS];
+    const model_snapshot *s = &r->snap;
+    const smmap_region *newp = NULL, *lr;
+    smmap_stats got;
+    int n = 0, i, k, fresh = 0, last_old = -1, nfiles = 0, nmapped = 0;
+    uint32_t nfds = 0;
+    uint64_t bytes = 0;
+    smmap_entry *ce;
+
+    if (s->cursor >= 0)
+        newp = r->cursors[s->cursor].c.region;
+    for (i = 0; i < MODEL_MAX_ENTRIES; i++) {
+        int before = n;
+        if (!r->entries[i].exists)
+            continue;
+        ce = r->entries[i].core;
+        if (ce->transients != NULL)
+            FAIL(r, "%s: a pressure window under SMMAP_ALWAYS_MAP", what);
+        collect_lib(ce->tree, i, lib, &n, MODEL_MAX_REGIONS);
+        nfiles++;
+        nmapped += n > before;
+        nfds += ce->fd != SMMAP_OS_NO_FD;
+    }
+    /* Held regions stay mapped, with their pins. */
+    for (k = 0; k < s->n; k++) {
+        const snap_region *y = &s->regions[k];
+        uint32_t held = y->pins - (k == s->old_region);
+        for (i = 0; i < n; i++)
+            if (lib[i].entry == y->entry && lib[i].p->offset == y->off &&
+                lib[i].p->size == y->size)
+                break;
+        if (i == n) {
+            if (held > 0)
+                FAIL(r, "%s: region [%llu,+%llu) held by %u cursors was "
+                     "unmapped", what, (unsigned long long)y->off,
+                     (unsigned long long)y->size, held);
+            continue;
+        }
+        lib[i].old = k;
+        if (lib[i].p->pins != held + (lib[i].p == newp))
+            FAIL(r, "%s: region [%llu,+%llu) has %u pins, %u cursors hold "
+                 "it", what, (unsigned long long)y->off,
+                 (unsigned long long)y->size, lib[i].p->pins,
+                 held + (lib[i].p == newp));
+    }
+    /* New regions: the one the cursor holds now, and (smmap_read) the
+     * windows it passed through. */
+    for (i = 0; i < n; i++) {
+        if (lib[i].old >= 0)
+            continue;
+        fresh++;
+        if (lib[i].p->pins != (lib[i].p == newp ? 1u : 0u))
+            FAIL(r, "%s: a new region [%llu,+%llu) has %u pins", what,
+                 (unsigned long long)lib[i].p->offset,
+                 (unsigned long long)lib[i].p->size, lib[i].p->pins);
+    }
+    if (fresh > (is_read ? n : 1))
+        FAIL(r, "%s: %d new regions after one use", what, fresh);
+    if (newp != NULL) {
+        for (i = 0; i < n && lib[i].p != newp; i++)
+            ;
+        if (i == n)
+            FAIL(r, "%s: the cursor holds a region that is in no tree", what);
+    }
+    /* The LRU keeps the order of the regions that were in it. */
+    for (lr = r->m->lru_head; lr != NULL; lr = lr->lru_next) {
+        for (i = 0; i < n && lib[i].p != lr; i++)
+            ;
+        if (i == n)
+            FAIL(r, "%s: the LRU holds a region of no open file", what);
+        if (lr->pins != 0)
+            FAIL(r, "%s: the LRU holds a region with %u pins", what,
+                 lr->pins);
+        k = lib[i].old;
+        if (k < 0 || s->regions[k].pins != 0)
+            continue;
+        if (last_old >= 0 &&
+            s->regions[k].released < s->regions[last_old].released)
+            FAIL(r, "%s: the LRU order of unused regions changed", what);
+        last_old = k;
+    }
+    /* Counters only grow, and add up. */
+    smmap_manager_stats(r->m, &got);
+    if (model_backend != 0) {
+        /* The model counts heap windows as maps (see compare_stats). */
+        got.maps = got.read_windows;
+        got.unmaps = s->st.unmaps + (uint64_t)s->n + (got.maps - s->st.maps) -
+                     (uint64_t)n;
+    }
+    MONOTONIC(maps);
+    MONOTONIC(unmaps);
+    MONOTONIC(evictions);
+    MONOTONIC(reuses);
+    MONOTONIC(retries);
+    MONOTONIC(fd_closes);
+    MONOTONIC(fd_reopens);
+    MONOTONIC(peak_mapped_bytes);
+    MONOTONIC(peak_regions);
+    for (i = 0; i < n; i++)
+        bytes += lib[i].p->size;
+    if (got.regions != (uint32_t)n || got.mapped_bytes != bytes)
+        FAIL(r, "%s: stats say %u regions of %llu bytes, the trees hold %d "
+             "of %llu", what, got.regions,
+             (unsigned long long)got.mapped_bytes, n,
+             (unsigned long long)bytes);
+    if ((got.maps - s->st.maps) - (got.unmaps - s->st.unmaps) !=
+        (uint64_t)n - (uint64_t)s->n)
+        FAIL(r, "%s: %llu maps and %llu unmaps took %d regions to %d", what,
+             (unsigned long long)(got.maps - s->st.maps),
+             (unsigned long long)(got.unmaps - s->st.unmaps), s->n, n);
+    if (got.files != (uint32_t)nfiles || got.files_mapped != (uint32_t)nmapped ||
+        got.open_fds != nfds)
+        FAIL(r, "%s: stats say %u files, %u mapped, %u descriptors; the "
+             "entries say %d, %d, %u", what, got.files, got.files_mapped,
+             got.open_fds, nfiles, nmapped, nfds);
+
+    /* Take them. */
+    for (i = 0; i < MODEL_MAX_REGIONS; i++) {
+        free(r->regions[i].shadow);
+        memset(&r->regions[i], 0, sizeof(r->regions[i]));
+    }
+    for (i = 0; i < MODEL_MAX_ENTRIES; i++) {
+        r->entries[i].shadow_tree = NULL;
+        r->entries[i].nregions = 0;
+    }
+    for (i = 0; i < n; i++) {
+        mregion *x = &r->regions[i];
+        x->live = 1;
+        x->entry = lib[i].entry;
+        x->off = lib[i].p->offset;
+        x->size = lib[i].p->size;
+        x->pins = lib[i].p->pins;
+        r->entries[lib[i].entry].nregions++;
+    }
+    for (i = 0; i < MODEL_MAX_ENTRIES; i++)
+        if (r->entries[i].exists)
+            r->entries[i].shadow_tree =
+                copy_tree(r, r->entries[i].core->tree, lib, n);
+    for (lr = r->m->lru_head; lr != NULL; lr = lr->lru_next)
+        for (i = 0; i < n; i++)
+            if (lib[i].p == lr)
+                r->regions[i].released = ++r->clock;
+    for (i = 0; i < MODEL_MAX_ENTRIES; i++) {
+        mentry *e = &r->entries[i];
+        if (!e->exists)
+            continue;
+        e->fd_open = e->core->fd != SMMAP_OS_NO_FD;
+        e->fd_used = ++r->clock;
+    }
+    for (ce = r->m->fd_head; ce != NULL; ce = ce->fd_next) {
+        i = entry_of_core(r, ce);
+        if (i < 0)
+            FAIL(r, "%s: the descriptor LRU holds an entry of no handle",
+                 what);
+        r->entries[i].fd_used = ++r->clock;
+    }
+    for (k = 0; k < MODEL_CURSOR_SLOTS; k++) {
+        mcursor *c = &r->cursors[k];
+        c->region = -1;
+        if (c->c.region == NULL)
+            continue;
+        for (i = 0; i < n && lib[i].p != c->c.region; i++)
+            ;
+        if (i == n)
+            FAIL(r, "%s: cursor %d holds a region that is in no tree", what,
+                 k);
+        c->region = i;
+    }
+    r->st = got;
+    model_figures.resyncs++;
+    return 0;
+}
+
+/*
+ * The library answered got where the model predicted expect, for an
+ * operation of handle slot (-1: none). Returns 0 when the prediction
+ * stands (the exact checks follow), 2 when got is another answer the
+ * versions allow (the model then takes the library's state), 1 on a
+ * failure. eio_ok: the operation reads past the end its version has now
+ * (a truncation).
+ */
+static int settle(model_run *r, int slot, int64_t got, int64_t expect,
+                  int eio_ok, int is_read, const char *what)
+{
+    if (r->op_risk == RISK_MUST && expect >= 0)
+        expect = -ESTALE;
+    if (got == expect && (expect >= 0 || r->op_risk == RISK_NONE))
+        return 0;
+    if (!(got == expect || (got == -ESTALE && r->op_risk != RISK_NONE) ||
+          (got == -EIO && eio_ok)))
+        FAIL(r, "%s gave %lld, the model says %lld%s%s", what,
+             (long long)got, (long long)expect,
+             r->op_risk == RISK_MUST  ? " (or -ESTALE: the version changed)"
+             : r->op_risk == RISK_MAY ? " (or -ESTALE: the file was replaced)"
+                                      : "",
+             eio_ok ? " (or -EIO: the file was truncated)" : "");
+    if (slot >= 0 && MODEL_IS_VFILE(r->handles[slot].fid)) {
+        const mhandle *h = &r->handles[slot];
+        const mlineage *l = &r->lineages[h->lineage];
+        const mentry *e = &r->entries[h->entry];
+        /* What the library learned (VERSIONS.md 3, 4): a read that failed
+         * with -EIO saw a fault or the seen end; a new window refused
+         * because the file (still at the path, with the same mtime) is
+         * smaller than the handle saw its size. Either way the end it
+         * recorded is no larger than the first truncation left. */
+        if (got == -EIO ||
+            (got == -ESTALE && l->current && l->size < h->size &&
+             !(r->check_mtime && e->mtime_ns != l->mtime_ns)))
+            model__observe_shrink(r, slot, l->first_trunc);
+    }
+    if (got == -ESTALE)
+        model_figures.estale++;
+    if (got == -EIO)
+        model_figures.eio++;
+    return resync(r, is_read, what) ? 1 : 2;
 }
 
 /* ---------------------------------------------------------- run */
@@ -849,11 +1153,14 @@ model_run *model_run_start(const model_pool *pool, const model_config *cfg,
     r->g = pool->page;
     r->window = cfg->opt.window_size == 0
                     ? 0
-                    : align_up(cfg->opt.window_size, r->g);
+                    : model_align_up(cfg->opt.window_size, r->g);
     r->max_mapped = cfg->opt.max_mapped;
     r->max_regions = cfg->opt.max_regions;
     r->max_open_files = cfg->opt.max_open_files;
     r->hard = (cfg->opt.flags & SMMAP_HARD_LIMITS) != 0;
+#ifdef SMMAP_CHECK_MTIME
+    r->check_mtime = (cfg->opt.flags & SMMAP_CHECK_MTIME) != 0;
+#endif
     r->bufsize = 1u << 20;
     r->buf = malloc(r->bufsize);
     {
@@ -869,7 +1176,15 @@ model_run *model_run_start(const model_pool *pool, const model_config *cfg,
         smmap__os.map = model_backend == 2 ? refuse_map : smmap__os_default.map;
         *err = smmap_manager_new(&r->m, &opt);
     }
+    if (*err == 0 && r->buf != NULL) {
+        *err = model__vfiles_create(r);
+        if (*err != 0) {
+            model__vfiles_destroy(r);
+            smmap_manager_free(r->m);
+        }
+    }
     if (*err != 0 || r->buf == NULL) {
+        smmap__os.map = smmap__os_default.map;
         free(r->buf);
         free(r);
         return NULL;
@@ -882,33 +1197,101 @@ model_run *model_run_start(const model_pool *pool, const model_config *cfg,
     return r;
 }
 
-static void spell_path(const model_run *r, int file, int spelling, char *out,
+static void spell_path(const model_run *r, int fid, int spelling, char *out,
                        size_t size)
 {
-    const model_pool_file *pf = &r->pool->files[file];
     /* Three spellings of one file; on Windows with both separators. */
 #ifdef _WIN32
     static const char *const sep[] = {"\\", "\\.\\", "/"};
 #else
     static const char *const sep[] = {"/", "/./", "//"};
 #endif
-    snprintf(out, size, "%s%s%s", r->pool->dir, sep[spelling % 3], pf->name);
+    snprintf(out, size, "%s%s%s", r->pool->dir, sep[spelling % 3],
+             model__fid_name(r, fid));
 }
 
-static void model_open(model_run *r, int slot, int file, int from_fd,
-                       const char *path)
+/*
+ * A handle of fid was opened into the library's entry of f. Which entries
+ * it may join (DESIGN, VERSIONS.md 1-2): one of the same version (the
+ * same lineage of a version file; with SMMAP_CHECK_MTIME the same mtime),
+ * and it must join one if there is one, unless the file was truncated
+ * since that entry was made (a truncation the library saw takes the entry
+ * out of its table, so a later open makes a new one, which DESIGN allows).
+ */
+static int model_open(model_run *r, int slot, int fid, int from_fd,
+                      const char *path, smmap_file *f)
 {
-    mentry *e = &r->entries[file];
     mhandle *h = &r->handles[slot];
+    int lineage = MODEL_IS_VFILE(fid)
+                      ? r->vfiles[fid - MODEL_VFILE_BASE].lineage
+                      : -1;
+    const mlineage *l = lineage >= 0 ? &r->lineages[lineage] : NULL;
+    int shared = entry_of_core(r, f->entry), must = -1, i;
+    char label[40];
+    mentry *e;
+
+    for (i = 0; i < MODEL_MAX_ENTRIES; i++) {
+        const mentry *x = &r->entries[i];
+        if (!x->exists || x->fid != fid || x->lineage != lineage)
+            continue;
+        if (l != NULL && ((r->check_mtime && x->mtime_ns != l->mtime_ns) ||
+                          x->truncations != l->truncations))
+            continue;
+        must = i;
+    }
+    if (l != NULL) {
+        for (i = 0; i < MODEL_MAX_ENTRIES; i++) {
+            const mentry *x = &r->entries[i];
+            if (x->exists && x->lineage >= 0 && x->lineage != lineage &&
+                r->lineages[x->lineage].ino == l->ino &&
+                r->lineages[x->lineage].dev == l->dev)
+                model_figures.shared_reused_inode++;
+        }
+    }
+    if (shared >= 0) {
+        const mentry *x = &r->entries[shared];
+        if (x->fid != fid)
+            FAIL(r, "open of %s joined the entry of %s", path,
+                 entry_label(r, shared, label, sizeof(label)));
+        if (x->lineage != lineage)
+            FAIL(r, "open of %s (lineage %d, inode %llu) joined the entry "
+                 "of lineage %d (inode %llu), a file the path no longer "
+                 "names: its handles would read the new file's bytes", path,
+                 lineage, (unsigned long long)l->ino, x->lineage,
+                 (unsigned long long)r->lineages[x->lineage].ino);
+        if (l != NULL && r->check_mtime && x->mtime_ns != l->mtime_ns)
+            FAIL(r, "SMMAP_CHECK_MTIME: open of %s (mtime %lld) joined the "
+                 "entry opened at mtime %lld", path, (long long)l->mtime_ns,
+                 (long long)x->mtime_ns);
+    } else if (must >= 0) {
+        FAIL(r, "open of %s made a new entry, but %s is the same version "
+             "and open", path, entry_label(r, must, label, sizeof(label)));
+    }
+
     h->live = 1;
-    h->file = file;
+    h->fid = fid;
+    h->lineage = lineage;
     h->from_fd = from_fd;
+    h->size = model__fid_size(r, fid);
+    h->f = f;
     snprintf(h->path, sizeof(h->path), "%s", from_fd ? "" : path);
-    if (!e->exists) {
+    if (shared < 0) {
+        for (shared = 0; shared < MODEL_MAX_ENTRIES; shared++)
+            if (!r->entries[shared].exists)
+                break;
+        e = &r->entries[shared];
         memset(e, 0, sizeof(*e));
         e->exists = 1;
+        e->fid = fid;
+        e->lineage = lineage;
+        e->mtime_ns = l != NULL ? l->mtime_ns : 0;
+        e->truncations = l != NULL ? l->truncations : 0;
+        e->seen_bound = UINT64_MAX;
+        e->core = f->entry;
         r->st.files++;
     }
+    h->entry = shared;
+    e = &r->entries[shared];
     if (!e->fd_open) {
         e->fd_open = 1;
         r->st.open_fds++;
@@ -920,12 +1303,13 @@ static void model_open(model_run *r, int slot, int file, int from_fd,
         e->path_handles++;
     e->fd_used = ++r->clock;
     fd_trim(r);
+    return 0;
 }
 
 static void model_close(model_run *r, int slot)
 {
     mhandle *h = &r->handles[slot];
-    mentry *e = &r->entries[h->file];
+    mentry *e = &r->entries[h->entry];
     int was_closable = closable(e), i;
     e->handles--;
     if (h->from_fd)
@@ -935,13 +1319,14 @@ static void model_close(model_run *r, int slot)
     h->live = 0;
     if (e->handles == 0) {
         for (i = 0; i < MODEL_MAX_REGIONS; i++)
-            if (r->regions[i].live && r->regions[i].entry == h->file)
+            if (r->regions[i].live && r->regions[i].entry == h->entry)
                 remove_region(r, i);
         if (e->fd_open)
             r->st.open_fds--;
         r->st.files--;
         e->exists = 0;
         e->fd_open = 0;
+        e->core = NULL;
         return;
     }
     if (!was_closable && closable(e)) {
@@ -957,12 +1342,12 @@ static int path_has_prefix(const char *path, const char *prefix)
     return strncmp(path, prefix, strlen(prefix)) == 0;
 }
 
-static int entry_matches(const model_run *r, int file, const char *prefix)
+static int entry_matches(const model_run *r, int entry, const char *prefix)
 {
     int i;
     for (i = 0; i < MODEL_HANDLE_SLOTS; i++) {
         const mhandle *h = &r->handles[i];
-        if (h->live && h->file == file && !h->from_fd &&
+        if (h->live && h->entry == entry && !h->from_fd &&
             path_has_prefix(h->path, prefix))
             return 1;
     }
@@ -972,7 +1357,7 @@ static int entry_matches(const model_run *r, int file, const char *prefix)
 static int model_release_path(model_run *r, const char *prefix)
 {
     int f, i;
-    for (f = 0; f < MODEL_MAX_POOL; f++) {
+    for (f = 0; f < MODEL_MAX_ENTRIES; f++) {
         if (!r->entries[f].exists || !entry_matches(r, f, prefix))
             continue;
         for (i = 0; i < MODEL_MAX_REGIONS; i++)
@@ -980,7 +1365,7 @@ static int model_release_path(model_run *r, const char *prefix)
                 r->regions[i].pins > 0)
                 return -EBUSY;
     }
-    for (f = 0; f < MODEL_MAX_POOL; f++) {
+    for (f = 0; f < MODEL_MAX_ENTRIES; f++) {
         mentry *e = &r->entries[f];
         if (!e->exists || !entry_matches(r, f, prefix))
             continue;
@@ -995,13 +1380,13 @@ static int model_release_path(model_run *r, const char *prefix)
     return 0;
 }
 
-static void make_prefix(const model_run *r, int kind, int file, char *out,
+static void make_prefix(const model_run *r, int kind, int fid, char *out,
                         size_t size)
 {
     switch (kind % 5) {
     case 0:
         snprintf(out, size, "%s" PORT_SEP "%s", r->pool->dir,
-                 r->pool->files[file].name);
+                 model__fid_name(r, fid));
         break;
     case 1:
         snprintf(out, size, "%s" PORT_SEP, r->pool->dir);
@@ -1017,10 +1402,51 @@ static void make_prefix(const model_run *r, int kind, int file, char *out,
     }
 }
 
+int model__release_path_both(model_run *r, int fid, int kind)
+{
+    char prefix[700];
+    int err, expect;
+    make_prefix(r, kind, fid, prefix, sizeof(prefix));
+    err = smmap_manager_release_path(r->m, prefix);
+    expect = model_release_path(r, prefix);
+    if (err != expect)
+        FAIL(r, "release_path(\"%s\") gave %d, the model says %d", prefix, err,
+             expect);
+    return 0;
+}
+
+/*
+ * A cursor move to [off, off + need) of handle slot, need being len
+ * clamped to the handle's size (0: 1), as smmap_cursor_use takes it and
+ * smmap_cursor_use_range takes its need. Bytes past a truncation the library saw are in no window it
+ * shows (VERSIONS.md 4): -ESTALE for the move, even onto a region that is
+ * still mapped. Once the model saw the library learn of the truncation
+ * (the entry's seen_bound) that is the only answer; before, a move past
+ * the end on disk now may get it too, as the library may have seen it
+ * without the model.
+ */
+static void note_move_risk(model_run *r, int slot, uint64_t off,
+                           uint64_t len)
+{
+    const mhandle *h;
+    uint64_t need;
+    if (slot < 0)
+        return;
+    h = &r->handles[slot];
+    if (h->lineage < 0 || off >= h->size)
+        return;
+    need = len == 0 ? 1 : model_min64(len, h->size - off);
+    if (off + need > r->entries[h->entry].seen_bound)
+        r->op_risk = RISK_MUST;
+    else if (off + need > r->lineages[h->lineage].size &&
+             r->op_risk < RISK_MAY)
+        r->op_risk = RISK_MAY;
+}
+
 static int step_at(model_run *r, mcursor *c, uint64_t off, uint64_t len)
 {
     const unsigned char *p = smmap_cursor_at(&c->c, off, (size_t)len);
-    int expect_err = 0;
+    int expect_err = 0, settled;
     uint64_t begin = 0, size = 0, fsize;
 
     if (c->region >= 0) {
@@ -1029,16 +1455,23 @@ static int step_at(model_run *r, mcursor *c, uint64_t off, uint64_t len)
             if (p != c->c.data + (off - begin))
                 FAIL(r, "at() inside the window gave %p, expected %p",
                      (const void *)p, (const void *)(c->c.data + off - begin));
-            return check_bytes(r, r->handles[c->handle].file, off, p, len,
-                               "at() hit");
+            return check_handle_bytes(r, c->handle, off, p, len, 1,
+                                      "at() hit");
         }
     }
+    note_move_risk(r, c->handle, off, len);
     expect_err = model_use(r, c, off, len);
     if (expect_err == 0) {
-        fsize = file_size_of(r, r->handles[c->handle].file);
+        fsize = r->handles[c->handle].size;
         if (len > fsize - off)
             expect_err = -ERANGE;
     }
+    settled = settle(r, c->handle, p != NULL ? 0 : c->c.error, expect_err, 0,
+                     0, "at()");
+    if (settled == 1)
+        return 1;
+    if (settled == 2)
+        return 0;
     if (expect_err != 0) {
         if (p != NULL || c->c.error != expect_err)
             FAIL(r, "at() gave %p error %d, the model says NULL error %d",
@@ -1050,7 +1483,7 @@ static int step_at(model_run *r, mcursor *c, uint64_t off, uint64_t len)
              c->c.error);
     if (p != c->c.data + (off - c->c.begin))
         FAIL(r, "at() pointer is not data + (off - begin)");
-    if (check_bytes(r, r->handles[c->handle].file, off, p, len, "at()"))
+    if (check_handle_bytes(r, c->handle, off, p, len, 1, "at()"))
         return 1;
     return check_window_edges(r, c, "at() window");
 }
@@ -1058,19 +1491,21 @@ static int step_at(model_run *r, mcursor *c, uint64_t off, uint64_t len)
 static int step_read(model_run *r, mcursor *c, uint64_t off, uint64_t len,
                      int null_dst)
 {
-    void *dst = null_dst ? NULL : r->buf + r->bufsize / 2;
+    unsigned char *dst = null_dst ? NULL : r->buf + r->bufsize / 2;
     int64_t got, expect;
+    uint64_t total = 0;
+    int eio_ok = 0, settled;
     if (len > r->bufsize / 2)
         len = r->bufsize / 2;
     got = smmap_read(&c->c, off, dst, (size_t)len);
     if (c->handle < 0 || (null_dst && len > 0)) {
         expect = -EINVAL;
     } else {
-        uint64_t fsize = file_size_of(r, r->handles[c->handle].file);
-        uint64_t total, done = 0;
+        const mhandle *h = &r->handles[c->handle];
+        uint64_t fsize = h->size, done = 0;
         expect = 0;
         if (off < fsize) {
-            total = min64(len, fsize - off);
+            total = model_min64(len, fsize - off);
             while (done < total) {
                 uint64_t pos = off + done, begin = 0, size = 0, chunk;
                 if (c->region >= 0)
@@ -1083,32 +1518,46 @@ static int step_read(model_run *r, mcursor *c, uint64_t off, uint64_t len,
                     if (r->window != 0)
                         want = r->window - pos % r->g;
                     err = model_acquire(r, c, pos, 1,
-                                        min64(want, fsize - pos));
+                                        model_min64(want, fsize - pos));
                     if (err != 0) {
                         expect = err;
                         break;
                     }
                     model_window(r, c, &begin, &size);
                 }
-                chunk = min64(size - (pos - begin), total - done);
+                chunk = model_min64(size - (pos - begin), total - done);
                 done += chunk;
             }
             if (expect == 0)
                 expect = (int64_t)done;
+            /* -EIO: the read reaches past the end a truncation left. */
+            eio_ok = h->lineage >= 0 &&
+                     off + total > r->lineages[h->lineage].size;
         }
+        if (h->lineage >= 0)
+            model_figures.version_reads++;
     }
-    if (got != expect)
-        FAIL(r, "read gave %lld, the model says %lld", (long long)got,
-             (long long)expect);
-    if (got > 0) {
-        /* check_bytes reads into the first half of buf */
-        if (check_bytes(r, r->handles[c->handle].file, off, dst,
-                        (uint64_t)got, "read"))
-            return 1;
-    }
+    settled = settle(r, c->handle, got, expect, eio_ok, 1, "read");
+    if (settled == 1)
+        return 1;
     if (got < 0 && c->c.error != (int)got)
         FAIL(r, "read failed with %lld but cursor error is %d",
              (long long)got, c->c.error);
+    if (settled == 2)
+        return 0;
+    if (got > 0) {
+        const mhandle *h = &r->handles[c->handle];
+        if (h->lineage >= 0 &&
+            off + (uint64_t)got > r->entries[h->entry].seen_bound)
+            FAIL(r, "read of [%llu, +%lld) gave a positive count past %llu, "
+                 "where the library was seen to learn of a truncation",
+                 (unsigned long long)off, (long long)got,
+                 (unsigned long long)r->entries[h->entry].seen_bound);
+        /* check_bytes reads into the first half of buf */
+        if (check_handle_bytes(r, c->handle, off, dst, (uint64_t)got, 0,
+                               "read"))
+            return 1;
+    }
     return 0;
 }
 
@@ -1127,23 +1576,34 @@ static int check_budget_after_map(model_run *r, uint64_t maps_before)
     return 0;
 }
 
+/* Whether an operation of this kind moves cursor a (resync needs to know
+ * which one). */
+static int moves_cursor(int kind)
+{
+    return kind == OP_USE || kind == OP_AT || kind == OP_READ ||
+           kind == OP_USE_RANGE;
+}
+
 int model_run_step(model_run *r, const model_op *op)
 {
     char path[700];
-    int err, expect;
+    int err, expect, settled;
     mcursor *c;
     uint64_t maps_before = r->st.maps;
 
     model_ops_applied++;
+    r->op_risk = RISK_NONE;
+    take_snapshot(r, moves_cursor(op->kind) ? op->a % MODEL_CURSOR_SLOTS : -1);
     switch (op->kind) {
     case OP_OPEN_PATH:
     case OP_OPEN_FD: {
-        mhandle *h = &r->handles[op->a % MODEL_HANDLE_SLOTS];
-        int file = r->cfg.files[op->file % r->cfg.nfiles];
+        int slot = op->a % MODEL_HANDLE_SLOTS;
+        mhandle *h = &r->handles[slot];
+        int fid = model__op_fid(r, op->file);
         smmap_file *f = NULL;
         if (h->live)
             return 0;
-        spell_path(r, file, op->b, path, sizeof(path));
+        spell_path(r, fid, op->b, path, sizeof(path));
         if (op->kind == OP_OPEN_PATH) {
             err = smmap_file_open(r->m, path, &f);
         } else {
@@ -1155,13 +1615,17 @@ int model_run_step(model_run *r, const model_op *op)
         }
         if (err != 0 || f == NULL)
             FAIL(r, "open of %s gave %d", path, err);
-        if (smmap_file_size(f) != file_size_of(r, file))
+        if (smmap_file_size(f) != model__fid_size(r, fid)) {
+            uint64_t size = smmap_file_size(f);
+            smmap_file_close(f);
             FAIL(r, "smmap_file_size is %llu, the file has %llu",
-                 (unsigned long long)smmap_file_size(f),
-                 (unsigned long long)file_size_of(r, file));
-        model_open(r, op->a % MODEL_HANDLE_SLOTS, file,
-                   op->kind == OP_OPEN_FD, path);
-        h->f = f;
+                 (unsigned long long)size,
+                 (unsigned long long)model__fid_size(r, fid));
+        }
+        if (model_open(r, slot, fid, op->kind == OP_OPEN_FD, path, f)) {
+            smmap_file_close(f);
+            return 1;
+        }
         break;
     }
     case OP_CLOSE: {
@@ -1200,28 +1664,36 @@ int model_run_step(model_run *r, const model_op *op)
     case OP_USE:
         c = &r->cursors[op->a % MODEL_CURSOR_SLOTS];
         err = smmap_cursor_use(&c->c, op->off, (size_t)op->len);
+        note_move_risk(r, c->handle, op->off, op->len);
         expect = model_use(r, c, op->off, op->len);
-        if (err != expect)
-            FAIL(r, "use gave %d, the model says %d", err, expect);
+        if (c->handle >= 0 && r->handles[c->handle].lineage >= 0)
+            model_figures.version_reads++;
+        settled = settle(r, c->handle, err, expect, 0, 0, "use");
+        if (settled == 1)
+            return 1;
         if (c->c.error != err)
             FAIL(r, "use returned %d but cursor error is %d", err,
                  c->c.error);
-        if (err == 0) {
-            uint64_t fsize = file_size_of(r, r->handles[c->handle].file);
-            uint64_t n = op->len == 0 ? 1 : min64(op->len, fsize - op->off);
+        if (err == 0 && settled == 0) {
+            uint64_t fsize = r->handles[c->handle].size;
+            uint64_t n =
+                op->len == 0 ? 1 : model_min64(op->len, fsize - op->off);
             if (!smmap_cursor_includes(&c->c, op->off))
                 FAIL(r, "use: the window does not include the offset");
-            if (check_bytes(r, r->handles[c->handle].file, op->off,
-                            c->c.data + (op->off - c->c.begin), n, "use"))
+            if (check_handle_bytes(r, c->handle, op->off,
+                                   c->c.data + (op->off - c->c.begin), n, 1,
+                                   "use"))
                 return 1;
             if (check_window_edges(r, c, "use window"))
                 return 1;
-        } else if (c->c.data != NULL) {
+        } else if (err != 0 && c->c.data != NULL) {
             FAIL(r, "use failed but the cursor is still valid");
         }
         break;
     case OP_AT:
         c = &r->cursors[op->a % MODEL_CURSOR_SLOTS];
+        if (c->handle >= 0 && r->handles[c->handle].lineage >= 0)
+            model_figures.version_reads++;
         if (step_at(r, c, op->off, op->len))
             return 1;
         break;
@@ -1233,29 +1705,33 @@ int model_run_step(model_run *r, const model_op *op)
         if (c->handle < 0) {
             expect = -EINVAL;
         } else {
-            uint64_t fsize = file_size_of(r, r->handles[c->handle].file);
+            uint64_t fsize = r->handles[c->handle].size;
+            if (r->handles[c->handle].lineage >= 0)
+                model_figures.version_reads++;
             if (op->off >= fsize) {
                 model_release(r, c);
                 expect = -ERANGE;
             } else {
                 uint64_t avail = fsize - op->off;
-                uint64_t min = need == 0 ? 1 : min64(need, avail);
-                uint64_t n = min64(want, avail);
+                uint64_t min = need == 0 ? 1 : model_min64(need, avail);
+                uint64_t n = model_min64(want, avail);
                 if (n < min)
                     n = min;
+                note_move_risk(r, c->handle, op->off, op->need);
                 expect = model_acquire(r, c, op->off, min, n);
                 need = min;
             }
         }
-        if (err != expect)
-            FAIL(r, "use_range gave %d, the model says %d", err, expect);
+        settled = settle(r, c->handle, err, expect, 0, 0, "use_range");
+        if (settled == 1)
+            return 1;
         if (c->c.error != err)
             FAIL(r, "use_range returned %d but cursor error is %d", err,
                  c->c.error);
-        if (err == 0) {
-            if (check_bytes(r, r->handles[c->handle].file, op->off,
-                            c->c.data + (op->off - c->c.begin), need,
-                            "use_range"))
+        if (err == 0 && settled == 0) {
+            if (check_handle_bytes(r, c->handle, op->off,
+                                   c->c.data + (op->off - c->c.begin), need,
+                                   1, "use_range"))
                 return 1;
             if (check_window_edges(r, c, "use_range window"))
                 return 1;
@@ -1300,23 +1776,25 @@ int model_run_step(model_run *r, const model_op *op)
             FAIL(r, "collect unmapped %zu, the model says %zu", got, count);
         break;
     }
-    case OP_RELEASE_PATH: {
-        char prefix[700];
-        make_prefix(r, op->b, r->cfg.files[op->file % r->cfg.nfiles], prefix,
-                    sizeof(prefix));
-        err = smmap_manager_release_path(r->m, prefix);
-        expect = model_release_path(r, prefix);
-        if (err != expect)
-            FAIL(r, "release_path(\"%s\") gave %d, the model says %d", prefix,
-                 err, expect);
+    case OP_RELEASE_PATH:
+        if (model__release_path_both(r, model__op_fid(r, op->file), op->b))
+            return 1;
         break;
-    }
+    case OP_TOUCH:
+    case OP_APPEND:
+    case OP_REWRITE:
+    case OP_TRUNCATE:
+    case OP_REPLACE:
+    case OP_REFRESH:
+    case OP_REFRESH_RACE:
+        if (model__version_step(r, op))
+            return 1;
+        break;
     case OP_STATS:
     default:
         break;
     }
-    if ((op->kind == OP_USE || op->kind == OP_AT ||
-         op->kind == OP_USE_RANGE) &&
+    if (moves_cursor(op->kind) && op->kind != OP_READ &&
         check_budget_after_map(r, maps_before))
         return 1;
     if (compare_stats(r))
@@ -1362,6 +1840,7 @@ int model_run_finish(model_run *r)
     }
     for (i = 0; i < MODEL_MAX_REGIONS; i++)
         free(r->regions[i].shadow);
+    model__vfiles_destroy(r);
     if (failed && !r->failed) {
         r->failed = 1;
     }
@@ -1369,248 +1848,4 @@ int model_run_finish(model_run *r)
     snprintf(last_message, sizeof(last_message), "%s", r->msg);
     free(r);
     return failed;
-}
-
-/* ------------------------------------------------------- generation */
-
-static const struct {
-    int kind, weight;
-} weights[] = {
-    {OP_OPEN_PATH, 8}, {OP_OPEN_FD, 3},  {OP_CLOSE, 4},   {OP_CURSOR_INIT, 6},
-    {OP_USE, 26},      {OP_AT, 18},      {OP_READ, 12},   {OP_RELEASE, 8},
-    {OP_COPY, 5},      {OP_COLLECT, 2},  {OP_RELEASE_PATH, 3}, {OP_STATS, 1},
-    {OP_USE_RANGE, 10},
-};
-
-static uint64_t pick_offset(const model_run *r, uint64_t *rng, int file,
-                            const mcursor *c)
-{
-    uint64_t fsize = file < 0 ? 0 : file_size_of(r, file), g = r->g;
-    uint64_t x = rand_below(rng, 100), base;
-    if (x < 20)
-        return rand_below(rng, fsize);
-    if (x < 35 && file >= 0) {
-        int i, n = 0, pick;
-        for (i = 0; i < MODEL_MAX_REGIONS; i++)
-            if (r->regions[i].live && r->regions[i].entry == file)
-                n++;
-        if (n > 0) {
-            pick = (int)rand_below(rng, (uint64_t)n);
-            for (i = 0; i < MODEL_MAX_REGIONS; i++) {
-                const mregion *y = &r->regions[i];
-                if (!y->live || y->entry != file || pick-- != 0)
-                    continue;
-                base = rand_below(rng, 2) ? y->off : y->off + y->size;
-                return base + rand_below(rng, 3) - 1;
-            }
-        }
-    }
-    if (x < 50)
-        return g * rand_below(rng, fsize / g + 2) + rand_below(rng, 3) - 1;
-    if (x < 58)
-        return 0;
-    if (x < 66)
-        return fsize - 1;
-    if (x < 70) {
-        static const uint64_t past[] = {0, 1, 4096};
-        if (rand_below(rng, 4) == 0)
-            return UINT64_MAX - rand_below(rng, 3);
-        return fsize + past[rand_below(rng, 3)];
-    }
-    if (x < 80 && c != NULL && c->c.data != NULL)
-        return c->c.begin + c->c.size - rand_below(rng, 2);
-    if (x < 88 && fsize > (4ull << 30))
-        return (4ull << 30) - 2 * g + rand_below(rng, 4 * g);
-    return rand_below(rng, 8 * g);
-}
-
-static uint64_t pick_length(const model_run *r, uint64_t *rng, int for_read)
-{
-    uint64_t w = r->window ? r->window : 4 * r->g, x = rand_below(rng, 100);
-    if (x < 12)
-        return 0;
-    if (x < 25)
-        return 1;
-    if (x < 55)
-        return 1 + rand_below(rng, 2 * w + r->g);
-    if (x < 65)
-        return w;
-    if (x < 70)
-        return w + 1;
-    if (x < 85)
-        return 1 + rand_below(rng, r->g);
-    if (x < 87 && !for_read)
-        return rand_below(rng, 2) ? SIZE_MAX : (uint64_t)SIZE_MAX - 1;
-    return 1 + rand_below(rng, 5 * w);
-}
-
-void model_generate(const model_run *r, uint64_t *rng, model_op *op)
-{
-    int total = 0, i, live = 0, pick;
-    memset(op, 0, sizeof(*op));
-    for (i = 0; i < MODEL_HANDLE_SLOTS; i++)
-        live += r->handles[i].live;
-    for (i = 0; i < (int)(sizeof(weights) / sizeof(weights[0])); i++)
-        total += weights[i].weight;
-    pick = (int)rand_below(rng, (uint64_t)total);
-    for (i = 0; pick >= weights[i].weight; i++)
-        pick -= weights[i].weight;
-    op->kind = (uint8_t)weights[i].kind;
-    if (live == 0 && rand_below(rng, 4) != 0)
-        op->kind = rand_below(rng, 4) ? OP_OPEN_PATH : OP_OPEN_FD;
-    switch (op->kind) {
-    case OP_OPEN_PATH:
-    case OP_OPEN_FD:
-        if (live == MODEL_HANDLE_SLOTS) {
-            op->kind = OP_CLOSE;
-            op->a = (uint8_t)rand_below(rng, MODEL_HANDLE_SLOTS);
-            break;
-        }
-        do
-            op->a = (uint8_t)rand_below(rng, MODEL_HANDLE_SLOTS);
-        while (r->handles[op->a].live);
-        op->b = (uint8_t)rand_below(rng, 3);
-        op->file = (uint8_t)rand_below(rng, r->cfg.nfiles);
-        break;
-    case OP_CLOSE:
-        op->a = (uint8_t)rand_below(rng, MODEL_HANDLE_SLOTS);
-        break;
-    case OP_CURSOR_INIT:
-        op->a = (uint8_t)rand_below(rng, MODEL_CURSOR_SLOTS);
-        op->b = (uint8_t)rand_below(rng, MODEL_HANDLE_SLOTS + 1);
-        if (op->b < MODEL_HANDLE_SLOTS && !r->handles[op->b].live &&
-            live > 0 && rand_below(rng, 8) != 0) {
-            do
-                op->b = (uint8_t)rand_below(rng, MODEL_HANDLE_SLOTS);
-            while (!r->handles[op->b].live);
-        }
-        break;
-    case OP_USE:
-    case OP_AT:
-    case OP_READ:
-    case OP_USE_RANGE: {
-        const mcursor *c;
-        int file;
-        op->a = (uint8_t)rand_below(rng, MODEL_CURSOR_SLOTS);
-        c = &r->cursors[op->a];
-        file = c->handle >= 0 ? r->handles[c->handle].file : -1;
-        op->off = pick_offset(r, rng, file, c);
-        op->len = pick_length(r, rng, op->kind == OP_READ);
-        if (op->kind == OP_READ)
-            op->b = rand_below(rng, 40) == 0;
-        if (op->kind == OP_USE_RANGE)
-            op->need = pick_length(r, rng, 0);
-        break;
-    }
-    case OP_RELEASE:
-        op->a = (uint8_t)rand_below(rng, MODEL_CURSOR_SLOTS);
-        break;
-    case OP_COPY:
-        op->a = (uint8_t)rand_below(rng, MODEL_CURSOR_SLOTS);
-        op->b = (uint8_t)rand_below(rng, MODEL_CURSOR_SLOTS);
-        break;
-    case OP_RELEASE_PATH:
-        op->b = (uint8_t)rand_below(rng, 5);
-        op->file = (uint8_t)rand_below(rng, r->cfg.nfiles);
-        break;
-    default:
-        break;
-    }
-}
-
-void model_random_config(const model_pool *pool, uint64_t *rng,
-                         model_config *cfg)
-{
-    uint64_t g = pool->page, w;
-    unsigned i, order[MODEL_MAX_POOL];
-    memset(cfg, 0, sizeof(*cfg));
-    smmap_options_init(&cfg->opt);
-    if (rand_below(rng, 4) == 0) {
-        cfg->opt.window_size = 0;
-        cfg->opt.max_mapped = rand_below(rng, 5) == 0
-                                  ? (8u << 20)
-                                  : g * (1 + rand_below(rng, 64));
-    } else {
-        w = g * (1 + rand_below(rng, 4));
-        /* Sometimes not a multiple of the page: rounded up by the library. */
-        cfg->opt.window_size = rand_below(rng, 5) == 0 ? w - g + 1 + rand_below(rng, g - 1) : w;
-        cfg->opt.max_mapped = w * (1 + rand_below(rng, 4)) +
-                              g * rand_below(rng, 3) + rand_below(rng, 2);
-    }
-    cfg->opt.max_regions = (uint32_t)(1 + rand_below(rng, 8));
-    cfg->opt.max_open_files = (uint32_t)(1 + rand_below(rng, 4));
-    cfg->opt.flags = rand_below(rng, 10) < 3 ? SMMAP_HARD_LIMITS : 0;
-    i = (unsigned)rand_below(rng, 10);
-    cfg->nfiles = i < 5   ? 1 + (unsigned)rand_below(rng, 4)
-                  : i < 8 ? 5 + (unsigned)rand_below(rng, 8)
-                          : 13 + (unsigned)rand_below(rng, 38);
-    if (cfg->nfiles > pool->count)
-        cfg->nfiles = pool->count;
-    for (i = 0; i < pool->count; i++)
-        order[i] = i;
-    for (i = pool->count; i > 1; i--) {
-        unsigned j = (unsigned)rand_below(rng, i), t = order[i - 1];
-        order[i - 1] = order[j];
-        order[j] = t;
-    }
-    for (i = 0; i < cfg->nfiles; i++)
-        cfg->files[i] = (uint8_t)order[i];
-}
-
-static const char *const kind_names[] = {
-    "open_path", "open_fd", "close",   "cursor_init",  "use",   "at",
-    "read",      "release", "copy",    "collect",      "release_path", "stats",
-    "use_range",
-};
-
-void model_format_op(const model_op *op, char *buf, size_t size)
-{
-    const char *name = op->kind < OP_KIND_COUNT ? kind_names[op->kind] : "?";
-    switch (op->kind) {
-    case OP_OPEN_PATH:
-    case OP_OPEN_FD:
-        snprintf(buf, size, "%s handle=%u file=#%u spelling=%u", name, op->a,
-                 op->file, op->b);
-        break;
-    case OP_USE:
-    case OP_AT:
-    case OP_READ:
-        snprintf(buf, size, "%s cursor=%u off=%llu len=%llu%s", name, op->a,
-                 (unsigned long long)op->off, (unsigned long long)op->len,
-                 op->kind == OP_READ && (op->b & 1) ? " dst=NULL" : "");
-        break;
-    case OP_USE_RANGE:
-        snprintf(buf, size, "%s cursor=%u off=%llu need=%llu want=%llu", name,
-                 op->a, (unsigned long long)op->off,
-                 (unsigned long long)op->need, (unsigned long long)op->len);
-        break;
-    case OP_CURSOR_INIT:
-        snprintf(buf, size, "%s cursor=%u handle=%u", name, op->a, op->b);
-        break;
-    case OP_COPY:
-        snprintf(buf, size, "%s dst=%u src=%u", name, op->a, op->b);
-        break;
-    case OP_RELEASE_PATH:
-        snprintf(buf, size, "%s prefix_kind=%u file=#%u", name, op->b,
-                 op->file);
-        break;
-    default:
-        snprintf(buf, size, "%s %u", name, op->a);
-    }
-}
-
-void model_format_config(const model_config *cfg, char *buf, size_t size)
-{
-    size_t used;
-    unsigned i;
-    used = (size_t)snprintf(buf, size,
-                            "window_size=%llu max_mapped=%llu max_regions=%u "
-                            "max_open_files=%u flags=%u files:",
-                            (unsigned long long)cfg->opt.window_size,
-                            (unsigned long long)cfg->opt.max_mapped,
-                            cfg->opt.max_regions, cfg->opt.max_open_files,
-                            cfg->opt.flags);
-    for (i = 0; i < cfg->nfiles && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, " #%u=f%u", i,
-                                 cfg->files[i]);
 }

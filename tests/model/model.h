@@ -7,8 +7,21 @@
  * window placement, reuse of covering regions, the true LRU of unused
  * regions, the budgets (max_mapped soft or hard, max_regions hard) and the
  * descriptor cache. After every operation the engine compares the bytes a
- * cursor shows with pread(), the error code, every statistic, each file's
- * set of regions (offset, size, pins) and the order of the unused LRU.
+ * cursor shows, the error code, every statistic, each file's set of
+ * regions (offset, size, pins) and the order of the unused LRU.
+ *
+ * Files that change under the library (issue 12): besides the pool of
+ * read-only files, a run may have a few *version files* that the engine
+ * changes on disk between operations: touch (utime), append, rewrite in
+ * place, truncate (to any size, page-aligned or not), rename-replace by a
+ * new file (reusing the old inode number where the file system does), and
+ * smmap_file_refresh of a handle, alone or from two threads while the
+ * file grows. The model knows each version file's lineages (one per inode
+ * it was given) and every write of each lineage, and each handle's lineage
+ * and size; for every read it states the set of outcomes VERSIONS.md allows
+ * (bytes of the handle's lineage only, zeros only in the page of a new end
+ * before a shrink was seen, -ESTALE for new windows of a replaced or
+ * shrunk version, -EIO past a shrink) and a byte outside the set fails.
  *
  * The randomized driver (model_main.c), the soak script and the libFuzzer
  * target (fuzz/fuzz_model.c) all run operations through this engine.
@@ -25,6 +38,9 @@
 #define MODEL_HANDLE_SLOTS 6
 #define MODEL_CURSOR_SLOTS 6
 #define MODEL_MAX_REGIONS 64
+/* Version files of one run (created by model_run_start, removed by
+ * model_run_finish, in the pool's directory). */
+#define MODEL_MAX_VFILES 3
 
 /* The files a run may open: created once, read-only afterwards. */
 typedef struct model_pool_file {
@@ -51,8 +67,8 @@ int model_pool_create(model_pool *p, unsigned count, uint64_t seed,
 void model_pool_destroy(model_pool *p);
 
 enum model_op_kind {
-    OP_OPEN_PATH,   /* handle slot a <- open pool file `file`, spelling b */
-    OP_OPEN_FD,     /* handle slot a <- open_fd of pool file `file` */
+    OP_OPEN_PATH,   /* handle slot a <- open file `file`, spelling b */
+    OP_OPEN_FD,     /* handle slot a <- open_fd of file `file` */
     OP_CLOSE,       /* release the cursors on handle a, close it */
     OP_CURSOR_INIT, /* cursor a <- init on handle b (b >= slots: NULL file) */
     OP_USE,         /* smmap_cursor_use(cursor a, off, len) */
@@ -64,6 +80,24 @@ enum model_op_kind {
     OP_RELEASE_PATH, /* release_path with prefix kind b, file `file` */
     OP_STATS,       /* compare every statistic (done after each op anyway) */
     OP_USE_RANGE,   /* smmap_cursor_use_range(cursor a, off, need, len) */
+    /* Versions (issue 12): on a version file `file` (no-ops on a run
+     * without version files, and on Windows, which refuses to rename or
+     * truncate a file the library holds). */
+    OP_TOUCH,       /* a later mtime, nothing else */
+    OP_APPEND,      /* len bytes more, of a new write */
+    OP_REWRITE,     /* bytes [off, off + len) (clamped; len 0: all) rewritten
+                       in place with a new write */
+    OP_TRUNCATE,    /* a smaller size: kind b (random, page-aligned, not
+                       aligned, one byte less) from off */
+    OP_REPLACE,     /* a new file of size len at the path: b % 3 = 0 write
+                       a temporary and rename it over, 1 unlink first then
+                       write a temporary and rename it over, 2 unlink then
+                       create in place (1 and 2 let the file system reuse
+                       the inode number); b & 4: release_path of the file
+                       first, so that the library lets go of the inode */
+    OP_REFRESH,     /* smmap_file_refresh(handle a) */
+    OP_REFRESH_RACE, /* handles a and b refreshed from two threads while
+                        the file of a grows by 1 + len % 4 appends */
     OP_KIND_COUNT
 };
 
@@ -81,20 +115,27 @@ typedef struct model_config {
     smmap_options opt;
     unsigned nfiles;
     uint8_t files[MODEL_MAX_POOL]; /* pool indices */
+    unsigned nversions;            /* version files, 0..MODEL_MAX_VFILES */
+    uint64_t version_seed;         /* their initial sizes */
 } model_config;
 
 typedef struct model_run model_run;
 
-/* Start a run: a fresh manager and model. Returns NULL if the manager could
- * not be created (the reason is in *err). */
+/* Start a run: a fresh manager and model, and the run's version files.
+ * Returns NULL if the manager could not be created (the reason is in
+ * *err). */
 model_run *model_run_start(const model_pool *pool, const model_config *cfg,
                            int *err);
 /* Where windows come from (issue 4): 0 mmap; 1 the read backend
  * (SMMAP_NO_MMAP); 2 mmap refused with ENODEV through the OS table, so the
  * library switches each file to the read backend by itself. The model is the
  * same in all three: only the counters that say how a window was made
- * differ (maps/unmaps, or read_windows). */
+ * differ (maps/unmaps, or read_windows), and which bytes a window of a
+ * version file may show (a map shows the file as it is now; a window read
+ * into the heap, the file as it was when it was read). */
 extern int model_backend;
+/* 0: the generator makes no version operations (--no-versions). */
+extern int model_versions_enabled;
 
 /* Apply one operation to both. Returns 0, or 1 on a mismatch (the message
  * is in model_run_message). Operations on empty slots are no-ops. */
@@ -106,6 +147,25 @@ int model_run_finish(model_run *r);
 const char *model_run_message(const model_run *r);
 /* Total operations applied by this process, across runs. */
 extern uint64_t model_ops_applied;
+
+/* Figures of the version operations, across runs. */
+typedef struct model_version_figures {
+    uint64_t ops[OP_KIND_COUNT]; /* version operations applied, by kind */
+    uint64_t skipped;       /* version operations with nothing to do */
+    uint64_t inode_reuses;  /* replacements given an inode number that an
+                               earlier lineage of the run had */
+    uint64_t reuses_under_handle; /* ... while a handle of it was open */
+    uint64_t shared_reused_inode; /* opens of a reused inode number while an
+                                     entry of the old lineage was open */
+    uint64_t version_reads; /* reads, uses and at()s of version files */
+    uint64_t estale, eio;   /* answers allowed by the versions */
+    uint64_t zeros_seen;    /* reads that showed the zeros of a new end */
+    uint64_t resyncs;       /* model states taken from the library after
+                               an answer whose side effects DESIGN leaves
+                               open (see resync in model.c) */
+    uint64_t race_refreshes; /* smmap_file_refresh calls from race threads */
+} model_version_figures;
+extern model_version_figures model_figures;
 
 /* A random operation suited to the run's state (offsets near region
  * boundaries, page edges, EOF). rng is a xorshift state. */
@@ -120,7 +180,8 @@ void model_format_config(const model_config *cfg, char *buf, size_t size);
 uint64_t model_rand(uint64_t *state);
 
 /* The allocation count seen through smmap__os.malloc/free, installed by
- * model_run_start. */
+ * model_run_start (under a lock: the refresh race allocates from two
+ * threads). */
 extern long model_live_allocations;
 
 #endif /* SMMAP_TEST_MODEL_H */

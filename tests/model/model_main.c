@@ -10,9 +10,12 @@
  *
  * Usage: test_model [--seeds N] [--first-seed S] [--ops M] [--pool K]
  *                   [--no-huge] [--fds-unbounded] [--no-open-fd] [--seconds T]
+ *                   [--backend mmap|no-mmap|enodev] [--no-versions]
  *                   [--replay-seed S]
  * --seconds runs seeds until the time is up (the soak); the exit status is
- * 0 only if every seed passed.
+ * 0 only if every seed passed. --no-versions leaves the files read-only
+ * (no version files, no version operations). The figures of the version
+ * operations (issue 12) are printed after the totals.
  */
 #include "model.h"
 #include "../portable.h"
@@ -156,6 +159,39 @@ static void print_failure(uint64_t seed, const model_config *cfg,
             (unsigned long long)seed);
 }
 
+static void print_version_figures(void)
+{
+    const model_version_figures *f = &model_figures;
+    uint64_t total = 0;
+    int k;
+    for (k = OP_TOUCH; k < OP_KIND_COUNT; k++)
+        total += f->ops[k];
+    printf("versions: %llu operations (touch %llu, append %llu, rewrite "
+           "%llu, truncate %llu, replace %llu, refresh %llu, refresh race "
+           "%llu with %llu refreshes), %llu with nothing to do\n",
+           (unsigned long long)total, (unsigned long long)f->ops[OP_TOUCH],
+           (unsigned long long)f->ops[OP_APPEND],
+           (unsigned long long)f->ops[OP_REWRITE],
+           (unsigned long long)f->ops[OP_TRUNCATE],
+           (unsigned long long)f->ops[OP_REPLACE],
+           (unsigned long long)f->ops[OP_REFRESH],
+           (unsigned long long)f->ops[OP_REFRESH_RACE],
+           (unsigned long long)f->race_refreshes,
+           (unsigned long long)f->skipped);
+    printf("versions: %llu inode numbers reused (%llu while a handle of the "
+           "old file was open, %llu opens beside an entry of the old file); "
+           "%llu reads of version files, %llu -ESTALE, %llu -EIO, %llu "
+           "reads with the zeros of a new end; %llu states taken from the "
+           "library\n",
+           (unsigned long long)f->inode_reuses,
+           (unsigned long long)f->reuses_under_handle,
+           (unsigned long long)f->shared_reused_inode,
+           (unsigned long long)f->version_reads,
+           (unsigned long long)f->estale, (unsigned long long)f->eio,
+           (unsigned long long)f->zeros_seen,
+           (unsigned long long)f->resyncs);
+}
+
 /* One seed. Returns 0 if it passed. */
 static int run_seed(uint64_t seed, size_t nops, model_op *ops)
 {
@@ -227,11 +263,13 @@ int main(int argc, char **argv)
                                                           : 0, i++;
         else if (strcmp(argv[i], "--no-huge") == 0)
             with_huge = 0;
+        else if (strcmp(argv[i], "--no-versions") == 0)
+            model_versions_enabled = 0;
         else {
             fprintf(stderr, "usage: %s [--seeds N] [--first-seed S] [--ops M] "
                     "[--pool K] [--no-huge] [--fds-unbounded] [--no-open-fd] "
                     "[--seconds T] [--backend mmap|no-mmap|enodev] "
-                    "[--replay-seed S]\n",
+                    "[--no-versions] [--replay-seed S]\n",
                     argv[0]);
             return 2;
         }
@@ -262,6 +300,7 @@ int main(int argc, char **argv)
            (unsigned long long)first,
            (unsigned long long)(first + passed + failed - 1), pool.count,
            now_seconds() - start);
+    print_version_figures();
     printf("%u passed, %u failed\n", passed, failed);
     free(ops);
     model_pool_destroy(&pool);

@@ -1,0 +1,208 @@
+/*
+ * model_int.h - the state of one model run, shared by the engine
+ * (model.c), the versions of files (model_versions.c) and the generator
+ * (model_gen.c). Nothing outside tests/model includes it.
+ */
+#ifndef SMMAP_TEST_MODEL_INT_H
+#define SMMAP_TEST_MODEL_INT_H
+
+#include "model.h"
+#include "smmap_int.h"
+
+#include <stdio.h>
+
+/* An entry lives while a handle holds it, so there are never more. */
+#define MODEL_MAX_ENTRIES MODEL_HANDLE_SLOTS
+/* File ids: a pool index, or MODEL_VFILE_BASE + a version file's index. */
+#define MODEL_VFILE_BASE MODEL_MAX_POOL
+#define MODEL_IS_VFILE(fid) ((fid) >= MODEL_VFILE_BASE)
+/* Lineages of one run (replacements stop when they run out) and writes of
+ * one version file (each has its own tag, 0..MODEL_MAX_WRITES-1, so that
+ * a byte tells which write it came from; writing stops when they run
+ * out). */
+#define MODEL_MAX_LINEAGES 40
+#define MODEL_MAX_WRITES 240
+/* Version files stay small, so that whole windows and reads of them are
+ * checked byte by byte. */
+#define MODEL_VFILE_MAX_PAGES 20
+
+typedef struct mregion {
+    int live;
+    int entry; /* entry slot */
+    uint64_t off, size;
+    uint32_t pins;
+    uint64_t released; /* clock when pins last fell to 0: LRU order */
+    smmap_region *shadow; /* node in the entry's shadow tree */
+} mregion;
+
+typedef struct mentry {
+    int exists;
+    int fid;           /* the file it was opened as */
+    int lineage;       /* its version file's lineage, -1 for a pool file */
+    int64_t mtime_ns;  /* the lineage's mtime when the entry was made */
+    uint32_t truncations; /* the lineage's truncations then */
+    uint64_t seen_bound; /* the model saw the library learn of a shrink:
+                            no read of this version may return bytes past
+                            it (UINT64_MAX: nothing seen) */
+    smmap_entry *core; /* the library's entry (every handle's f->entry) */
+    uint32_t handles, fd_handles, path_handles;
+    uint32_t nregions;
+    int fd_open;
+    uint64_t fd_used; /* clock of the last open or map: descriptor LRU */
+    smmap_region *shadow_tree;
+} mentry;
+
+typedef struct mhandle {
+    int live;
+    int entry;   /* entry slot */
+    int fid;
+    int lineage; /* -1 for a pool file */
+    int from_fd;
+    uint64_t size; /* smmap_file_size: at open, grown by refresh */
+    char path[700];
+    smmap_file *f;
+} mhandle;
+
+typedef struct mcursor {
+    int handle; /* slot, or -1 for a NULL file */
+    int region; /* model region index, or -1 */
+    smmap_cursor c;
+} mcursor;
+
+/* One write to a version file: bytes [lo, hi) of a lineage. The bytes
+ * written at offset p are model_content(vfile, tag, p), the tag being the
+ * write's index in its file's list. */
+typedef struct mwrite {
+    int lineage;
+    uint64_t lo, hi;
+} mwrite;
+
+/* One inode a version file's path has named. */
+typedef struct mlineage {
+    int vfile;
+    uint64_t dev, ino;
+    uint64_t size;        /* on disk now; fixed once replaced */
+    uint64_t first_trunc; /* size its first truncation left (UINT64_MAX:
+                             never truncated; no appends follow one) */
+    uint32_t truncations;
+    int64_t mtime_ns;     /* on disk now */
+    int current;          /* still at its path */
+    unsigned char *tags;  /* tag of the write each byte now holds */
+} mlineage;
+
+typedef struct mvfile {
+    char name[16];
+    char path[512];
+    int lineage;          /* the one at the path */
+    unsigned nwrites;
+    mwrite writes[MODEL_MAX_WRITES];
+} mvfile;
+
+/* The library's regions and counters before an operation, for the checks
+ * of resync(). */
+typedef struct snap_region {
+    int entry;
+    uint64_t off, size;
+    uint32_t pins;
+    uint64_t released;
+} snap_region;
+
+typedef struct model_snapshot {
+    int n;
+    snap_region regions[MODEL_MAX_REGIONS];
+    smmap_stats st;
+    int cursor;     /* the cursor the operation moves, or -1 */
+    int old_region; /* its region before (index in regions), or -1 */
+} model_snapshot;
+
+/* What an operation's new window risks, from the versions: none; -ESTALE
+ * or success (a replaced file whose descriptor is still open: the library
+ * may map the old inode or look at the path); -ESTALE only. */
+enum { RISK_NONE, RISK_MAY, RISK_MUST };
+
+struct model_run {
+    const model_pool *pool;
+    model_config cfg;
+    smmap_manager *m;
+    uint64_t g, window, max_mapped;
+    uint32_t max_regions, max_open_files;
+    int hard;
+    int check_mtime;
+    mregion regions[MODEL_MAX_REGIONS];
+    mentry entries[MODEL_MAX_ENTRIES];
+    mhandle handles[MODEL_HANDLE_SLOTS];
+    mcursor cursors[MODEL_CURSOR_SLOTS];
+    smmap_stats st;
+    uint64_t clock;
+    int failed;
+    char msg[4096];
+    unsigned char *buf;
+    size_t bufsize;
+    long allocations_before;
+    /* versions */
+    unsigned nvfiles;
+    mvfile vfiles[MODEL_MAX_VFILES];
+    mlineage lineages[MODEL_MAX_LINEAGES];
+    unsigned nlineages;
+    int op_risk; /* the highest RISK_* of the operation's new windows */
+    model_snapshot snap;
+};
+
+#define FAIL(r, ...)                                                         \
+    do {                                                                     \
+        snprintf((r)->msg, sizeof((r)->msg), __VA_ARGS__);                   \
+        (r)->failed = 1;                                                     \
+        return 1;                                                            \
+    } while (0)
+
+static inline uint64_t model_align_down(uint64_t x, uint64_t g)
+{
+    return x - x % g;
+}
+
+static inline uint64_t model_align_up(uint64_t x, uint64_t g)
+{
+    return x % g == 0 ? x : x + (g - x % g);
+}
+
+static inline uint64_t model_min64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static inline uint64_t model_rand_below(uint64_t *rng, uint64_t n)
+{
+    return n == 0 ? 0 : model_rand(rng) % n;
+}
+
+/* The file id an operation's `file` names: its cfg.files, then the
+ * version files. */
+int model__op_fid(const model_run *r, uint8_t file);
+/* The size of fid on disk now, and its name in the pool's directory. */
+uint64_t model__fid_size(const model_run *r, int fid);
+const char *model__fid_name(const model_run *r, int fid);
+
+/* model_versions.c */
+int model__vfiles_create(model_run *r);
+void model__vfiles_destroy(model_run *r);
+/* Apply a version operation (OP_TOUCH .. OP_REFRESH_RACE). */
+int model__version_step(model_run *r, const model_op *op);
+/* What a new window of handle slot risks (RISK_*). */
+int model__window_risk(const model_run *r, int slot);
+/* Check len bytes that handle slot shows at file offset off: p is a
+ * window's memory when raw (copied page by page with the library's
+ * guarded copy, since a map of a truncated file faults), else a read's
+ * destination. Returns 0 or 1 (FAIL). */
+int model__check_vbytes(model_run *r, int slot, uint64_t off,
+                        const unsigned char *p, uint64_t len, int raw,
+                        const char *what);
+/* The model saw the library learn that handle slot's version shrank (the
+ * bound no read may pass from now on). */
+void model__observe_shrink(model_run *r, int slot, uint64_t bound);
+/* The lineage's mtime and size on disk, as stat gives them. */
+int model__stat_lineage(model_run *r, int lineage);
+
+/* model.c, for model_versions.c: release_path on both sides. */
+int model__release_path_both(model_run *r, int fid, int kind);
+
+#endif /* SMMAP_TEST_MODEL_INT_H */
