@@ -407,8 +407,9 @@ SMMAP_API int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size);
  * [offset, offset + need) is reused (as Python's smmap reuses any region
  * containing the offset); only when none does is a new window placed for
  * [offset, offset + want) and mapped, holding those bytes contiguously. Both
- * lengths are clamped to the end of the file; need == 0 means 1, and a need
- * larger than want is taken as want.
+ * lengths are clamped to the end of the file; need == 0 means 1, and a want
+ * smaller than need is taken as need (the needed bytes are always held
+ * contiguously).
  *
  * @return as smmap_cursor_use
  */

@@ -37,9 +37,9 @@ static const error_text texts[] = {
 const char *smmap_strerror(int err)
 {
     size_t i;
-    long code = err < 0 ? -(long)err : (long)err;
+    /* Compared, not negated: -INT_MIN does not exist. */
     for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-        if (texts[i].code == code)
+        if (texts[i].code == err || -texts[i].code == err)
             return texts[i].text;
     return "unknown error";
 }

@@ -82,12 +82,14 @@ static int posix_fstat(smmap_os_fd fd, smmap_os_stat *out)
     out->dev = (uint64_t)st.st_dev;
     out->ino = (uint64_t)st.st_ino;
     out->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    /* In unsigned arithmetic: times past 2262 (ext4 stores them) wrap
+     * instead of overflowing; only equality of mtimes is ever asked. */
 #if defined(__APPLE__)
-    out->mtime_ns = (int64_t)st.st_mtimespec.tv_sec * 1000000000 +
-                    st.st_mtimespec.tv_nsec;
+    out->mtime_ns = (int64_t)((uint64_t)st.st_mtimespec.tv_sec * 1000000000u +
+                              (uint64_t)st.st_mtimespec.tv_nsec);
 #else
-    out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-                    st.st_mtim.tv_nsec;
+    out->mtime_ns = (int64_t)((uint64_t)st.st_mtim.tv_sec * 1000000000u +
+                              (uint64_t)st.st_mtim.tv_nsec);
 #endif
     out->kind = S_ISREG(st.st_mode)   ? SMMAP_OS_REGULAR
                 : S_ISDIR(st.st_mode) ? SMMAP_OS_DIRECTORY

@@ -230,7 +230,8 @@ static int64_t unix_ns_from_filetime(FILETIME ft)
     const int64_t ticks_1601_to_1970 = 116444736000000000ll;
     int64_t ticks = (int64_t)(((uint64_t)ft.dwHighDateTime << 32) |
                               ft.dwLowDateTime);
-    return (ticks - ticks_1601_to_1970) * 100;
+    /* Unsigned: any FILETIME wraps instead of overflowing. */
+    return (int64_t)(((uint64_t)ticks - (uint64_t)ticks_1601_to_1970) * 100u);
 }
 
 /*

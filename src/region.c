@@ -377,6 +377,7 @@ typedef struct map_job {
     uint64_t offset;
     size_t len;
     int no_mmap;     /* in: use the read backend; out: switched to it */
+    int filled;      /* out: base is a heap buffer filled by pread */
     int advice;
     int populate;
     int guard;       /* install the fault handler before the first copy */
@@ -436,10 +437,15 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
             }
             return 0;
         }
-        if (!cannot_map(err))
+        /* EOVERFLOW: the window reaches past what the kernel maps of a
+         * file (offset + length over its largest file size, the last page
+         * of a file near 2^63 bytes): this window alone is read. */
+        if (err != -EOVERFLOW && !cannot_map(err))
             return err;
-        job->no_mmap = 1;
+        if (err != -EOVERFLOW)
+            job->no_mmap = 1;
     }
+    job->filled = 1;
     return fill_window(job->fd, job->offset, job->len, &job->base,
                        &job->found);
 }
@@ -722,7 +728,9 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     job.need = smmap__file_size(f);
     place(m, e, job.need, off, end, 1, &min_a, &min_b);
     place(m, e, job.need, off, end, 0, &a, &b);
-    if (min_b - min_a > (uint64_t)SIZE_MAX) {
+    if (min_b - min_a > (uint64_t)(SIZE_MAX >> 1)) {
+        /* More than half the address space can never be mapped: refused
+         * before anything is evicted for it. */
         smmap__mutex_unlock(&m->lock);
         return -ENOMEM;
     }
@@ -791,8 +799,8 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     r->offset = a;
     r->size = (size_t)len;
     r->entry = e;
-    r->heap = (uint8_t)(job.no_mmap != 0);
-    if (job.no_mmap)
+    r->heap = (uint8_t)(job.filled != 0);
+    if (job.filled)
         m->stats.read_windows++;
     else
         m->stats.maps++;
