@@ -33,11 +33,11 @@
  *                  Freeing a manager while files are still open only marks it;
  *                  the last smmap_file_close() completes the free, so a
  *                  garbage-collected language may finalize in any order.
- *   smmap_file     a handle on one open file, from smmap_file_open() or
- *                  smmap_file_open_fd(); close with smmap_file_close().
- *                  Opening the same file twice (same device and inode, any
- *                  spelling of its path) gives handles that share one set of
- *                  regions.
+ *   smmap_file     a handle on one version of a file, from smmap_file_open()
+ *                  or smmap_file_open_fd(); close with smmap_file_close().
+ *                  Opening the same version twice (same identity, see
+ *                  VERSIONS OF A FILE; any spelling of its path) gives
+ *                  handles that share one set of regions.
  *   smmap_cursor   caller-allocated (on the stack, in your struct). It holds
  *                  at most one region at a time; while it holds it, that
  *                  region is never unmapped. Release every cursor before
@@ -60,9 +60,11 @@
  *   -EMFILE  max_regions reached with every region held by a cursor
  *   -EBUSY   smmap_manager_release_path() while a cursor holds a region of
  *            a matching file
- *   -ESTALE  the file changed on disk since it was opened (replaced, shrunk,
- *            modified, removed, or truncated under a read): no new window
- *   -EIO     smmap_read hit a page that a truncation removed (SIGBUS)
+ *   -ESTALE  the file changed on disk since it was opened (replaced,
+ *            removed, or truncated below the handle's size): no new window
+ *            (see VERSIONS OF A FILE)
+ *   -EIO     smmap_read hit a page that a truncation removed (SIGBUS), or
+ *            asked for bytes past the end a truncation was seen to leave
  *
  * THREADS
  *
@@ -70,6 +72,56 @@
  * functions are thread-safe. A cursor is used by one thread at a time. No
  * lock is held across mmap, munmap, open or read, so one thread mapping a
  * window never stalls another thread's hits.
+ *
+ * VERSIONS OF A FILE
+ *
+ * A handle sees one version of a file, fixed when it is opened. A version
+ * is the file's identity: its device, its inode number and its generation,
+ * which tells it from a later file that reuses the inode number (ext4 hands
+ * a freed inode to the next file created beside it):
+ *
+ *   Linux          the birth time (statx) and the inode generation number
+ *                  (FS_IOC_GETVERSION: ext4, XFS, btrfs); tmpfs gives only
+ *                  the birth time, which is taken from a clock of a few
+ *                  milliseconds, but it does not reuse inode numbers
+ *   macOS, BSDs    the birth time (st_birthtime)
+ *   Windows        the creation time (the NTFS file index already carries
+ *                  a reuse sequence number)
+ *
+ * Where a file system gives none of these (some network file systems, old
+ * kernels), the generation is 0, and a replacement that reuses the inode
+ * number can be told only when it is smaller than the handle.
+ *
+ * The modification time is not part of the identity: git bumps a pack's
+ * mtime to keep it ("freshening") without changing a byte, and a touch
+ * changes nothing for anyone. SMMAP_CHECK_MTIME makes it part of it.
+ *
+ * What a handle accepts depends on its version and its own size only:
+ *
+ *   - A new window of a handle needs the file to be that version (checked
+ *     on every reopen of the path, the descriptor being a cache) and at
+ *     least as large as the handle (smmap_file_size). Otherwise -ESTALE;
+ *     no read ever returns bytes of another file with a non-negative
+ *     result. A path that names another file while the handle's descriptor
+ *     is closed gives -ESTALE, and is tried again at the next miss.
+ *   - A later open never changes what an earlier handle accepts: a file
+ *     of another identity at the same path is another entry, and a later
+ *     open of a grown file raises nothing an earlier handle needs.
+ *   - A rewrite in place (same inode) is the same version: windows are
+ *     shared memory, and the new bytes show through all of them at once,
+ *     as they do for git.
+ *   - Truncation. A mapped page past a new end raises SIGBUS (see
+ *     CAVEATS), and the rest of the page that holds a new end that is not
+ *     page-aligned reads as zeros through every mapping: until the library
+ *     sees the truncation, smmap_read may return those zeros as file bytes
+ *     with a positive count. It sees it by any check it makes: a fault in
+ *     smmap_read, a pread that ends early, a new window, a reopen, a
+ *     refresh, or an open of the same version that finds it smaller. From
+ *     then on, for every handle of the version: smmap_read of any byte past
+ *     the end seen gives -EIO (whatever a window still shows), a window
+ *     asked for past it gives -ESTALE, and handles larger than it get no
+ *     new windows (-ESTALE); bytes before it are still served. Later opens
+ *     of the file make a new entry.
  *
  * CAVEATS (read these)
  *
@@ -82,12 +134,12 @@
  *     guarded: dereferencing them after a truncation kills the process like
  *     any mmap. Use smmap_read, or SMMAP_NO_MMAP, for files that others may
  *     truncate. (Windows refuses to truncate a file while it is mapped.)
- *   - Changes on disk: each new window checks that the file is still the one
- *     opened (device, inode, a size at least the handle's, and the
- *     modification time where the platform gives nanoseconds); otherwise it
- *     gives -ESTALE, so no window ever mixes bytes of two versions of a file.
- *     Windows already mapped are shared memory: a rewrite in place shows
- *     through them. smmap_file_refresh() accepts a file that grew.
+ *     The guard is a SIGBUS/SIGSEGV handler that passes every fault that
+ *     is not its own to the handler installed before it; a handler the
+ *     application installs later is put behind it again at the next new
+ *     window, or at once by smmap_guard_install().
+ *   - Changes on disk: see VERSIONS OF A FILE. smmap_file_refresh() accepts
+ *     a file that grew.
  *   - Pointer lifetime: c->data and the pointers smmap_cursor_at() returns
  *     are valid until the cursor moves (smmap_cursor_use, smmap_cursor_at
  *     outside the window, smmap_read) or is released. Keep a second cursor
@@ -97,14 +149,20 @@
  *   - 32-bit: address space, not the file, is the limit. Use sliding mode;
  *     static mode returns -ENOMEM for a file larger than the address space.
  *     File offsets are 64-bit everywhere.
- *   - fork(): mappings are inherited, the manager's lock state may not be.
- *     Do not use a manager in a child that another thread of the parent was
- *     using at the time of the fork.
+ *   - fork(): a child may use the managers it inherits, even when other
+ *     threads of the parent were inside them at the fork: every manager's
+ *     lock is taken around fork() (pthread_atfork), so none is left held.
+ *     What those threads held stays held in the child, where they do not
+ *     run: their cursors' regions stay pinned, and a window they were
+ *     mapping stays counted in the budgets. Descriptors and mappings are
+ *     shared with the parent as fork shares them.
  *   - Descriptors: a path-opened file's descriptor may be closed to stay
  *     within max_open_files and reopened on demand; the reopened file must be
- *     the same (device, inode) and at least as large, or windows give
+ *     the same version and at least as large as the handle, or windows give
  *     -ESTALE. A file opened with smmap_file_open_fd() keeps its duplicate
- *     descriptor open until closed.
+ *     descriptor open until closed. So a file deleted or replaced while its
+ *     descriptor was closed can serve no new window: raise max_open_files
+ *     (git's packs: one per pack) to keep such files readable.
  */
 #ifndef SMMAP_H
 #define SMMAP_H
@@ -212,7 +270,8 @@ enum smmap_advice {
  *
  * smmap_manager_new() returns -EINVAL for: a zero max_mapped, max_regions or
  * max_open_files; max_mapped < window_size in sliding mode; unknown flags or
- * advice; a window_size that does not fit the address space.
+ * advice; a window_size above half the address space less the granularity
+ * (2^63 - 4096 on 64-bit Linux, 2^31 - 4096 on 32-bit).
  */
 typedef struct smmap_options {
     uint64_t window_size;
@@ -329,7 +388,8 @@ SMMAP_API void smmap_manager_stats(smmap_manager *m, smmap_stats *out);
 
 /*
  * Open a file for reading through the manager. The size is taken now and
- * never changes for this handle.
+ * changes for this handle only through smmap_file_refresh(); the version
+ * (see VERSIONS OF A FILE) is fixed now.
  *
  * @return 0; -EINVAL (NULL argument, not a regular file), -EISDIR, or the
  *         error of open/fstat (-ENOENT, -EACCES, -EMFILE, ...)
@@ -358,11 +418,17 @@ SMMAP_API uint64_t smmap_file_size(const smmap_file *f);
 
 /*
  * Take the size of a file that grew (a log, a pack being appended) without
- * disturbing live cursors: the handle's size becomes the file's size now.
+ * disturbing live cursors: the handle's size becomes the file's size now,
+ * if that is larger (sizes never shrink). The file is looked up by its path
+ * when the handle has one, else through its descriptor. Safe from several
+ * threads at once: a refresh that stats the file before another thread's
+ * refresh stores a larger size is no truncation.
  *
- * @return 0; -EINVAL for NULL; -ESTALE when the file shrank, was replaced
- *         (another device or inode at the path) or was marked changed by a
- *         fault; or the error of open/fstat
+ * @return 0; -EINVAL for NULL; -ESTALE when the file is smaller than the
+ *         handle was when the call began (the truncation is then seen, see
+ *         VERSIONS OF A FILE), when the path names another version or none,
+ *         or when the file was seen truncated and then grew back (written
+ *         again); or the error of open/fstat
  */
 SMMAP_API int smmap_file_refresh(smmap_file *f);
 
@@ -464,10 +530,12 @@ static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
  * The copy is guarded: if another process truncated the file and a page of
  * the window is gone, the SIGBUS it raises is caught (only when it hits this
  * copy; every other SIGBUS or SIGSEGV goes to the handler installed before),
- * smmap_read returns -EIO, and the file is marked changed: windows not yet
- * mapped then give -ESTALE. The handler is installed once, on the first
- * guarded copy, unless the manager has SMMAP_NO_SIGNAL_HANDLER. Pointers
- * from c->data and smmap_cursor_at are not guarded.
+ * smmap_read returns -EIO, and the truncation is seen (see VERSIONS OF A
+ * FILE): the file's size is asked, and bytes past it are refused. The
+ * handler is installed with the first window, and put back in front of
+ * handlers installed after it with each new window (smmap_guard_install),
+ * unless the manager has SMMAP_NO_SIGNAL_HANDLER. Pointers from c->data
+ * and smmap_cursor_at are not guarded.
  *
  * Under pressure, mapping a window that is evicted before it serves more
  * than a few reads costs far more than a pread. The manager keeps a moving
