@@ -10,8 +10,9 @@
 /* A page of the window vanished under the copy: the file was truncated.
  * The fault does not say to what size: ask the file (its descriptor, or
  * its path if that still names the same version), and take 0 when it
- * cannot tell, so that no later read returns bytes past the end. */
-static int64_t fault(smmap_cursor *c)
+ * cannot tell, so that no later read returns bytes past the end. Out of
+ * line: inlined, it would make the hit path save registers. */
+static SMMAP__NOINLINE int64_t fault(smmap_cursor *c)
 {
     smmap_manager *m = c->file->manager;
     smmap_entry *e = c->file->entry;
