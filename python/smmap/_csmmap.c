@@ -7,6 +7,13 @@
  *              smmap's client_count() and forced removal).
  *   File       a lazily opened smmap_file for one path or descriptor; the
  *              manager's `_fdict` values (smmap's MapRegionList role).
+ *              A path-opened File that gives -ESTALE (its path names
+ *              another file now) is marked stale and dropped from the
+ *              manager's cache (file_error), so that the next make_cursor()
+ *              of the path opens the file there now. Cursors, maps and
+ *              buffers hold strong references to their File, so a dropped
+ *              one lives (and its smmap_file stays open) until the last of
+ *              them goes: nothing is closed under them.
  *   WindowCursor  smmap.mman.WindowCursor: one smmap_cursor plus smmap's
  *              view (offset and size the caller asked for).
  *   RegionMap  what map() and buffer() export: it holds its own pinned copy
@@ -56,6 +63,9 @@ typedef struct {
     PyObject *ident;      /* free slot for the Python side (fd identity) */
     uint64_t size;
     Py_ssize_t users;     /* cursors and exporters using this handle */
+    int stale;            /* a path-opened handle gave -ESTALE: its path now
+                           * names another file (or this one shrank); the
+                           * manager's cache no longer hands it out */
 } FileObject;
 
 typedef struct {
@@ -108,6 +118,37 @@ static PyObject *set_error(int err, PyObject *filename)
         Py_DECREF(args);
     }
     return NULL;
+}
+
+/*
+ * An error of the library on file's behalf. -ESTALE from a path-opened
+ * handle means the path names another file now (replaced, removed) or the
+ * file shrank below the handle: that handle can map no new window of the
+ * path again. Mark it stale and ask the Python manager that owns the cache
+ * (a cursor's manager; NULL when there is none at hand) to forget it, so
+ * that the next make_cursor() of the path opens the file there now;
+ * make_cursor() also skips a stale File it still finds. The handle itself
+ * is untouched: its users keep it (and read what its windows hold, or get
+ * -ESTALE) until the last one goes. A handle opened from a descriptor
+ * keeps its own duplicate, so it is never replaced under its number and is
+ * left as it is. Raises the OSError for err; returns NULL.
+ */
+static PyObject *file_error(FileObject *file, PyObject *manager, int err)
+{
+    if (err == -ESTALE && file != NULL && file->path_or_fd != NULL &&
+        !PyLong_Check(file->path_or_fd)) {
+        file->stale = 1;
+        if (manager != NULL && manager != Py_None) {
+            /* the cache is the Python manager's business: a failure to
+             * forget (an odd manager object) leaves the lazy check */
+            PyObject *res = PyObject_CallMethod(manager, "_forget_stale_file",
+                                                "O", (PyObject *)file);
+            if (res == NULL)
+                PyErr_Clear();
+            Py_XDECREF(res);
+        }
+    }
+    return set_error(err, NULL);
 }
 
 static int check_idle(WindowCursorObject *w)
@@ -511,8 +552,8 @@ static PyObject *file_users(FileObject *self, PyObject *unused)
     return PyLong_FromSsize_t(self->users);
 }
 
-static PyObject *regionmap_from_range(FileObject *file, uint64_t ofs,
-                                      uint64_t size);
+static PyObject *regionmap_from_range(FileObject *file, PyObject *manager,
+                                      uint64_t ofs, uint64_t size);
 
 /* A RegionMap pinning the file bytes [ofs, ofs + size) (clipped to EOF). */
 static PyObject *file_map_range(FileObject *self, PyObject *args)
@@ -522,7 +563,7 @@ static PyObject *file_map_range(FileObject *self, PyObject *args)
         return NULL;
     if (file_open(self) < 0)
         return NULL;
-    return regionmap_from_range(self, ofs, size);
+    return regionmap_from_range(self, NULL, ofs, size);
 }
 
 /* smmap's client_count() of the region at address addr: 1 for the manager
@@ -554,6 +595,8 @@ static PyMethodDef file_methods[] = {
 
 static PyMemberDef file_members[] = {
     {"ident", T_OBJECT, offsetof(FileObject, ident), 0, "free for the caller"},
+    {"stale", T_INT, offsetof(FileObject, stale), READONLY,
+     "1 once the path-opened handle gave ESTALE (the path names another file)"},
     {"manager", T_OBJECT, offsetof(FileObject, mgr), READONLY, NULL},
     {NULL, 0, 0, 0, NULL}};
 
@@ -588,8 +631,8 @@ static RegionMapObject *regionmap_alloc(FileObject *file)
     return r;
 }
 
-static PyObject *regionmap_from_range(FileObject *file, uint64_t ofs,
-                                      uint64_t size)
+static PyObject *regionmap_from_range(FileObject *file, PyObject *manager,
+                                      uint64_t ofs, uint64_t size)
 {
     RegionMapObject *r;
     uint64_t n;
@@ -612,8 +655,10 @@ static PyObject *regionmap_from_range(FileObject *file, uint64_t ofs,
     err = smmap_cursor_use(&r->c, ofs, (size_t)n);
     Py_END_ALLOW_THREADS
     if (err != 0) {
+        /* r holds a reference to file: drop it only after file_error */
+        file_error(file, manager, err);
         Py_DECREF(r);
-        return set_error(err, NULL);
+        return NULL;
     }
     r->view_ofs = (size_t)(ofs - r->c.begin);
     r->view_len = (size_t)n;
@@ -908,7 +953,7 @@ static int cursor_move(WindowCursorObject *w, uint64_t off, uint64_t need,
     Py_END_ALLOW_THREADS
     w->busy = 0;
     if (err != 0) {
-        set_error(err, NULL);
+        file_error(w->file, w->manager, err);
         return -1;
     }
     return 0;
@@ -1183,8 +1228,8 @@ static PyObject *cursor_map(WindowCursorObject *self, PyObject *unused)
             rest <= (uint64_t)PY_SSIZE_T_MAX) {
             /* maps without the GIL: keep other threads off this cursor */
             self->busy = 1;
-            r = (RegionMapObject *)regionmap_from_range(self->file, self->c.begin,
-                                                         rest);
+            r = (RegionMapObject *)regionmap_from_range(self->file, self->manager,
+                                                         self->c.begin, rest);
             self->busy = 0;
             if (r == NULL) {
                 if (!PyErr_ExceptionMatches(PyExc_MemoryError) &&
@@ -1640,7 +1685,7 @@ static PyObject *buffer_range(BufferObject *self, Py_ssize_t a, Py_ssize_t b)
     w->busy = 0;
     if (got < 0) {
         Py_DECREF(out);
-        return set_error((int)got, NULL);
+        return file_error(w->file, w->manager, (int)got);
     }
     /* the cursor now holds the last window read: describe it as smmap would */
     if (w->c.data != NULL) {

@@ -168,7 +168,13 @@ class StaticWindowMapManager:
         that now refers to another file gets a new entry.
 
         **Note:** the same file reached through several paths or descriptors
-        shares its mapped regions."""
+        shares its mapped regions.
+
+        **Note:** a path is opened once and then cached. Once a new window
+        of it raised OSError(ESTALE) (the file was replaced by another one
+        under the same name, or shrank), the cache forgets it: cursors made
+        before keep the old file (its mapped windows, or ESTALE), never the
+        new one's bytes, and cursors made after read the file at the path."""
         fdict = self._fdict
         f = fdict.get(path_or_fd)
         ident = None
@@ -176,6 +182,9 @@ class StaticWindowMapManager:
             ident = _fd_identity(path_or_fd)
             if f is not None and ident is not None and f.ident != ident:
                 f = None
+        elif f is not None and f.stale:
+            # its path names another file now: open the one there
+            f = None
         if f is None:
             f = _csmmap.File(self._m, path_or_fd)
             f.ident = ident
@@ -183,6 +192,13 @@ class StaticWindowMapManager:
                 self._prune_files()
             fdict[path_or_fd] = f
         return self.WindowCursorCls(self, f)
+
+    def _forget_stale_file(self, f):
+        """Called by the extension when the path-opened File f gave ESTALE:
+        stop handing it out; its cursors keep it alive until they go."""
+        key = f.path_or_fd()
+        if self._fdict.get(key) is f:
+            del self._fdict[key]
 
     def collect(self):
         """Collect all available free-to-collect mapped regions

@@ -727,3 +727,184 @@ def test_absurd_sizes_raise_instead_of_hanging(datafile):
         "buffer(offset=2**64-1) ValueError Failed to allocate the buffer - probably the given "
         "offset is out of bounds",
     ]
+
+
+# ------------------------------ a file replaced under its name (rename-replace)
+#
+# The manager caches one handle per path. A handle sees the file it opened
+# (issue 12): once its path names another file, its new windows raise
+# OSError(ESTALE), never the new file's bytes. The first ESTALE makes the
+# manager forget that handle, so that a cursor made afterwards reads the
+# file at the path now, while the cursors made before keep the old one.
+
+import errno
+import gc
+
+from smmap import _csmmap
+
+KiB = 1024
+MiB = 1024 * KiB
+WIN = 64 * KiB
+
+
+def replace_setup(tmp_path):
+    """A 1 MiB file, and a manager of 64 KiB windows, a 128 KiB budget and
+    ONE descriptor (the library's max_open_files; smmap's API has no such
+    knob, so the test gives the manager a library manager of its own): a
+    file's descriptor is closed when another file is opened, and a later
+    window of it reopens the path, where the library checks the identity."""
+    path, old = write_file(tmp_path, MiB, seed=121, name="pack")
+    other, odata = write_file(tmp_path, MiB, seed=122, name="other")
+    new = random.Random(123).randbytes(MiB)
+    assert old != new
+    man = SlidingWindowMapManager(window_size=WIN, max_memory_size=2 * WIN)
+    man._m = _csmmap.Manager(WIN, 2 * WIN, 0, 1)
+    return man, path, old, new, other, odata
+
+
+def replace_file(path, data):
+    """Rename a new file over path (git writes packs and indexes this way)."""
+    st = os.stat(path)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as fp:
+        fp.write(data)
+    os.replace(tmp, path)
+    assert os.stat(path).st_ino != st.st_ino
+
+
+def close_descriptor(man, other, odata):
+    """Open another file through the manager: with one descriptor allowed,
+    the first file's is closed. Then unmap every unused window."""
+    before = man.stats()["fd_closes"]
+    c = man.make_cursor(other)
+    assert bytes(c.use_region(0, 16).buffer()) == odata[:16]
+    c.unuse_region()
+    st = man.stats()
+    assert st["open_fds"] == 1 and st["fd_closes"] == before + 1
+    man.collect()
+
+
+def raises_estale(fn):
+    with pytest.raises(OSError) as ei:
+        fn()
+    assert ei.value.errno == errno.ESTALE, ei.value
+    return ei.value
+
+
+def test_replaced_file_new_cursor_reads_the_new_file(tmp_path):
+    man, path, old, new, other, odata = replace_setup(tmp_path)
+    c = man.make_cursor(path)
+    assert bytes(c.use_region(0, 4096).buffer()) == old[:4096]
+    hold = copy.copy(c)                      # keeps the window [0, 64K) mapped
+    view = hold.buffer()
+    c.unuse_region()
+    close_descriptor(man, other, odata)
+    oldf = man._fdict[path]
+    files = man.stats()["files"]             # pack and other
+    assert files == 2
+
+    replace_file(path, new)
+
+    # the old cursor: a new window is ESTALE, never the new bytes ...
+    raises_estale(lambda: c.use_region(512 * KiB, 4096))
+    assert oldf.stale == 1
+    assert path not in man._fdict            # ... and the cache forgot it
+    # ... while the window still mapped keeps the old bytes
+    assert bytes(hold.buffer()) == old[:4096]
+    assert bytes(view) == old[:4096]
+    assert bytes(c.use_region(100, 200).buffer()) == old[100:300]
+    raises_estale(lambda: c.use_region(3 * WIN + 5, 10))
+    buf = SlidingWindowMapBuffer(copy.copy(hold))
+    assert buf[:10] == old[:10]
+    raises_estale(lambda: buf[WIN - 5:WIN + 5])    # a read across windows
+    raises_estale(lambda: buf[700 * KiB])
+    buf.end_access()
+
+    # a new cursor of the path opens the file there now: new bytes, also
+    # where the old file's window is still mapped
+    n = man.make_cursor(path)
+    assert n._rlist is not oldf and n._rlist.stale == 0
+    assert man._fdict[path] is n._rlist
+    assert bytes(n.use_region(512 * KiB, 4096).buffer()) == new[512 * KiB:512 * KiB + 4096]
+    assert man.stats()["files"] == 3         # opened at first use
+    assert bytes(n.use_region(0, 4096).buffer()) == new[:4096]
+    assert bytes(n.use_region(MiB - 10, 10).buffer()) == new[-10:]
+    nbuf = SlidingWindowMapBuffer(man.make_cursor(path), WIN - 5)
+    assert nbuf[:10] == new[WIN - 5:WIN + 5]
+    nbuf.end_access()
+    assert man.make_cursor(path)._rlist is n._rlist       # cached again
+    # old and new side by side, each its own bytes
+    assert bytes(hold.buffer()) == old[:4096]
+    assert bytes(view) == old[:4096]
+
+    # the old handle lives while anything uses it: the view outlives every
+    # cursor of it, and still reads the old bytes
+    del c, hold, buf, oldf
+    gc.collect()
+    assert bytes(view) == old[:4096]
+    assert man.stats()["files"] == 3
+    del view
+    gc.collect()
+    assert man.stats()["files"] == 2         # the old handle is closed
+    assert bytes(n.use_region(WIN, 8).buffer()) == new[WIN:WIN + 8]
+
+
+def test_replaced_file_first_use_of_a_cached_handle(tmp_path):
+    # the file is replaced while no cursor uses it: make_cursor still hands
+    # out the cached handle, whose first new window gives ESTALE once; the
+    # next make_cursor opens the new file
+    man, path, old, new, other, odata = replace_setup(tmp_path)
+    c = man.make_cursor(path)
+    assert bytes(c.use_region(WIN + 3, 100).buffer()) == old[WIN + 3:WIN + 103]
+    del c
+    close_descriptor(man, other, odata)
+    assert man.stats()["regions"] == 0
+    replace_file(path, new)
+
+    c = man.make_cursor(path)
+    oldf = c._rlist
+    raises_estale(lambda: c.use_region(5 * WIN, 4096))
+    assert oldf.stale == 1 and path not in man._fdict
+    raises_estale(lambda: c.use_region(0, 4096))   # never the new bytes
+    del c
+    gc.collect()
+    c = man.make_cursor(path)
+    assert c._rlist is not oldf
+    assert bytes(c.use_region(5 * WIN, 4096).buffer()) == new[5 * WIN:5 * WIN + 4096]
+    assert bytes(c.use_region(WIN + 3, 100).buffer()) == new[WIN + 3:WIN + 103]
+    del oldf
+    gc.collect()
+    assert man.stats()["files"] == 2
+
+
+def test_replaced_file_slice_of_a_new_buffer(tmp_path):
+    # the ESTALE of a read across windows (not a use_region) also makes the
+    # cache forget the handle; a handle opened from a descriptor is kept
+    man, path, old, new, other, odata = replace_setup(tmp_path)
+    hold = man.make_cursor(path).use_region(0, WIN)   # [0, 64K) stays mapped
+    close_descriptor(man, other, odata)
+    replace_file(path, new)
+    # the cached handle: a buffer begins on the window still mapped
+    buf = SlidingWindowMapBuffer(man.make_cursor(path))
+    assert buf[:20] == old[:20]
+    assert path in man._fdict
+    raises_estale(lambda: buf[2 * WIN - 1:2 * WIN + 1])
+    assert path not in man._fdict and hold._rlist.stale == 1
+    assert buf[WIN - 20:WIN] == old[WIN - 20:WIN]
+    buf.end_access()
+    buf = SlidingWindowMapBuffer(man.make_cursor(path))
+    assert buf[2 * WIN - 1:2 * WIN + 1] == new[2 * WIN - 1:2 * WIN + 1]
+    assert buf[:20] == new[:20]
+    buf.end_access()
+    # a descriptor: the library keeps its own duplicate, so the handle reads
+    # the file the descriptor was opened on, even after a rename-replace
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        c = man.make_cursor(fd)
+        assert bytes(c.use_region(0, 8).buffer()) == new[:8]
+        replace_file(path, old)
+        assert bytes(c.use_region(3 * WIN, 8).buffer()) == new[3 * WIN:3 * WIN + 8]
+        assert man._fdict[fd] is c._rlist and c._rlist.stale == 0
+        c.unuse_region()
+    finally:
+        os.close(fd)
