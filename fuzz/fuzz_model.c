@@ -8,11 +8,14 @@
  *   kind, a, b, file, offset mode, 4 offset bytes, length mode, 2 length
  *   bytes. Offsets and lengths are decoded relative to the file and window
  *   (page edges, EOF, region-sized lengths, UINT64_MAX, SIZE_MAX), so that
- *   short inputs reach the interesting cases.
+ *   short inputs reach the interesting cases. Byte 6 of the options also
+ *   asks for version files (issue 12: bits 1-2 how many, bit 3
+ *   SMMAP_CHECK_MTIME), which the version operations (touch, append,
+ *   rewrite, truncate, replace, refresh, refresh race) change on disk.
  *
  * Build and run: fuzz/run.sh (CMake project in this folder).
  */
-#include "model.h"
+#include "model_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +76,12 @@ static void decode_config(const uint8_t *p, model_config *cfg)
     cfg->nfiles = 1 + p[7] % pool.count;
     for (i = 0; i < cfg->nfiles; i++)
         cfg->files[i] = (uint8_t)((i + p[7] / 8) % pool.count);
+    cfg->nversions = (p[6] >> 1) % (MODEL_MAX_VFILES + 1);
+    cfg->version_seed = le(p + 4, 4);
+#ifdef SMMAP_CHECK_MTIME
+    if (cfg->nversions > 0 && (p[6] & 8))
+        cfg->opt.flags |= SMMAP_CHECK_MTIME;
+#endif
 }
 
 static uint64_t decode_offset(uint8_t mode, uint64_t v, uint64_t fsize,
@@ -138,16 +147,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         model_op op;
         uint64_t window = cfg.opt.window_size ? cfg.opt.window_size
                                                : 4 * pool.page;
-        int file = cfg.files[p[3] % cfg.nfiles];
+        const mcursor *c = &r->cursors[p[1] % MODEL_CURSOR_SLOTS];
+        uint64_t fsize;
         memset(&op, 0, sizeof(op));
         op.kind = (uint8_t)(p[0] % OP_KIND_COUNT);
         op.a = p[1];
         op.b = p[2];
-        op.file = (uint8_t)(p[3] % cfg.nfiles);
-        /* Offsets are decoded against the file of the cursor's pool entry
-         * when it names one, otherwise against the op's file. */
-        op.off = decode_offset(p[4], le(p + 5, 4), pool.files[file].size,
-                               pool.page);
+        op.file = p[3];
+        /* Offsets are decoded against the size the cursor's handle knows
+         * when it has one, otherwise against the op's file as it is now. */
+        fsize = c->handle >= 0 ? r->handles[c->handle].size
+                               : model__fid_size(r, model__op_fid(r, op.file));
+        op.off = decode_offset(p[4], le(p + 5, 4), fsize, pool.page);
         op.len = decode_length(p[9], le(p + 10, 2), window);
         if (op.kind == OP_USE_RANGE)
             op.need = decode_length((uint8_t)(p[2] >> 3), le(p + 10, 2) >> 3,

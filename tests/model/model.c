@@ -398,6 +398,7 @@ static int model_acquire(model_run *r, mcursor *c, uint64_t off,
         x = &r->regions[c->region];
         if (x->off <= off && off + need <= x->off + x->size) {
             r->st.reuses++;
+            c->cut = fsize;
             return 0;
         }
     }
@@ -407,6 +408,7 @@ static int model_acquire(model_run *r, mcursor *c, uint64_t off,
         if (c->region >= 0)
             unpin(r, c->region);
         c->region = found;
+        c->cut = fsize;
         r->st.reuses++;
         return 0;
     }
@@ -478,6 +480,7 @@ static int model_acquire(model_run *r, mcursor *c, uint64_t off,
     r->st.maps++;
     set_peaks(r);
     c->region = i;
+    c->cut = fsize;
     return 0;
 }
 
@@ -506,14 +509,15 @@ static void model_release(model_run *r, mcursor *c)
 }
 
 /* The visible window of a model cursor: the region cut at its handle's
- * size. */
+ * size when it moved there (the cursor is the caller's memory: a refresh
+ * of the handle does not reach it). */
 static void model_window(const model_run *r, const mcursor *c,
                          uint64_t *begin, uint64_t *size)
 {
     const mregion *x = &r->regions[c->region];
-    uint64_t end = x->off + x->size, fsize = r->handles[c->handle].size;
-    if (end > fsize)
-        end = fsize;
+    uint64_t end = x->off + x->size;
+    if (end > c->cut)
+        end = c->cut;
     *begin = x->off;
     *size = end - x->off;
 }
@@ -1084,6 +1088,8 @@ static int resync(model_run *r, int is_read, const char *what)
             FAIL(r, "%s: cursor %d holds a region that is in no tree", what,
                  k);
         c->region = i;
+        if (k == s->cursor)
+            c->cut = r->handles[c->handle].size;
     }
     r->st = got;
     model_figures.resyncs++;
@@ -1250,15 +1256,16 @@ static int model_open(model_run *r, int slot, int fid, int from_fd,
     }
     if (shared >= 0) {
         const mentry *x = &r->entries[shared];
-        if (x->fid != fid)
-            FAIL(r, "open of %s joined the entry of %s", path,
-                 entry_label(r, shared, label, sizeof(label)));
-        if (x->lineage != lineage)
+        if (x->fid != fid || x->lineage != lineage)
             FAIL(r, "open of %s (lineage %d, inode %llu) joined the entry "
-                 "of lineage %d (inode %llu), a file the path no longer "
-                 "names: its handles would read the new file's bytes", path,
-                 lineage, (unsigned long long)l->ino, x->lineage,
-                 (unsigned long long)r->lineages[x->lineage].ino);
+                 "of %s (inode %llu), a file no longer at that path (its "
+                 "inode number reused): the handles of one would read the "
+                 "other's bytes", path, lineage,
+                 l != NULL ? (unsigned long long)l->ino : 0ull,
+                 entry_label(r, shared, label, sizeof(label)),
+                 x->lineage >= 0
+                     ? (unsigned long long)r->lineages[x->lineage].ino
+                     : 0ull);
         if (l != NULL && r->check_mtime && x->mtime_ns != l->mtime_ns)
             FAIL(r, "SMMAP_CHECK_MTIME: open of %s (mtime %lld) joined the "
                  "entry opened at mtime %lld", path, (long long)l->mtime_ns,
@@ -1418,12 +1425,12 @@ int model__release_path_both(model_run *r, int fid, int kind)
 /*
  * A cursor move to [off, off + need) of handle slot, need being len
  * clamped to the handle's size (0: 1), as smmap_cursor_use takes it and
- * smmap_cursor_use_range takes its need. Bytes past a truncation the library saw are in no window it
- * shows (VERSIONS.md 4): -ESTALE for the move, even onto a region that is
- * still mapped. Once the model saw the library learn of the truncation
- * (the entry's seen_bound) that is the only answer; before, a move past
- * the end on disk now may get it too, as the library may have seen it
- * without the model.
+ * smmap_cursor_use_range takes its need. When those bytes are past the
+ * end on disk now (a truncation), the library may refuse the move with
+ * -ESTALE even onto a region that is still mapped ("the file changed on
+ * disk", smmap.h), as it does once it saw the truncation (VERSIONS.md 4
+ * promises that for smmap_read only, as -EIO; a raw window past the end
+ * is the caller's risk either way).
  */
 static void note_move_risk(model_run *r, int slot, uint64_t off,
                            uint64_t len)
@@ -1436,10 +1443,7 @@ static void note_move_risk(model_run *r, int slot, uint64_t off,
     if (h->lineage < 0 || off >= h->size)
         return;
     need = len == 0 ? 1 : model_min64(len, h->size - off);
-    if (off + need > r->entries[h->entry].seen_bound)
-        r->op_risk = RISK_MUST;
-    else if (off + need > r->lineages[h->lineage].size &&
-             r->op_risk < RISK_MAY)
+    if (off + need > r->lineages[h->lineage].size && r->op_risk < RISK_MAY)
         r->op_risk = RISK_MAY;
 }
 
@@ -1762,6 +1766,7 @@ int model_run_step(model_run *r, const model_op *op)
                 dst->region = src->region;
             }
             dst->handle = src->handle;
+            dst->cut = src->cut;
         }
         break;
     }

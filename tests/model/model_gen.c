@@ -218,6 +218,14 @@ void model_generate(const model_run *r, uint64_t *rng, model_op *op)
         break;
     case OP_CLOSE:
         op->a = (uint8_t)model_rand_below(rng, MODEL_HANDLE_SLOTS);
+        /* Half of the time a handle of a replaced file, if there is one:
+         * they give -ESTALE for most new windows, and new opens of the
+         * path read the new file. */
+        if (model_rand_below(rng, 2))
+            for (i = 0; i < MODEL_HANDLE_SLOTS; i++)
+                if (r->handles[i].live && r->handles[i].lineage >= 0 &&
+                    !r->lineages[r->handles[i].lineage].current)
+                    op->a = (uint8_t)i;
         break;
     case OP_CURSOR_INIT:
         op->a = (uint8_t)model_rand_below(rng, MODEL_CURSOR_SLOTS);

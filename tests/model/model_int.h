@@ -66,6 +66,8 @@ typedef struct mhandle {
 typedef struct mcursor {
     int handle; /* slot, or -1 for a NULL file */
     int region; /* model region index, or -1 */
+    uint64_t cut; /* its handle's size when it moved: the window it shows
+                     ends there (a refresh later does not change it) */
     smmap_cursor c;
 } mcursor;
 
