@@ -85,8 +85,10 @@
  *                  the birth time, which is taken from a clock of a few
  *                  milliseconds, but it does not reuse inode numbers
  *   macOS, BSDs    the birth time (st_birthtime)
- *   Windows        the creation time (the NTFS file index already carries
- *                  a reuse sequence number)
+ *   Windows        none needed: the NTFS file index carries a sequence
+ *                  number that changes when the index is reused (the
+ *                  creation time is not used: NTFS gives a file created
+ *                  under a name just deleted the old file's creation time)
  *
  * Where a file system gives none of these (some network file systems, old
  * kernels), the generation is 0, and a replacement that reuses the inode

@@ -35,7 +35,8 @@ typedef struct smmap_os_stat {
     /* The file's generation (identify only; fstat leaves it 0): what tells
      * a file from a later one that reuses its inode number. Birth time and
      * the inode generation on Linux, birth time on macOS and the BSDs,
-     * creation time on Windows; 0 where the file system gives none. */
+     * 0 on Windows, whose file index changes on reuse; 0 where the file
+     * system gives none. */
     uint64_t gen;
     int kind;         /* enum smmap_os_kind */
 } smmap_os_stat;

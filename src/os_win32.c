@@ -262,10 +262,6 @@ static BOOL stat_by_classes(HANDLE h, BY_HANDLE_FILE_INFORMATION *info)
     info->dwFileAttributes = basic.FileAttributes;
     if (standard.Directory)
         info->dwFileAttributes |= FILE_ATTRIBUTE_DIRECTORY;
-    info->ftCreationTime.dwLowDateTime =
-        (DWORD)((uint64_t)basic.CreationTime.QuadPart & 0xFFFFFFFFu);
-    info->ftCreationTime.dwHighDateTime =
-        (DWORD)((uint64_t)basic.CreationTime.QuadPart >> 32);
     info->ftLastWriteTime.dwLowDateTime =
         (DWORD)((uint64_t)basic.LastWriteTime.QuadPart & 0xFFFFFFFFu);
     info->ftLastWriteTime.dwHighDateTime =
@@ -314,10 +310,13 @@ static int win32_fstat(smmap_os_fd fd, smmap_os_stat *out)
     out->dev = f->volume;
     out->ino = ((uint64_t)info.nFileIndexHigh << 32) | info.nFileIndexLow;
     out->mtime_ns = unix_ns_from_filetime(info.ftLastWriteTime);
-    /* The file index already carries NTFS's reuse sequence number; the
-     * creation time tells the rest (ReFS, FAT's reused entries). */
-    out->gen = ((uint64_t)info.ftCreationTime.dwHighDateTime << 32) |
-               info.ftCreationTime.dwLowDateTime;
+    /* No generation: the NTFS file index already carries a sequence
+     * number that changes when the index is reused (ReFS ids are 128 bits,
+     * folded above). The creation time is no generation here: NTFS's
+     * tunneling gives a file created under a name just deleted the old
+     * file's creation time, any program may set it, and Wine derives it
+     * from times that a touch changes. */
+    out->gen = 0;
     if (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
         out->kind = SMMAP_OS_DIRECTORY;
         out->size = 0;

@@ -428,12 +428,14 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
             if (job->advice != SMMAP_ADVICE_NORMAL)
                 (void)smmap__os.advise(job->base, job->len, job->advice);
             if (job->populate && populate(job->base, job->len, g) != 0) {
-                /* Truncated since the check: what is left is found by
-                 * the next window's check. */
+                /* A page is gone: truncated since the check (-ESTALE, the
+                 * end seen), or an error of the device (-EIO). */
                 (void)smmap__os.unmap(job->base, job->len);
-                if (smmap__os.fstat(job->fd, &st) == 0 && st.size < job->need)
+                if (smmap__os.fstat(job->fd, &st) == 0 && st.size < job->need) {
                     job->found.end = st.size;
-                return -ESTALE;
+                    return -ESTALE;
+                }
+                return -EIO;
             }
             return 0;
         }

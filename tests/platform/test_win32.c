@@ -435,11 +435,14 @@ static void test_platform__read_after_truncation_behind_windows(void)
         CHECK_EQ(c.error, -EIO);
         s = test_stats(m);
         CHECK_EQ(s.faults, 1);
-        /* Bytes before the new end are still there; past the window, the
-         * file refuses new windows. */
+        /* Bytes before the new end are still there; past it, reads are
+         * refused (the fault told the end), and the handle, larger than
+         * the file now, gets no new window. */
         CHECK_EQ(smmap_read(&c, 10, buf, sizeof(buf)), sizeof(buf));
         CHECK(pattern_matches(buf, 10, sizeof(buf)));
-        CHECK_EQ(smmap_read(&c, 290000, buf, sizeof(buf)), -ESTALE);
+        CHECK_EQ(smmap_read(&c, 290000, buf, sizeof(buf)), -EIO);
+        CHECK_EQ(smmap_cursor_use(&c, 500, 10), 0);
+        CHECK_EQ(smmap_cursor_use(&c, 290000, 10), -ESTALE);
     }
     smmap_cursor_release(&c);
     smmap_file_close(f);
