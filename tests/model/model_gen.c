@@ -159,8 +159,18 @@ static void generate_version_op(const model_run *r, uint64_t *rng,
         op->a = (uint8_t)(a >= 0 ? a : 0);
         break;
     case OP_REFRESH_RACE:
-        /* Two handles of one lineage (or one handle twice). */
+        /* Two handles of one lineage that can still grow (or one handle
+         * twice). */
         a = pick_handle(r, rng);
+        for (i = 0; i < MODEL_HANDLE_SLOTS; i++) {
+            const mhandle *h = &r->handles[(a + 1 + i) % MODEL_HANDLE_SLOTS];
+            if (h->live && h->lineage >= 0 &&
+                r->lineages[h->lineage].current &&
+                r->lineages[h->lineage].first_trunc == UINT64_MAX) {
+                a = (a + 1 + i) % MODEL_HANDLE_SLOTS;
+                break;
+            }
+        }
         op->a = op->b = (uint8_t)(a >= 0 ? a : 0);
         if (a >= 0 && r->handles[a].lineage >= 0 && model_rand_below(rng, 3))
             for (i = 0; i < MODEL_HANDLE_SLOTS; i++)

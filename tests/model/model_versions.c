@@ -648,6 +648,7 @@ static int op_refresh_race(model_run *r, const model_op *op)
         model_figures.skipped++;
         return 0;
     }
+    model_figures.ops[OP_REFRESH_RACE]++;
     memset(t, 0, sizeof(t));
     t[0].f = ha->f;
     t[1].f = hb->f;
@@ -701,10 +702,8 @@ int model__version_step(model_run *r, const model_op *op)
         model_figures.ops[op->kind]++;
         return op_refresh(r, slot);
     }
-    if (op->kind == OP_REFRESH_RACE) {
-        model_figures.ops[op->kind]++;
+    if (op->kind == OP_REFRESH_RACE)
         return op_refresh_race(r, op);
-    }
     if (r->nvfiles == 0) {
         model_figures.skipped++;
         return 0;
