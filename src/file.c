@@ -170,10 +170,7 @@ static int open_path(smmap_manager *m, const char *path, smmap_os_fd *fd,
 int smmap__entry_same(const smmap_entry *e, const smmap_os_stat *st)
 {
     if (st->dev != e->dev || st->ino != e->ino || st->gen != e->gen ||
-        st->kind != SMMAP_OS_REGULAR)
-        return -ESTALE;
-    if ((e->manager->opt.flags & SMMAP_CHECK_MTIME) &&
-        st->mtime_ns != e->mtime_ns)
+        st->kind != SMMAP_OS_REGULAR || smmap__entry_mtime_differs(e, st))
         return -ESTALE;
     return 0;
 }
@@ -203,7 +200,7 @@ static int reopen_same(smmap_entry *e, smmap_os_fd *out, smmap_os_stat *st)
 }
 
 int smmap__entry_reopen(smmap_entry *e, uint64_t need, smmap_os_fd *out,
-                        smmap_finding *found)
+                        uint64_t *seen)
 {
     smmap_os_stat st;
     smmap_os_fd fd;
@@ -214,7 +211,7 @@ int smmap__entry_reopen(smmap_entry *e, uint64_t need, smmap_os_fd *out,
     err = reopen_same(e, &fd, &st);
     if (err != 0)
         return err;
-    err = smmap__entry_check_size(e, &st, need, found);
+    err = smmap__entry_check_size(e, &st, need, seen);
     if (err != 0) {
         (void)smmap__os.close(fd);
         return err;
@@ -504,8 +501,7 @@ static int stat_now(smmap_manager *m, smmap_entry *e, int via_path,
         return err;
     }
     err = smmap__os.fstat(fd, st);
-    if (err == 0 && (m->opt.flags & SMMAP_CHECK_MTIME) &&
-        st->mtime_ns != e->mtime_ns)
+    if (err == 0 && smmap__entry_mtime_differs(e, st))
         err = -ESTALE;
     smmap__mutex_lock(&m->lock);
     e->fd_busy--;

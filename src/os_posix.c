@@ -4,7 +4,9 @@
  * This and os_win32.c are the only files that include <sys/mman.h> or
  * <windows.h>. Each entry returns 0 or a negative errno, and retries EINTR
  * itself so that callers never see a spurious interruption from the system
- * (a test may still inject -EINTR through the table).
+ * (a test may still inject -EINTR through the table). Its helpers are
+ * named unix_*: POSIX reserves the posix_ prefix (POSIX.1-2024 defines
+ * posix_close, and musl declares it).
  */
 #ifndef _WIN32
 
@@ -41,7 +43,7 @@ void smmap__guard_install_posix(void);
 
 /* O_NONBLOCK: opening a FIFO must not wait for a writer (the library then
  * refuses it as not a regular file); regular files ignore the flag. */
-static int posix_open_ro(const char *path, smmap_os_fd *out)
+static int unix_open_ro(const char *path, smmap_os_fd *out)
 {
     int fd;
     do
@@ -53,7 +55,7 @@ static int posix_open_ro(const char *path, smmap_os_fd *out)
     return 0;
 }
 
-static int posix_dup_fd(int fd, smmap_os_fd *out)
+static int unix_dup_fd(int fd, smmap_os_fd *out)
 {
     int copy;
     if (fd < 0)
@@ -65,7 +67,7 @@ static int posix_dup_fd(int fd, smmap_os_fd *out)
     return 0;
 }
 
-static int posix_close(smmap_os_fd fd)
+static int unix_close(smmap_os_fd fd)
 {
     /* POSIX leaves the descriptor state after EINTR unspecified; on Linux it
      * is closed, so retrying would close someone else's descriptor. */
@@ -74,7 +76,7 @@ static int posix_close(smmap_os_fd fd)
     return 0;
 }
 
-static int posix_fstat(smmap_os_fd fd, smmap_os_stat *out)
+static int unix_fstat(smmap_os_fd fd, smmap_os_stat *out)
 {
     struct stat st;
     if (fstat((int)fd, &st) != 0)
@@ -122,9 +124,9 @@ static uint64_t mix64(uint64_t x)
  * file system that gives neither (some network ones) gives 0, and a
  * replacement reusing the inode number is then told only by its size.
  */
-static int posix_identify(smmap_os_fd fd, smmap_os_stat *out)
+static int unix_identify(smmap_os_fd fd, smmap_os_stat *out)
 {
-    int err = posix_fstat(fd, out);
+    int err = unix_fstat(fd, out);
     if (err != 0 || out->kind != SMMAP_OS_REGULAR)
         return err;
 #ifdef __linux__
@@ -157,7 +159,7 @@ static int posix_identify(smmap_os_fd fd, smmap_os_stat *out)
     return 0;
 }
 
-static int posix_map(smmap_os_fd fd, uint64_t offset, size_t len, void **out)
+static int unix_map(smmap_os_fd fd, uint64_t offset, size_t len, void **out)
 {
     void *p;
     if ((uint64_t)(off_t)offset != offset || (off_t)offset < 0)
@@ -169,12 +171,12 @@ static int posix_map(smmap_os_fd fd, uint64_t offset, size_t len, void **out)
     return 0;
 }
 
-static int posix_unmap(void *addr, size_t len)
+static int unix_unmap(void *addr, size_t len)
 {
     return munmap(addr, len) == 0 ? 0 : -errno;
 }
 
-static int64_t posix_pread(smmap_os_fd fd, void *buf, size_t len,
+static int64_t unix_pread(smmap_os_fd fd, void *buf, size_t len,
                            uint64_t offset)
 {
     ssize_t n;
@@ -186,13 +188,13 @@ static int64_t posix_pread(smmap_os_fd fd, void *buf, size_t len,
     return n < 0 ? -errno : (int64_t)n;
 }
 
-static uint64_t posix_granularity(void)
+static uint64_t unix_granularity(void)
 {
     long page = sysconf(_SC_PAGESIZE);
     return page > 0 ? (uint64_t)page : 4096;
 }
 
-static uint64_t posix_max_map_count(void)
+static uint64_t unix_max_map_count(void)
 {
     unsigned long long count = 0;
     FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
@@ -204,7 +206,7 @@ static uint64_t posix_max_map_count(void)
     return count;
 }
 
-static uint64_t posix_max_open_files(void)
+static uint64_t unix_max_open_files(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
@@ -212,7 +214,7 @@ static uint64_t posix_max_open_files(void)
     return (uint64_t)rl.rlim_cur;
 }
 
-static int posix_advise(void *addr, size_t len, int advice)
+static int unix_advise(void *addr, size_t len, int advice)
 {
     int native;
     switch (advice) {
@@ -231,17 +233,17 @@ static int posix_advise(void *addr, size_t len, int advice)
     return 0;
 }
 
-#define POSIX_OS_TABLE                                                      \
+#define UNIX_OS_TABLE                                                       \
     {                                                                       \
-        posix_open_ro, posix_dup_fd, posix_close, posix_fstat, posix_map,   \
-            posix_unmap, posix_pread, malloc, free, posix_granularity,      \
-            posix_max_map_count, posix_max_open_files, posix_advise,        \
+        unix_open_ro, unix_dup_fd, unix_close, unix_fstat, unix_map,        \
+            unix_unmap, unix_pread, malloc, free, unix_granularity,         \
+            unix_max_map_count, unix_max_open_files, unix_advise,           \
             smmap__guarded_copy_posix, smmap__guard_install_posix,          \
-            posix_identify,                                                 \
+            unix_identify,                                                  \
     }
 
-const smmap_os smmap__os_default = POSIX_OS_TABLE;
-smmap_os smmap__os = POSIX_OS_TABLE;
+const smmap_os smmap__os_default = UNIX_OS_TABLE;
+smmap_os smmap__os = UNIX_OS_TABLE;
 
 static void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;

@@ -346,9 +346,9 @@ static int cannot_map(int err)
 }
 
 /* The read backend: a heap buffer filled by pread. A file that ends before
- * the window does was truncated since it was opened (*found). */
+ * the window does was truncated since it was opened (*seen). */
 static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base,
-                       smmap_finding *found)
+                       uint64_t *seen)
 {
     unsigned char *buf = smmap__os.malloc(len ? len : 1);
     size_t done = 0;
@@ -360,7 +360,7 @@ static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base,
             smmap__os.free(buf);
             if (n < 0)
                 return (int)n;
-            found->end = smmap__short_read_end(fd, a + done);
+            *seen = smmap__short_read_end(fd, a + done);
             return -ESTALE;
         }
         done += (size_t)n;
@@ -383,7 +383,7 @@ typedef struct map_job {
     int guard;       /* install the fault handler before the first copy */
     void *base;      /* out */
     int retried;     /* out: an OS refusal was relieved and retried */
-    smmap_finding found; /* out: a truncation seen */
+    uint64_t seen;   /* out: a truncation seen (UINT64_MAX: none) */
 } map_job;
 
 /* Fault in every page of a new window now rather than on first access.
@@ -410,12 +410,12 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
     smmap_os_stat st;
     int err;
     if (job->fd == SMMAP_OS_NO_FD) {
-        err = smmap__entry_reopen(e, job->need, &job->fd, &job->found);
+        err = smmap__entry_reopen(e, job->need, &job->fd, &job->seen);
     } else {
         /* An open descriptor is the version; only its size can change. */
         err = smmap__os.fstat(job->fd, &st);
         if (err == 0)
-            err = smmap__entry_check_size(e, &st, job->need, &job->found);
+            err = smmap__entry_check_size(e, &st, job->need, &job->seen);
     }
     if (err != 0)
         return err;
@@ -432,7 +432,7 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
                  * end seen), or an error of the device (-EIO). */
                 (void)smmap__os.unmap(job->base, job->len);
                 if (smmap__os.fstat(job->fd, &st) == 0 && st.size < job->need) {
-                    job->found.end = st.size;
+                    job->seen = st.size;
                     return -ESTALE;
                 }
                 return -EIO;
@@ -449,7 +449,7 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
     }
     job->filled = 1;
     return fill_window(job->fd, job->offset, job->len, &job->base,
-                       &job->found);
+                       &job->seen);
 }
 
 /* Map outside the lock, retrying once after freeing everything unused if
@@ -755,7 +755,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     job.advice = e->advice;
     job.populate = (m->opt.flags & SMMAP_POPULATE) != 0;
     job.guard = !(m->opt.flags & SMMAP_NO_SIGNAL_HANDLER);
-    job.found.end = UINT64_MAX;
+    job.seen = UINT64_MAX;
     reopened = job.fd == SMMAP_OS_NO_FD;
     inserts = e->tree_inserts;
     if (e->slot_bits == NULL && m->opt.window_size != 0)
@@ -777,7 +777,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
 
     smmap__mutex_lock(&m->lock);
     extra_fd = finish_job(m, e, &job, reopened);
-    smmap__entry_apply(m, e, &job.found);
+    smmap__entry_saw_end(m, e, job.seen);
     if (err == 0 && job.retried)
         m->stats.retries++;
     if (err != 0) {
@@ -885,7 +885,7 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
     smmap_entry *e = c->file->entry;
     unsigned char *out = dst;
     smmap_os_fd own = SMMAP_OS_NO_FD;
-    smmap_finding found = SMMAP__FINDING_NONE;
+    uint64_t seen = UINT64_MAX;
     uint64_t need = smmap__file_size(c->file);
     size_t done = 0;
     int err = 0;
@@ -896,14 +896,14 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
          * entry unless another thread did first (then ours is used once and
          * closed). */
         int retried = 0;
-        err = smmap__entry_reopen(e, need, &fd, &found);
+        err = smmap__entry_reopen(e, need, &fd, &seen);
         if (is_os_refusal(err)) {
             smmap__manager_relieve(m);
-            err = smmap__entry_reopen(e, need, &fd, &found);
+            err = smmap__entry_reopen(e, need, &fd, &seen);
             retried = err == 0;
         }
         smmap__mutex_lock(&m->lock);
-        smmap__entry_apply(m, e, &found);
+        smmap__entry_saw_end(m, e, seen);
         if (err == 0) {
             own = adopt_reopened(m, e, fd);
             if (retried)

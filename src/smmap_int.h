@@ -207,18 +207,16 @@ void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e);
 void smmap__entry_close_fd(smmap_manager *m, smmap_entry *e);
 /* Close idle closable descriptors until at most budget stay open. */
 void smmap__fd_trim(smmap_manager *m, uint32_t budget);
-/* What a check outside the lock learned about an entry's version, applied
- * under the lock by smmap__entry_apply. */
-typedef struct smmap_finding {
-    uint64_t end; /* the file was found this small (UINT64_MAX: nothing) */
-} smmap_finding;
-#define SMMAP__FINDING_NONE {UINT64_MAX}
+/* Checks outside the lock report a truncation they find through an
+ * out-parameter `seen`: the size the file was found at when smaller than
+ * needed, left as it was (UINT64_MAX) otherwise; the caller then gives it
+ * to smmap__entry_saw_end under the lock. */
 
 /* Reopen a path-opened entry's file, checking that it is the same version
- * and holds at least need bytes (-ESTALE and *found otherwise). No lock
+ * and holds at least need bytes (-ESTALE, and *seen, otherwise). No lock
  * held. */
 int smmap__entry_reopen(smmap_entry *e, uint64_t need, smmap_os_fd *out,
-                        smmap_finding *found);
+                        uint64_t *seen);
 /* Whether st (from identify) is the version e maps: 0 or -ESTALE. */
 int smmap__entry_same(const smmap_entry *e, const smmap_os_stat *st);
 /* Take e out of the table of entries (later opens make a new one). */
@@ -231,21 +229,22 @@ int smmap__entry_probe_size(smmap_manager *m, smmap_entry *e, uint64_t *size);
 /* version.c: what is learned about an entry's version after it is made. */
 /* Whether st, a stat of e's open descriptor or of its reopened path, still
  * holds need bytes (and, with SMMAP_CHECK_MTIME, the same mtime): 0, or
- * -ESTALE with *found set. No lock needed. */
+ * -ESTALE with *seen set when it is smaller. No lock needed. */
 int smmap__entry_check_size(const smmap_entry *e, const smmap_os_stat *st,
-                            uint64_t need, smmap_finding *found);
+                            uint64_t need, uint64_t *seen);
+/* With SMMAP_CHECK_MTIME, whether st's mtime is not e's (a new version). */
+static inline int smmap__entry_mtime_differs(const smmap_entry *e,
+                                             const smmap_os_stat *st);
 /* With the lock held: e's file was found at size end, less than a handle
  * of it holds: a truncation. Record it (seen_end), take e out of the table
  * so that later opens make a new entry, and mark its regions that reach
- * past end. A larger end than one seen before changes nothing. */
+ * past end. An end no smaller than the largest handle, or than an end
+ * seen before (UINT64_MAX: nothing was found), changes nothing. */
 void smmap__entry_saw_end(smmap_manager *m, smmap_entry *e, uint64_t end);
 /* A pread from fd found the end of the file at `at`: the end to record,
  * the file's size if that is smaller (the pread proves the end is at most
  * `at`; the rest of a truncated page must not stay readable). No lock. */
 uint64_t smmap__short_read_end(smmap_os_fd fd, uint64_t at);
-/* With the lock held: apply what a check found. */
-void smmap__entry_apply(smmap_manager *m, smmap_entry *e,
-                        const smmap_finding *found);
 /* Whether handle f may have new windows of e: 0, or -ESTALE when the
  * version was seen smaller than f. With the lock held. */
 int smmap__entry_may_map(const smmap_entry *e, const smmap_file *f);
@@ -310,6 +309,13 @@ static inline int smmap__budget_fits(const smmap_manager *m, uint64_t bytes,
 static inline uint64_t smmap__entry_seen_end(const smmap_entry *e)
 {
     return smmap__load_relaxed(&e->seen_end);
+}
+
+static inline int smmap__entry_mtime_differs(const smmap_entry *e,
+                                             const smmap_os_stat *st)
+{
+    return (e->manager->opt.flags & SMMAP_CHECK_MTIME) &&
+           st->mtime_ns != e->mtime_ns;
 }
 
 #endif /* SMMAP_INT_H */

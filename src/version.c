@@ -14,13 +14,12 @@
 #include "smmap_int.h"
 
 int smmap__entry_check_size(const smmap_entry *e, const smmap_os_stat *st,
-                            uint64_t need, smmap_finding *found)
+                            uint64_t need, uint64_t *seen)
 {
-    if ((e->manager->opt.flags & SMMAP_CHECK_MTIME) &&
-        st->mtime_ns != e->mtime_ns)
+    if (smmap__entry_mtime_differs(e, st))
         return -ESTALE;
     if (st->size < need) {
-        found->end = st->size;
+        *seen = st->size;
         return -ESTALE;
     }
     return 0;
@@ -58,13 +57,6 @@ void smmap__entry_saw_end(smmap_manager *m, smmap_entry *e, uint64_t end)
     mark_tree(e->tree);
     for (r = e->transients; r != NULL; r = r->lru_next)
         smmap__region_mark_past_end(r);
-}
-
-void smmap__entry_apply(smmap_manager *m, smmap_entry *e,
-                        const smmap_finding *found)
-{
-    if (found->end != UINT64_MAX)
-        smmap__entry_saw_end(m, e, found->end);
 }
 
 int smmap__entry_may_map(const smmap_entry *e, const smmap_file *f)
