@@ -97,7 +97,7 @@ enum model_op_kind {
                        first, so that the library lets go of the inode */
     OP_REFRESH,     /* smmap_file_refresh(handle a) */
     OP_REFRESH_RACE, /* handles a and b refreshed from two threads while
-                        the file of a grows by 1 + len % 4 appends */
+                        the file of a grows by 2 + len % 6 appends */
     OP_KIND_COUNT
 };
 

@@ -35,6 +35,14 @@ static uint64_t pick_offset(const model_run *r, uint64_t *rng, int slot,
     uint64_t fsize = h != NULL ? h->size : 0, g = r->g;
     uint64_t x = model_rand_below(rng, 100), base;
     int entry = h != NULL ? h->entry : -1;
+    if (h != NULL && h->lineage >= 0 &&
+        r->entries[h->entry].seen_bound < h->size &&
+        model_rand_below(rng, 3) == 0)
+        /* Just before an end the library was seen to learn: a read from
+         * here must not return the bytes past it. */
+        return r->entries[h->entry].seen_bound - 1 -
+               model_rand_below(rng, model_min64(r->entries[h->entry].seen_bound,
+                                                 64));
     if (h != NULL && h->lineage >= 0 && model_rand_below(rng, 5) == 0) {
         /* Around the end on disk now, the page of it, and the end the first
          * truncation left. */
@@ -385,7 +393,7 @@ void model_format_op(const model_op *op, char *buf, size_t size)
         break;
     case OP_REFRESH_RACE:
         snprintf(buf, size, "%s handles=%u,%u appends=%llu", name, op->a,
-                 op->b, (unsigned long long)(1 + op->len % 4));
+                 op->b, (unsigned long long)(2 + op->len % 6));
         break;
     default:
         snprintf(buf, size, "%s %u", name, op->a);

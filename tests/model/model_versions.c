@@ -570,7 +570,7 @@ static int op_refresh(model_run *r, int slot)
  * RACE_CALLS calls while the file grows (then yields until the appends are
  * done, so that a machine with few processors still runs the main
  * thread), and one more after the last append. */
-#define RACE_CALLS 24
+#define RACE_CALLS 32
 
 typedef struct race_thread {
     smmap_file *f;
@@ -631,7 +631,7 @@ static int op_refresh_race(model_run *r, const model_op *op)
     mhandle *ha = &r->handles[sa], *hb = &r->handles[sb];
     race_thread t[2];
     port_thread th[2];
-    int stop = 0, i, appends = 1 + (int)(op->len % 4), v;
+    int stop = 0, i, appends = 2 + (int)(op->len % 6), v;
     mlineage *l;
 
     if (!ha->live || !hb->live || ha->lineage < 0 ||
@@ -661,10 +661,12 @@ static int op_refresh_race(model_run *r, const model_op *op)
             }
             FAIL(r, "refresh race: no thread");
         }
+    /* Appends back to back once both threads are refreshing: the most
+     * overlap between stats of different sizes. */
+    race_wait(t);
     for (i = 0; i < appends && !r->failed; i++) {
-        uint64_t n = 1 + ((op->off >> (16 * i)) & 0xFFFF) % (2 * r->g);
+        uint64_t n = 1 + ((op->off >> (8 * i)) & 0xFF) * (r->g / 256);
         n = model_min64(n, vfile_cap(r) - l->size);
-        race_wait(t);
         if (n > 0 && write_in_place(r, v, l->size, l->size + n))
             break;
     }
