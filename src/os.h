@@ -55,7 +55,8 @@ typedef struct smmap_os {
     int64_t (*pread)(smmap_os_fd fd, void *buf, size_t len, uint64_t offset);
     void *(*malloc)(size_t size);
     void (*free)(void *p);
-    /* The mapping granularity: page size on POSIX, 64 KiB on Windows. */
+    /* The mapping granularity: page size on POSIX (or the build's
+     * SMMAP_GRANULARITY where larger), 64 KiB on Windows. */
     uint64_t (*granularity)(void);
     /* vm.max_map_count, or 0 where unknown. */
     uint64_t (*max_map_count)(void);
@@ -82,6 +83,12 @@ typedef struct smmap_os {
 #define SMMAP_OS_POPULATE 16
 
 extern const smmap_os smmap__os_default;
+
+/* 1 where advise(SMMAP_OS_POPULATE) was built with a call that populates a
+ * range (MADV_POPULATE_READ: Linux headers of 5.14 on, which a libc's own
+ * headers may lack, as musl 1.2.3's do), though the running kernel may
+ * still refuse it; 0 where it always gives -EOPNOTSUPP. For tests. */
+extern const int smmap__os_populate_built;
 
 /* The table in use. Tests may assign entries; the library only reads it. */
 extern smmap_os smmap__os;

@@ -30,8 +30,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
-#include <linux/fs.h> /* FS_IOC_GETVERSION */
 #include <sys/ioctl.h>
+/* FS_IOC_GETVERSION. A libc's toolchain may come without the kernel's
+ * headers (Debian's musl-gcc): the request is the kernel's ABI, as
+ * <linux/fs.h> defines it. */
+#if defined(__has_include)
+#if __has_include(<linux/fs.h>)
+#include <linux/fs.h>
+#endif
+#endif
+#ifndef FS_IOC_GETVERSION
+#define FS_IOC_GETVERSION _IOR('v', 1, long)
+#endif
 #endif
 
 int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len);
@@ -188,10 +198,24 @@ static int64_t unix_pread(smmap_os_fd fd, void *buf, size_t len,
     return n < 0 ? -errno : (int64_t)n;
 }
 
+#ifdef SMMAP_GRANULARITY
+_Static_assert(SMMAP_GRANULARITY >= 4096 &&
+                   (SMMAP_GRANULARITY & (SMMAP_GRANULARITY - 1)) == 0,
+               "SMMAP_GRANULARITY is a power of two of at least 4096");
+#endif
+
+/* The page size, or the build's SMMAP_GRANULARITY where that is larger:
+ * both are powers of two, so either is a multiple of the other, and mmap
+ * takes any offset that is a multiple of the larger. */
 static uint64_t unix_granularity(void)
 {
     long page = sysconf(_SC_PAGESIZE);
-    return page > 0 ? (uint64_t)page : 4096;
+    uint64_t g = page > 0 ? (uint64_t)page : 4096;
+#ifdef SMMAP_GRANULARITY
+    if (g < (uint64_t)SMMAP_GRANULARITY)
+        g = (uint64_t)SMMAP_GRANULARITY;
+#endif
+    return g;
 }
 
 static uint64_t unix_max_map_count(void)
@@ -244,6 +268,12 @@ static int unix_advise(void *addr, size_t len, int advice)
 
 const smmap_os smmap__os_default = UNIX_OS_TABLE;
 smmap_os smmap__os = UNIX_OS_TABLE;
+
+#ifdef MADV_POPULATE_READ
+const int smmap__os_populate_built = 1;
+#else
+const int smmap__os_populate_built = 0;
+#endif
 
 static void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;

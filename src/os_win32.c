@@ -580,6 +580,7 @@ SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext)
 
 const smmap_os smmap__os_default = WIN32_OS_TABLE;
 smmap_os smmap__os = WIN32_OS_TABLE;
+const int smmap__os_populate_built = 0;
 
 static PSRWLOCK srw(smmap_mutex *m)
 {

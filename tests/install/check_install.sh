@@ -6,14 +6,18 @@ set -euo pipefail
 src=$1 build=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# The consumers are built with the flags of the build under test (-m32...).
+# The consumers are built with the compiler and flags of the build under
+# test (musl-gcc, -m32...): a library built for another C library or word
+# size does not link into the default compiler's programs.
 cflags=$(sed -n 's/^CMAKE_C_FLAGS:STRING=//p' "$build/CMakeCache.txt")
+cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+cc=${cc:-cc}
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 libdir=$(ls -d "$tmp"/prefix/lib*/cmake/smmap | head -1)
 libdir=${libdir%/cmake/smmap}
 
 cmake -S "$src/tests/install" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
-  -DCMAKE_C_FLAGS="$cflags" >/dev/null
+  -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$cflags" >/dev/null
 cmake --build "$tmp/cmake" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$tmp/cmake/consumer_shared"
 "$tmp/cmake/consumer_static"
@@ -21,9 +25,9 @@ echo "find_package(smmap): shared and static consumers built and ran"
 
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 test "$(pkg-config --modversion smmap)" = "$(sed -n 's/^project(smmap VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")"
-cc $cflags $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_shared" $(pkg-config --libs smmap)
+"$cc" $cflags $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_shared" $(pkg-config --libs smmap)
 LD_LIBRARY_PATH="$libdir" "$tmp/pc_shared"
-cc $cflags $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_static" \
+"$cc" $cflags $(pkg-config --cflags smmap) "$src/tests/install/consumer.c" -o "$tmp/pc_static" \
    "$libdir/libsmmap.a" $(pkg-config --libs-only-other --static smmap) -lpthread
 "$tmp/pc_static"
 echo "pkg-config smmap: shared and static consumers built and ran"
