@@ -925,7 +925,8 @@ static int resync(model_run *r, int is_read, const char *what)
     const model_snapshot *s = &r->snap;
     const smmap_region *newp = NULL, *lr;
     smmap_stats got;
-    int n = 0, i, k, fresh = 0, last_old = -1, nfiles = 0, nmapped = 0;
+    int n = 0, i, k, fresh = 0, last_old = -1, nfiles = 0, nmapped = 0,
+        read_entry = -1;
     uint32_t nfds = 0;
     uint64_t bytes = 0;
     smmap_entry *ce;
@@ -985,7 +986,11 @@ static int resync(model_run *r, int is_read, const char *what)
         if (i == n)
             FAIL(r, "%s: the cursor holds a region that is in no tree", what);
     }
-    /* The LRU keeps the order of the regions that were in it. */
+    /* The LRU keeps the order of the regions that were in it, but for
+     * those of the file a read went through: a window it passed through
+     * was taken out and put back at the tail. */
+    if (is_read && s->cursor >= 0 && r->cursors[s->cursor].handle >= 0)
+        read_entry = r->handles[r->cursors[s->cursor].handle].entry;
     for (lr = r->m->lru_head; lr != NULL; lr = lr->lru_next) {
         for (i = 0; i < n && lib[i].p != lr; i++)
             ;
@@ -995,7 +1000,7 @@ static int resync(model_run *r, int is_read, const char *what)
             FAIL(r, "%s: the LRU holds a region with %u pins", what,
                  lr->pins);
         k = lib[i].old;
-        if (k < 0 || s->regions[k].pins != 0)
+        if (k < 0 || s->regions[k].pins != 0 || lib[i].entry == read_entry)
             continue;
         if (last_old >= 0 &&
             s->regions[k].released < s->regions[last_old].released)
@@ -1112,13 +1117,27 @@ static int settle(model_run *r, int slot, int64_t got, int64_t expect,
     if (got == expect && (expect >= 0 || r->op_risk == RISK_NONE))
         return 0;
     if (!(got == expect || (got == -ESTALE && r->op_risk != RISK_NONE) ||
-          (got == -EIO && eio_ok)))
-        FAIL(r, "%s gave %lld, the model says %lld%s%s", what,
+          (got == -EIO && eio_ok))) {
+        char versions[200] = "";
+        if (slot >= 0 && r->handles[slot].lineage >= 0) {
+            const mhandle *h = &r->handles[slot];
+            const mlineage *l = &r->lineages[h->lineage];
+            snprintf(versions, sizeof(versions),
+                     " [handle of %llu bytes, lineage %d of %llu bytes now%s, "
+                     "first truncated to %lld; the library's entry saw the "
+                     "end at %lld]", (unsigned long long)h->size, h->lineage,
+                     (unsigned long long)l->size,
+                     l->current ? "" : ", replaced",
+                     (long long)l->first_trunc,
+                     (long long)h->f->entry->seen_end);
+        }
+        FAIL(r, "%s gave %lld, the model says %lld%s%s%s", what,
              (long long)got, (long long)expect,
              r->op_risk == RISK_MUST  ? " (or -ESTALE: the version changed)"
              : r->op_risk == RISK_MAY ? " (or -ESTALE: the file was replaced)"
                                       : "",
-             eio_ok ? " (or -EIO: the file was truncated)" : "");
+             eio_ok ? " (or -EIO: the file was truncated)" : "", versions);
+    }
     if (slot >= 0 && MODEL_IS_VFILE(r->handles[slot].fid)) {
         const mhandle *h = &r->handles[slot];
         const mlineage *l = &r->lineages[h->lineage];
