@@ -164,7 +164,8 @@ static uint64_t seed;
 static smmap_manager *manager;
 static atomic_int stop_readers;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
-static int reports[4]; /* wrong bytes, raw SIGBUS, count mismatch, window */
+static int reports[5]; /* wrong bytes, raw SIGBUS, count mismatch, window,
+                          spurious error */
 
 static uint32_t now_ms(void)
 {
@@ -631,7 +632,8 @@ static void report(reader *r, const handle *h, const char *what, int op,
     int decoded = 0, check_ok = 0;
     smmap_stats st;
 
-    int kind = what[0] == 'w' ? (what[1] == 'r' ? 0 : 3) : what[0] == 'r' ? 1 : 2;
+    int kind = what[0] == 'w' ? (what[1] == 'r' ? 0 : 3) : what[0] == 'r' ? 1 :
+               what[0] == 's' ? 4 : 2;
 
     if (h->reported)
         return;
@@ -643,9 +645,9 @@ static void report(reader *r, const handle *h, const char *what, int op,
     ((handle *)h)->reported = 1;
     smmap_manager_stats(manager, &st);
     fprintf(stderr,
-            "FAIL %s at %u ms: reader %d, %s(offset %llu, len %llu) = %lld on path %d (%s)\n"
+            "%s %s at %u ms: reader %d, %s(offset %llu, len %llu) = %lld on path %d (%s)\n"
             "    handle: lineage %u, inode %llu, size %llu (%llu at open, %ld refreshes, the last at %u ms), opened at %u ms, %ld ops ago\n",
-            what, now_ms(), r->id, op_names[op], (unsigned long long)off,
+            kind == 4 ? "NOTE" : "FAIL", what, now_ms(), r->id, op_names[op], (unsigned long long)off,
             (unsigned long long)len, (long long)result, h->path,
             h->raw ? "never truncated" : "truncated too", h->lineage,
             (unsigned long long)h->ino, (unsigned long long)h->size,
@@ -735,7 +737,8 @@ static uint64_t check(reader *r, const handle *h, const unsigned char *buf,
     return wrong;
 }
 
-static void count_error(reader *r, uint32_t lineage, int op, int err)
+/* Count an error; 1 if it is a spurious -ESTALE or -EIO. */
+static int count_error(reader *r, uint32_t lineage, int op, int err)
 {
     int code = err < 0 && err > -256 ? -err : 255;
     r->errs[op][code]++;
@@ -747,8 +750,10 @@ static void count_error(reader *r, uint32_t lineage, int op, int err)
                 r->spurious_estale[op]++;
             else
                 r->spurious_eio[op]++;
+            return 1;
         }
     }
+    return 0;
 }
 
 static void close_handle(reader *r, handle *h)
@@ -832,7 +837,8 @@ static void op_read(reader *r, handle *h)
     r->calls[OP_READ]++;
     n = smmap_read(&h->rc, off, r->buf, len);
     if (n < 0) {
-        count_error(r, h->lineage, OP_READ, (int)n);
+        if (count_error(r, h->lineage, OP_READ, (int)n))
+            report(r, h, "spurious error", OP_READ, off, len, n, NULL, 0, 0, 0);
         return;
     }
     r->ok[OP_READ]++;
@@ -896,7 +902,8 @@ static void op_raw(reader *r, handle *h, int use)
         n = want;
     }
     if (err != 0) {
-        count_error(r, h->lineage, op, err);
+        if (count_error(r, h->lineage, op, err))
+            report(r, h, "spurious error", op, off, want, err, NULL, 0, 0, 0);
         return;
     }
     r->ok[op]++;
@@ -921,7 +928,8 @@ static void op_refresh(reader *r, handle *h)
     r->calls[OP_REFRESH]++;
     err = smmap_file_refresh(h->f);
     if (err != 0) {
-        count_error(r, h->lineage, OP_REFRESH, err);
+        if (count_error(r, h->lineage, OP_REFRESH, err))
+            report(r, h, "spurious error", OP_REFRESH, 0, 0, err, NULL, 0, 0, 0);
         return;
     }
     r->ok[OP_REFRESH]++;
