@@ -127,6 +127,10 @@ struct model_run {
     model_config cfg;
     smmap_manager *m;
     uint64_t g, window, max_mapped;
+    /* The system's page (g may be larger: 64 KiB on Windows or with
+     * SMMAP_GRANULARITY): a truncated map faults past the page of the
+     * new end and reads zeros inside it. */
+    uint64_t sys_page;
     uint32_t max_regions, max_open_files;
     int hard;
     int check_mtime;
@@ -204,7 +208,46 @@ void model__observe_shrink(model_run *r, int slot, uint64_t bound);
 /* The lineage's mtime and size on disk, as stat gives them. */
 int model__stat_lineage(model_run *r, int lineage);
 
-/* model.c, for model_versions.c: release_path on both sides. */
+/* model.c */
+/* release_path on both sides (model_versions.c's replace uses it). */
 int model__release_path_both(model_run *r, int fid, int kind);
+/* "v1.3" (version file 1, lineage 3), or a pool file's name. */
+const char *model__entry_label(const model_run *r, int entry, char *buf,
+                               size_t size);
+/* The window a model cursor shows: its region cut where it moved. */
+void model__window(const model_run *r, const mcursor *c, uint64_t *begin,
+                   uint64_t *size);
+
+/* model_check.c */
+/* Bytes handle slot shows at off (raw: p points into a window). */
+int model__check_handle_bytes(model_run *r, int slot, uint64_t off,
+                              const unsigned char *p, uint64_t len, int raw,
+                              const char *what);
+int model__check_window_edges(model_run *r, mcursor *c, const char *what);
+int model__compare_stats(model_run *r);
+int model__compare_state(model_run *r);
+/* The model entry of a library entry, or -1. */
+int model__entry_of_core(const model_run *r, const smmap_entry *ce);
+/* Before an operation that moves cursor (or -1). */
+void model__take_snapshot(model_run *r, int cursor);
+/* The library answered got where the model predicted expect: 0 the
+ * prediction stands, 2 another allowed answer (the library's state is now
+ * the model's), 1 a failure. */
+int model__settle(model_run *r, int slot, int64_t got, int64_t expect,
+                  int eio_ok, int is_read, const char *what);
+
+/* A descriptor the cache may close: path-opened and no descriptor-opened
+ * handle keeps it. */
+static inline int model__closable(const mentry *e)
+{
+    return e->exists && e->fd_open && e->fd_handles == 0 &&
+           e->path_handles > 0;
+}
+
+/* Windows made, whichever way the backend makes them. */
+static inline uint64_t model__windows_made(const smmap_stats *s)
+{
+    return s->maps + s->read_windows;
+}
 
 #endif /* SMMAP_TEST_MODEL_INT_H */
