@@ -57,8 +57,10 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
-#include <ucontext.h>
 #include <unistd.h>
+#ifdef SMMAP_GUARD_PC
+#include <ucontext.h> /* the registers of the fault; OpenBSD has no such header */
+#endif
 
 int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len);
 void smmap__guard_install_posix(void);
@@ -130,7 +132,32 @@ typedef struct guard {
     volatile sig_atomic_t armed;
 } guard;
 
+/*
+ * Each thread's guard, and the handler's way to it. The handler runs for
+ * every SIGBUS and SIGSEGV of every thread, also of threads that never
+ * copied: it must not be a thread's first access to thread_guard, which,
+ * when the library is dlopen'ed (the Python extension), is dynamic TLS
+ * that __tls_get_addr allocates on a thread's first access (and may
+ * reallocate the thread's vector when later dlopens added modules): malloc
+ * in a signal handler. So the handler reads only current_guard, a pointer
+ * in static TLS (the initial-exec model: a fixed offset from the thread
+ * pointer, reserved at thread creation or taken from glibc's static TLS
+ * surplus at dlopen, never allocated on access). It is NULL in a thread
+ * that never copied, whose faults are then not ours; a copy sets it to the
+ * thread's guard before arming it (volatile: the store is not moved past
+ * the arming), outside the handler, which is where the thread's first
+ * access to thread_guard happens. (Mach-O has no
+ * initial-exec model: there the pointer is an ordinary thread-local, which
+ * dyld allocates on first access, and a fault in a thread that never
+ * copied can still be that first access.)
+ */
+#if defined(__GNUC__) && defined(__ELF__)
+#define SMMAP_TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
+#else
+#define SMMAP_TLS_INITIAL_EXEC
+#endif
 static _Thread_local guard thread_guard;
+static _Thread_local guard *volatile current_guard SMMAP_TLS_INITIAL_EXEC;
 
 /* The page size, taken at install (sysconf is not async-signal-safe):
  * some kernels (s390x) report a fault's address rounded down to its page,
@@ -139,11 +166,11 @@ static uintptr_t page_mask = ~(uintptr_t)4095;
 
 static int handle(int sig, siginfo_t *info, void *context)
 {
-    guard *g = &thread_guard;
+    guard *g = current_guard; /* never thread_guard itself: see above */
     uintptr_t a = (uintptr_t)info->si_addr;
     (void)sig;
     (void)context;
-    if (g->armed && a >= ((uintptr_t)g->lo & page_mask) &&
+    if (g != NULL && g->armed && a >= ((uintptr_t)g->lo & page_mask) &&
         a < (uintptr_t)g->hi) {
         g->armed = 0;
         siglongjmp(g->env, 1);
@@ -153,7 +180,8 @@ static int handle(int sig, siginfo_t *info, void *context)
 
 int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len)
 {
-    guard *g = &thread_guard;
+    guard *g = &thread_guard; /* the thread's first access, if it is one */
+    current_guard = g;
     g->lo = src;
     g->hi = (const unsigned char *)src + len;
     if (sigsetjmp(g->env, 0) != 0)

@@ -386,11 +386,17 @@ typedef struct map_job {
     uint64_t seen;   /* out: a truncation seen (UINT64_MAX: none) */
 } map_job;
 
+/* The smallest page of the systems smmap runs on: the touch loop below
+ * steps by it, since windows are aligned to a granularity that may be
+ * larger than the page (64 KiB on Windows, or SMMAP_GRANULARITY). A larger
+ * page is touched several times, each time a load from a page already in. */
+#define POPULATE_STEP 4096u
+
 /* Fault in every page of a new window now rather than on first access.
  * A page that is gone (truncated since the size check) fails the
  * populate call with EFAULT, and the touch of it is a guarded copy:
  * -EIO, never SIGBUS. */
-static int populate(const void *base, size_t len, uint64_t granularity)
+static int populate(const void *base, size_t len)
 {
     const unsigned char *p = base;
     unsigned char byte;
@@ -398,14 +404,14 @@ static int populate(const void *base, size_t len, uint64_t granularity)
     int err = smmap__os.advise((void *)base, len, SMMAP_OS_POPULATE);
     if (err == 0)
         return 0;
-    for (i = 0; i < len; i += (size_t)granularity)
+    for (i = 0; i < len; i += POPULATE_STEP)
         if (smmap__os.guarded_copy(&byte, p + i, 1) < 0)
             return -EIO;
     return 0;
 }
 
 /* Check the file is unchanged, then map or fill the window. */
-static int map_once(smmap_entry *e, map_job *job, uint64_t g)
+static int map_once(smmap_entry *e, map_job *job)
 {
     smmap_os_stat st;
     int err;
@@ -427,7 +433,7 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
                 smmap__os.guard_install();
             if (job->advice != SMMAP_ADVICE_NORMAL)
                 (void)smmap__os.advise(job->base, job->len, job->advice);
-            if (job->populate && populate(job->base, job->len, g) != 0) {
+            if (job->populate && populate(job->base, job->len) != 0) {
                 /* A page is gone: truncated since the check (-ESTALE, the
                  * end seen), or an error of the device (-EIO). */
                 (void)smmap__os.unmap(job->base, job->len);
@@ -456,11 +462,11 @@ static int map_once(smmap_entry *e, map_job *job, uint64_t g)
  * the system refuses. */
 static int map_unlocked(smmap_manager *m, smmap_entry *e, map_job *job)
 {
-    int err = map_once(e, job, m->granularity);
+    int err = map_once(e, job);
     if (is_os_refusal(err)) {
         smmap__manager_relieve(m);
         job->retried = 1;
-        err = map_once(e, job, m->granularity);
+        err = map_once(e, job);
     }
     return err;
 }

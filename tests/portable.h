@@ -420,14 +420,16 @@ static inline void port_times_later(port_times *t)
 
 /* ------------------------------------------------------- system facts */
 
-/* The mapping granularity: the page size on POSIX, the allocation
- * granularity (64 KiB) on Windows. Asked of the system, not of smmap. */
-static inline uint64_t port_granularity(void)
+/* The system's page: what a truncation leaves readable (as zeros past the
+ * end) through a map. Not what smmap aligns windows to, which may be
+ * larger (64 KiB on Windows, or a POSIX build's SMMAP_GRANULARITY): ask
+ * the library's OS table (smmap__os.granularity()) for that. */
+static inline uint64_t port_page_size(void)
 {
 #ifdef _WIN32
     SYSTEM_INFO si;
     GetSystemInfo(&si);
-    return si.dwAllocationGranularity;
+    return si.dwPageSize;
 #else
     return (uint64_t)sysconf(_SC_PAGESIZE);
 #endif

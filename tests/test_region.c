@@ -8,6 +8,7 @@
 #include "test.h"
 #include "os.h"
 #include "smmap_int.h"
+#include "portable.h"
 
 static uint64_t g;
 
@@ -386,6 +387,66 @@ static void test_region__os_refusal_collects_and_retries(void)
     smmap_manager_free(m);
 }
 
+/* SMMAP_POPULATE where the system cannot populate a range in one call
+ * (Windows, musl's headers, Linux before 5.14): the library touches the
+ * window itself, every page of it, through the guarded copy, though the
+ * window is aligned to a granularity that may be larger than the page
+ * (64 KiB on Windows, or a POSIX build's SMMAP_GRANULARITY). */
+#define MAX_TOUCHES 4096
+static const unsigned char *touched[MAX_TOUCHES];
+static size_t touches;
+
+static int refuse_populate(void *addr, size_t len, int advice)
+{
+    if (advice == SMMAP_OS_POPULATE)
+        return -EOPNOTSUPP;
+    return smmap__os_default.advise(addr, len, advice);
+}
+
+static int64_t recording_copy(void *dst, const void *src, size_t len)
+{
+    if (touches < MAX_TOUCHES)
+        touched[touches] = src;
+    touches++;
+    return smmap__os_default.guarded_copy(dst, src, len);
+}
+
+static void test_region__populate_touches_every_page(void)
+{
+    uint64_t page = port_page_size(), p, untouched = 0;
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c;
+    size_t i;
+
+    setup();
+    m = test_manager(4 * g, 100 * g, 100, 8,
+                     SMMAP_POPULATE | SMMAP_ALWAYS_MAP);
+    f = test_open(m, fixture_file("data", 8 * g));
+    smmap__os.advise = refuse_populate;
+    smmap__os.guarded_copy = recording_copy;
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_cursor_use(&c, g + 1, 1), 0);
+    smmap__os.advise = smmap__os_default.advise;
+    smmap__os.guarded_copy = smmap__os_default.guarded_copy;
+    CHECK_EQ(c.size, 4 * g);
+    REQUIRE_EQ(touches <= MAX_TOUCHES, 1);
+    /* Each page of the window has a touch in it. */
+    for (p = 0; p < c.size / page; p++) {
+        const unsigned char *lo = c.data + p * page;
+        for (i = 0; i < touches; i++)
+            if (touched[i] >= lo && touched[i] < lo + page)
+                break;
+        untouched += i == touches;
+    }
+    CHECK_EQ(untouched, 0);
+    CHECK(touches >= c.size / page);
+    CHECK(pattern_matches(c.data, c.begin, c.size));
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 static void test_region__static_mode_maps_whole_files(void)
 {
     smmap_manager *m;
@@ -526,6 +587,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_region__max_regions_is_hard),
     TEST_ENTRY(test_region__eviction_keeps_budget),
     TEST_ENTRY(test_region__os_refusal_collects_and_retries),
+    TEST_ENTRY(test_region__populate_touches_every_page),
     TEST_ENTRY(test_region__static_mode_maps_whole_files),
     TEST_ENTRY(test_region__many_regions_found_again),
 };

@@ -45,20 +45,34 @@
 #ifdef _WIN32
 #  define GRANULE_TEXT "64 KiB (the allocation granularity)"
 #  define GRANULE_HELP "64K, the allocation granularity"
+#elif defined(SMMAP_GRANULARITY)
+/* A build with SMMAP_GRANULARITY (CMake): the library aligns to that many
+ * bytes, or to the page where that is larger. */
+#  define GRANULE_STR(x) GRANULE_STR_(x)
+#  define GRANULE_STR_(x) #x
+#  define GRANULE_TEXT \
+    GRANULE_STR(SMMAP_GRANULARITY) " bytes (this build's granularity)"
+#  define GRANULE_HELP GRANULE_STR(SMMAP_GRANULARITY) " bytes"
 #else
 #  define GRANULE_TEXT "the page size"
 #  define GRANULE_HELP "the page size"
 #endif
 
 /* The allocation granularity the library rounds a window up to, for the
- * largest window below: the page size, or 64 KiB on Windows (GRANULE_TEXT). */
+ * largest window below: the page size (or the build's SMMAP_GRANULARITY,
+ * the larger), or 64 KiB on Windows (GRANULE_TEXT). */
 static uint64_t granularity(void)
 {
 #ifdef _WIN32
     return (uint64_t)64 * 1024;
 #else
     long page = sysconf(_SC_PAGESIZE);
-    return page > 0 ? (uint64_t)page : 4096;
+    uint64_t g = page > 0 ? (uint64_t)page : 4096;
+#  ifdef SMMAP_GRANULARITY
+    if (g < (uint64_t)SMMAP_GRANULARITY)
+        g = (uint64_t)SMMAP_GRANULARITY;
+#  endif
+    return g;
 #endif
 }
 

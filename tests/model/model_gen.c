@@ -47,7 +47,7 @@ static uint64_t pick_offset(const model_run *r, uint64_t *rng, int slot,
         /* Around the end on disk now, the page of it, and the end the first
          * truncation left. */
         const mlineage *l = &r->lineages[h->lineage];
-        uint64_t ends[3] = {l->size, model_align_up(l->size, g),
+        uint64_t ends[3] = {l->size, model_align_up(l->size, r->sys_page),
                             l->first_trunc != UINT64_MAX ? l->first_trunc
                                                          : l->size};
         base = ends[model_rand_below(rng, 3)];

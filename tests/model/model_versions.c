@@ -295,12 +295,12 @@ int model__check_vbytes(model_run *r, int slot, uint64_t off,
     const mlineage *l = &r->lineages[h->lineage];
     const mvfile *vf = &r->vfiles[l->vfile];
     int v = l->vfile, strict = model_backend == 0, zeros = 0;
-    uint64_t end_page = model_align_up(l->size, r->g), done = 0;
+    uint64_t sp = r->sys_page, end_page = model_align_up(l->size, sp), done = 0;
     unsigned char page[65536];
 
     while (done < len) {
         uint64_t pos = off + done, i;
-        uint64_t chunk = model_min64(len - done, r->g - pos % r->g);
+        uint64_t chunk = model_min64(len - done, sp - pos % sp);
         const unsigned char *bytes = p + done;
         if (chunk > sizeof(page))
             chunk = sizeof(page);

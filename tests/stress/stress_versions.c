@@ -74,6 +74,7 @@
 #define _DEFAULT_SOURCE 1
 #define _DARWIN_C_SOURCE 1
 #include "smmap.h"
+#include "os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -155,7 +156,7 @@ static slot *slots;
 static char dir[512];
 static char paths[NPATHS][600];
 static char tmp_paths[NPATHS][600];
-static size_t page;
+static size_t page; /* the system's: the zeros of a truncated end */
 static struct timespec t0;
 static int seconds = 10;
 static int nreaders = 4;
@@ -1104,8 +1105,10 @@ int main(int argc, char **argv)
     alarm((unsigned)seconds + 300u);
     install_fault_handler();
     smmap_options_init(&o);
-    o.window_size = page;
-    o.max_mapped = 8 * (uint64_t)page;
+    /* Windows of one granule, the library's alignment (the page, or the
+     * build's SMMAP_GRANULARITY), eight of them in budget. */
+    o.window_size = smmap__os.granularity();
+    o.max_mapped = 8 * o.window_size;
     o.max_regions = 16;
     o.max_open_files = 2;
     k = smmap_manager_new(&manager, &o);

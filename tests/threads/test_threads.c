@@ -15,11 +15,13 @@
  *
  * Threads, the mutex and the clock come from tests/portable.h: pthreads on
  * POSIX, Win32 threads and a critical section on Windows. Files are sized
- * in windows of the system's granularity (the page; 64 KiB on Windows).
+ * in windows of the library's granularity (the page, or the build's
+ * SMMAP_GRANULARITY; 64 KiB on Windows), which its OS table gives.
  *
  * Usage: test_threads [--iterations N] [--timeout SECONDS]
  */
 #include "smmap.h"
+#include "os.h"
 #include "../portable.h"
 
 #include <errno.h>
@@ -34,7 +36,7 @@
 static char dir[256];
 static char paths[NFILES][320];
 static uint64_t sizes[NFILES];
-static uint64_t page;
+static uint64_t granule;
 static smmap_manager *manager;
 static smmap_file *shared[NFILES];
 static long iterations = 20000;
@@ -71,12 +73,12 @@ static uint64_t next_rand(uint64_t *s)
 static int make_files(void)
 {
     int i;
-    page = port_granularity();
+    granule = smmap__os.granularity();
     if (port_make_temp_dir(dir, sizeof(dir), "smmap-threads") != 0)
         return -1;
     for (i = 0; i < NFILES; i++) {
         static const uint64_t pages[NFILES] = {1, 3, 8, 17, 64, 256};
-        uint64_t size = pages[i] * page + (uint64_t)i * 37, k;
+        uint64_t size = pages[i] * granule + (uint64_t)i * 37, k;
         unsigned char *buf = malloc(size);
         if (buf == NULL)
             return -1;
@@ -138,7 +140,7 @@ static void work(void *arg)
     smmap_cursor a, b;
     smmap_file *own = NULL;
     int file_a = 0;
-    unsigned char *buf = malloc(6 * page);
+    unsigned char *buf = malloc(6 * granule);
     long i;
 
     smmap_cursor_init(&a, shared[0]);
@@ -171,7 +173,7 @@ static void work(void *arg)
             continue;
         }
         off = next_rand(&w->rng) % sizes[file_a];
-        len = 1 + next_rand(&w->rng) % (2 * page);
+        len = 1 + next_rand(&w->rng) % (2 * granule);
         if (op < 45) {
             err = smmap_cursor_use(&a, off, (size_t)len);
             if (err != 0) {
@@ -201,7 +203,7 @@ static void work(void *arg)
             check_span(w, file_a, off, p, len);
         } else if (op < 85) {
             int64_t n;
-            len = next_rand(&w->rng) % (6 * page);
+            len = next_rand(&w->rng) % (6 * granule);
             n = smmap_read(&a, off, buf, (size_t)len);
             if (n < 0) {
                 count_failure(w, "read", (int)n);
@@ -422,24 +424,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "could not create the test files\n");
         return 1;
     }
-    /* Sliding windows of one page, four of them in budget, twelve regions:
+    /* Sliding windows of one granule, four of them in budget, twelve regions:
      * eight threads with two cursors each keep all of it pinned. */
     smmap_options_init(&o);
-    o.window_size = page;
-    o.max_mapped = 4 * page;
+    o.window_size = granule;
+    o.max_mapped = 4 * granule;
     o.max_regions = MAX_REGIONS;
     o.max_open_files = 2;
     failures += run_phase("sliding", &o, timeout) != 0;
     phases++;
     /* Static mode: whole files, a budget of two of the small ones. */
     o.window_size = 0;
-    o.max_mapped = 8 * page;
+    o.max_mapped = 8 * granule;
     failures += run_phase("static", &o, timeout) != 0;
     phases++;
 #ifdef SMMAP_NO_MMAP
     /* The read backend: heap windows filled by pread. */
-    o.window_size = 2 * page;
-    o.max_mapped = 8 * page;
+    o.window_size = 2 * granule;
+    o.max_mapped = 8 * granule;
     o.flags = SMMAP_NO_MMAP;
     failures += run_phase("read backend", &o, timeout) != 0;
     phases++;

@@ -7,7 +7,9 @@
 # reference hasher built from fnv1a64.c, HAVE_BENCH 1 when the tool was linked
 # with the benchmarks, POINTER_BYTES the tool's sizeof(void *) (4 or 8: the
 # default window is 64 MiB or 1 GiB), SYSTEM "posix" or "windows" (the
-# allocation granularity is the page size or 64 KiB). EMULATOR, when given,
+# allocation granularity is the page size or 64 KiB; SMMAP_TEST_GRANULARITY
+# in the environment: the build's SMMAP_GRANULARITY, used where larger than
+# the page). EMULATOR, when given,
 # is the command that runs the tool (wine64 for a Windows build on Linux, as
 # CMAKE_CROSSCOMPILING_EMULATOR); it also runs FNV1A64 if that is a .exe.
 # Every check compares exact bytes, exact counters or an exact message and
@@ -50,10 +52,17 @@ fi
 # G, the allocation granularity: windows are multiples of it, so budgets
 # below are given in granules where the check means "one window", "two
 # windows". 4 KiB pages (or 16 KiB, 64 KiB on some arm64 and ppc64 Linux)
-# on POSIX; 64 KiB on Windows.
+# on POSIX, or a build's SMMAP_GRANULARITY where larger; 64 KiB on Windows.
+# GRANULE: what the tool's message says windows are rounded up to.
 case $SYSTEM in
-windows) G=65536 ;;
-posix) G=$(getconf PAGESIZE) ;;
+windows) G=65536 GRANULE="64 KiB (the allocation granularity)" ;;
+posix)
+    G=$(getconf PAGESIZE) GRANULE="the page size"
+    if [[ -n ${SMMAP_TEST_GRANULARITY:-} ]]; then
+        GRANULE="$SMMAP_TEST_GRANULARITY bytes (this build's granularity)"
+        ((SMMAP_TEST_GRANULARITY <= G)) || G=$SMMAP_TEST_GRANULARITY
+    fi
+    ;;
 *) echo "unknown SYSTEM $SYSTEM (posix or windows)" >&2; exit 2 ;;
 esac
 # The default window of smmap_options_init: 64 MiB in a 32-bit process.
@@ -460,10 +469,8 @@ $try" "$SMMAP" stat --static --window 1M "$tmp/small"
 $try" "$SMMAP" cat --max-mapped 8M "$tmp/small"
     check_run "budget below the window" 2 "smmap: cat: --max-mapped (64 KiB) is smaller than the window (1 MiB)
 $try" "$SMMAP" cat --window 1M --max-mapped 64K "$tmp/small"
-    # Only the library knows the window rounded up to a page.
-    local granule="the page size"
-    [[ $SYSTEM != windows ]] || granule="64 KiB (the allocation granularity)"
-    check_run "budget below the rounded window" 2 "smmap: cat: cannot create the manager: invalid argument (is --max-mapped at least the window rounded up to $granule?)" \
+    # Only the library knows the window rounded up to a granule.
+    check_run "budget below the rounded window" 2 "smmap: cat: cannot create the manager: invalid argument (is --max-mapped at least the window rounded up to $GRANULE?)" \
         "$SMMAP" cat --window 100 --max-mapped 200 "$tmp/small"
 }
 
