@@ -123,7 +123,11 @@
  *     the end seen gives -EIO (whatever a window still shows), a window
  *     asked for past it gives -ESTALE, and handles larger than it get no
  *     new windows (-ESTALE); bytes before it are still served. Later opens
- *     of the file make a new entry.
+ *     share that end while the file is no larger than it; one that finds
+ *     the file written past it again is another entry. When the library
+ *     cannot ask the file its size after a fault (its descriptor closed
+ *     and its path naming another file), it takes 0: no read of that
+ *     version is served any more.
  *
  * CAVEATS (read these)
  *

@@ -20,10 +20,18 @@ static size_t hash_index(const smmap_manager *m, uint64_t dev, uint64_t ino)
     return (size_t)(h & (m->nbuckets - 1));
 }
 
+/* Whether st (from identify) is e's file: the same device, inode and
+ * generation (the mtime, which only SMMAP_CHECK_MTIME counts, apart). */
+static int same_file(const smmap_entry *e, const smmap_os_stat *st)
+{
+    return st->dev == e->dev && st->ino == e->ino && st->gen == e->gen &&
+           st->kind == SMMAP_OS_REGULAR;
+}
+
 static smmap_entry *hash_find(smmap_manager *m, const smmap_os_stat *st)
 {
     smmap_entry *e = m->buckets[hash_index(m, st->dev, st->ino)];
-    while (e != NULL && smmap__entry_same(e, st) != 0)
+    while (e != NULL && (!same_file(e, st) || smmap__entry_mtime_differs(e, st)))
         e = e->hash_next;
     return e;
 }
@@ -167,14 +175,6 @@ static int open_path(smmap_manager *m, const char *path, smmap_os_fd *fd,
     return err;
 }
 
-int smmap__entry_same(const smmap_entry *e, const smmap_os_stat *st)
-{
-    if (st->dev != e->dev || st->ino != e->ino || st->gen != e->gen ||
-        st->kind != SMMAP_OS_REGULAR || smmap__entry_mtime_differs(e, st))
-        return -ESTALE;
-    return 0;
-}
-
 /* Open path again and identify it. A path that is gone means the file we
  * opened is gone: -ESTALE. The descriptor is closed on failure. */
 static int open_and_identify(const char *path, smmap_os_fd *fd,
@@ -189,13 +189,15 @@ static int open_and_identify(const char *path, smmap_os_fd *fd,
     return err;
 }
 
-/* Open e's path and check that it is still e's version: -ESTALE when the
- * path names another file or none. */
+/* Open e's path and check that it still names e's file: -ESTALE when it
+ * names another file or none. */
 static int reopen_same(smmap_entry *e, smmap_os_fd *out, smmap_os_stat *st)
 {
     int err = open_and_identify(e->path, out, st);
-    if (err == 0 && (err = smmap__entry_same(e, st)) != 0)
+    if (err == 0 && !same_file(e, st)) {
         (void)smmap__os.close(*out);
+        err = -ESTALE;
+    }
     return err;
 }
 
@@ -261,11 +263,16 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
     if (retried)
         m->stats.retries++;
     e = hash_find(m, st);
-    if (e != NULL && st->size < e->max_size) {
-        /* Smaller than a handle of it saw: truncated. The old entry lives
-         * on for its handles, out of the table; this open makes a new one. */
-        smmap__entry_saw_end(m, e, st->size);
+    if (e != NULL && st->size > e->seen_end) {
+        /* Truncated, then written past that end again: the old entry
+         * lives on for its handles, out of the table, and what is opened
+         * from now on is another entry. */
+        smmap__entry_unhash(m, e);
         e = NULL;
+    } else if (e != NULL && st->size < e->max_size) {
+        /* Smaller than a handle of it: a truncation, seen by every handle
+         * of the version, this one included. */
+        smmap__entry_saw_end(e, st->size);
     }
     if (e == NULL) {
         e = spare;
@@ -476,8 +483,9 @@ uint64_t smmap_file_size(const smmap_file *f)
 }
 
 /* e's file as it is on disk now: through its path when asked and it has
- * one (the path must still name the same version: -ESTALE otherwise), else
- * through its descriptor when open (the descriptor is the version). */
+ * one (the path must still name e's file: -ESTALE otherwise), else through
+ * its descriptor when open (the descriptor is e's file). The mtime is the
+ * caller's to compare. */
 static int stat_now(smmap_manager *m, smmap_entry *e, int via_path,
                     smmap_os_stat *st)
 {
@@ -501,8 +509,6 @@ static int stat_now(smmap_manager *m, smmap_entry *e, int via_path,
         return err;
     }
     err = smmap__os.fstat(fd, st);
-    if (err == 0 && smmap__entry_mtime_differs(e, st))
-        err = -ESTALE;
     smmap__mutex_lock(&m->lock);
     e->fd_busy--;
     smmap__fd_lru_update(m, e);
@@ -541,9 +547,11 @@ int smmap_file_refresh(smmap_file *f)
     e = f->entry;
     before = smmap__file_size(f);
     err = stat_now(m, e, 1, &st);
+    if (err == 0 && smmap__entry_mtime_differs(e, &st))
+        err = -ESTALE;
     smmap__mutex_lock(&m->lock);
     if (err == 0 && st.size < before) {
-        smmap__entry_saw_end(m, e, st.size);
+        smmap__entry_saw_end(e, st.size);
         err = -ESTALE;
     }
     if (err == 0 && st.size > e->seen_end)

@@ -20,7 +20,7 @@ static SMMAP__NOINLINE int64_t fault(smmap_cursor *c)
     if (smmap__entry_probe_size(m, e, &size) != 0)
         size = 0;
     smmap__mutex_lock(&m->lock);
-    smmap__entry_saw_end(m, e, size);
+    smmap__entry_saw_end(e, size);
     m->stats.faults++;
     smmap__mutex_unlock(&m->lock);
     return c->error = -EIO;

@@ -783,7 +783,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
 
     smmap__mutex_lock(&m->lock);
     extra_fd = finish_job(m, e, &job, reopened);
-    smmap__entry_saw_end(m, e, job.seen);
+    smmap__entry_saw_end(e, job.seen);
     if (err == 0 && job.retried)
         m->stats.retries++;
     if (err != 0) {
@@ -909,7 +909,7 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
             retried = err == 0;
         }
         smmap__mutex_lock(&m->lock);
-        smmap__entry_saw_end(m, e, seen);
+        smmap__entry_saw_end(e, seen);
         if (err == 0) {
             own = adopt_reopened(m, e, fd);
             if (retried)
@@ -928,7 +928,7 @@ static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
             uint64_t end = smmap__short_read_end(fd, off + done);
             err = -EIO;
             smmap__mutex_lock(&m->lock);
-            smmap__entry_saw_end(m, e, end);
+            smmap__entry_saw_end(e, end);
             smmap__mutex_unlock(&m->lock);
         } else {
             done += (size_t)got;

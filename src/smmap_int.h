@@ -75,8 +75,8 @@ struct smmap_entry {
     uint8_t in_fd_lru;
     uint8_t no_mmap;   /* windows come from the read backend */
     uint8_t advice;    /* SMMAP_ADVICE_* for its windows */
-    uint8_t in_hash;   /* 0 once a truncation was seen: later opens of the
-                          file make a new entry */
+    uint8_t in_hash;   /* 0 once the file was seen written past its seen
+                          end: later opens make a new entry */
     uint8_t slot_shift; /* see slot_bits */
     smmap_region *tree;
     smmap_region *transients; /* pressure windows, linked by lru_prev and
@@ -217,8 +217,6 @@ void smmap__fd_trim(smmap_manager *m, uint32_t budget);
  * held. */
 int smmap__entry_reopen(smmap_entry *e, uint64_t need, smmap_os_fd *out,
                         uint64_t *seen);
-/* Whether st (from identify) is the version e maps: 0 or -ESTALE. */
-int smmap__entry_same(const smmap_entry *e, const smmap_os_stat *st);
 /* Take e out of the table of entries (later opens make a new one). */
 void smmap__entry_unhash(smmap_manager *m, smmap_entry *e);
 /* The size of e's file now, through its descriptor when open, else its
@@ -236,11 +234,10 @@ int smmap__entry_check_size(const smmap_entry *e, const smmap_os_stat *st,
 static inline int smmap__entry_mtime_differs(const smmap_entry *e,
                                              const smmap_os_stat *st);
 /* With the lock held: e's file was found at size end, less than a handle
- * of it holds: a truncation. Record it (seen_end), take e out of the table
- * so that later opens make a new entry, and mark its regions that reach
- * past end. An end no smaller than the largest handle, or than an end
+ * of it holds: a truncation. Record it (seen_end) for every handle of e,
+ * and mark its regions that reach past end. An end no smaller than the largest handle, or than an end
  * seen before (UINT64_MAX: nothing was found), changes nothing. */
-void smmap__entry_saw_end(smmap_manager *m, smmap_entry *e, uint64_t end);
+void smmap__entry_saw_end(smmap_entry *e, uint64_t end);
 /* A pread from fd found the end of the file at `at`: the end to record,
  * the file's size if that is smaller (the pread proves the end is at most
  * `at`; the rest of a truncated page must not stay readable). No lock. */

@@ -6,10 +6,12 @@
  * never on later opens.
  *
  * A truncation seen by any check (a map, a reopen, a refresh, a short
- * pread, a fault in smmap_read) is recorded as the entry's seen end. From
- * then on no smmap_read returns bytes past it (the rest of the page that
- * holds a new end reads as zeros through a mapping, which would otherwise
- * pass for file bytes), and handles larger than it get no new windows.
+ * pread, a fault in smmap_read, an open) is recorded as the entry's seen
+ * end. From then on no smmap_read returns bytes past it (the rest of the
+ * page that holds a new end reads as zeros through a mapping, which would
+ * otherwise pass for file bytes), and handles larger than it get no new
+ * windows. Later opens join the entry while the file is no larger than
+ * that end; one that finds it larger (written again) makes a new entry.
  */
 #include "smmap_int.h"
 
@@ -47,13 +49,12 @@ static void mark_tree(smmap_region *r)
     }
 }
 
-void smmap__entry_saw_end(smmap_manager *m, smmap_entry *e, uint64_t end)
+void smmap__entry_saw_end(smmap_entry *e, uint64_t end)
 {
     smmap_region *r;
     if (end >= e->max_size || end >= e->seen_end)
         return;
     smmap__store_relaxed(&e->seen_end, end);
-    smmap__entry_unhash(m, e);
     mark_tree(e->tree);
     for (r = e->transients; r != NULL; r = r->lru_next)
         smmap__region_mark_past_end(r);

@@ -362,13 +362,75 @@ static void test_version__no_zeros_after_truncation_seen(void)
     /* No window of the lost bytes either. */
     CHECK_EQ(smmap_cursor_use(&c, end, 10), -ESTALE);
     CHECK_EQ(test_stats(m).faults, 1);
-    /* A later open is the file as it is: a new entry, its own size. */
+    /* A later open is the file as it is, the same version: it joins the
+     * entry with its own size, and reads up to the end. */
     later = test_open(m, path);
     CHECK_EQ(smmap_file_size(later), end);
-    CHECK_EQ(test_stats(m).files, 2);
+    CHECK_EQ(test_stats(m).files, 1);
+    {
+        smmap_cursor l;
+        smmap_cursor_init(&l, later);
+        CHECK_EQ(smmap_read(&l, end - 16, buf, 16), 16);
+        CHECK(pattern_matches(buf, end - 16, 16));
+        smmap_cursor_release(&l);
+    }
     smmap_cursor_release(&c);
     smmap_cursor_release(&other);
     smmap_file_close(later);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* Case 7: the end seen is the version's: a handle opened after a first
+ * truncation joins the entry, and a second truncation seen through the
+ * earlier handle (by a refresh) binds it too: no zeros through it. */
+static void test_version__seen_end_is_the_versions(void)
+{
+    const char *path = fixture_file("shrinking", 12000);
+    smmap_manager *m = test_manager(64 * KIB, 1 * MIB, 100, 8,
+                                    SMMAP_ALWAYS_MAP);
+    smmap_file *a = test_open(m, path), *b;
+    smmap_cursor c;
+    unsigned char buf[32];
+
+    REQUIRE_EQ(truncate(path, 11000), 0);
+    b = test_open(m, path);
+    CHECK_EQ(test_stats(m).files, 1);
+    smmap_cursor_init(&c, b);
+    REQUIRE_EQ(smmap_read(&c, 8990, buf, 20), 20); /* maps [0, 11000) */
+    CHECK(pattern_matches(buf, 8990, 20));
+    REQUIRE_EQ(truncate(path, 9000), 0);
+    CHECK_EQ(smmap_file_refresh(a), -ESTALE);
+    CHECK_EQ(smmap_read(&c, 8990, buf, 20), -EIO);
+    CHECK_EQ(smmap_read(&c, 8980, buf, 20), 20);
+    CHECK(pattern_matches(buf, 8980, 20));
+    smmap_cursor_release(&c);
+    smmap_file_close(b);
+    smmap_file_close(a);
+    smmap_manager_free(m);
+}
+
+/* Case 7 with SMMAP_CHECK_MTIME: a truncation changes the mtime, yet the
+ * fault's question (how large is the file now?) is answered by the
+ * descriptor, so bytes before the new end are still served. */
+static void test_version__fault_under_check_mtime_keeps_bytes_before_end(void)
+{
+    const uint64_t page = test_granularity(), end = page + 100;
+    const char *path = fixture_file("three", 3 * page);
+    smmap_manager *m = test_manager(16 * page, 64 * page, 100, 8,
+                                    SMMAP_ALWAYS_MAP | SMMAP_CHECK_MTIME);
+    smmap_file *f = test_open(m, path);
+    smmap_cursor c;
+    unsigned char buf[16];
+
+    smmap_cursor_init(&c, f);
+    REQUIRE_EQ(smmap_read(&c, 0, buf, 16), 16);
+    REQUIRE_EQ(truncate(path, (off_t)end), 0);
+    CHECK_EQ(smmap_read(&c, 2 * page, buf, 16), -EIO);
+    CHECK_EQ(smmap_read(&c, end - 16, buf, 16), 16);
+    CHECK(pattern_matches(buf, end - 16, 16));
+    CHECK_EQ(smmap_read(&c, end, buf, 16), -EIO);
+    smmap_cursor_release(&c);
     smmap_file_close(f);
     smmap_manager_free(m);
 }
@@ -532,6 +594,8 @@ static const test_case tests[] = {
     TEST_ENTRY(test_version__populate_of_truncated_file_native),
     TEST_ENTRY(test_version__no_zeros_after_truncation_seen),
     TEST_ENTRY(test_version__no_old_bytes_after_short_read),
+    TEST_ENTRY(test_version__seen_end_is_the_versions),
+    TEST_ENTRY(test_version__fault_under_check_mtime_keeps_bytes_before_end),
     TEST_ENTRY(test_version__absurd_window_size_refused),
     TEST_ENTRY(test_version__fork_with_threads_inside),
 };
