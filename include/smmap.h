@@ -117,8 +117,9 @@
  *     page-aligned reads as zeros through every mapping: until the library
  *     sees the truncation, smmap_read may return those zeros as file bytes
  *     with a positive count. It sees it by any check it makes: a fault in
- *     smmap_read, a pread that ends early, a new window, a reopen, a
- *     refresh, or an open of the same version that finds it smaller. From
+ *     smmap_read, a pread that ends early, a new window, a reopen, or a
+ *     refresh (an open that finds the file smaller than another handle
+ *     proves nothing: that handle's size may be newer). From
  *     then on, for every handle of the version: smmap_read of any byte past
  *     the end seen gives -EIO (whatever a window still shows), a window
  *     asked for past it gives -ESTALE, and handles larger than it get no

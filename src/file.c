@@ -269,11 +269,12 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
          * from now on is another entry. */
         smmap__entry_unhash(m, e);
         e = NULL;
-    } else if (e != NULL && st->size < e->max_size) {
-        /* Smaller than a handle of it: a truncation, seen by every handle
-         * of the version, this one included. */
-        smmap__entry_saw_end(e, st->size);
     }
+    /* A size below what another handle has is no proof of a truncation
+     * here: that handle's stat may be newer than this one, taken before
+     * the lock, of a file that only grows. The handles larger than the
+     * file see it at their next window, from a stat newer than their
+     * size. */
     if (e == NULL) {
         e = spare;
         spare = NULL;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KIB 1024ull
@@ -59,6 +60,31 @@ static int write_fill(const char *path, uint64_t size, unsigned char fill)
     }
     close(fd);
     return done == size ? 0 : -1;
+}
+
+/* Append chunk to fd every 20 us for at least `seconds`, and until every
+ * counter in counts[0..n) reached `least` (the threads racing the appends
+ * did run, however loaded the machine); returns the appends made. */
+static long append_while(int fd, const unsigned char *chunk, size_t len,
+                         double seconds, long *const *counts, int n,
+                         long least)
+{
+    struct timespec start, now, pause = {0, 20000};
+    long appends = 0;
+    int i, behind;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        if (write(fd, chunk, len) != (ssize_t)len)
+            return -1;
+        appends++;
+        nanosleep(&pause, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        for (behind = 0, i = 0; i < n; i++)
+            behind |= __atomic_load_n(counts[i], __ATOMIC_RELAXED) < least;
+    } while (behind || (double)(now.tv_sec - start.tv_sec) +
+                               (now.tv_nsec - start.tv_nsec) / 1e9 <
+                           seconds);
+    return appends;
 }
 
 static int all_bytes(const unsigned char *buf, size_t len, unsigned char b)
@@ -210,25 +236,24 @@ static void test_version__later_open_changes_no_earlier_handle(void)
 
 /* Case 4: refreshes of a file that only grows, from two threads while a
  * third appends, never give -ESTALE; sizes only grow. */
-typedef struct grow_state {
-    const char *path;
+typedef struct refresher_state {
     smmap_file *f;
-    int done; /* atomic */
-    long stale, calls, shrank;
-} grow_state;
+    int *done; /* atomic */
+    long calls, stale, shrank;
+} refresher_state;
 
 static void *refresher(void *arg)
 {
-    grow_state *g = arg;
+    refresher_state *r = arg;
     uint64_t last = 0;
-    while (!__atomic_load_n(&g->done, __ATOMIC_ACQUIRE)) {
-        int err = smmap_file_refresh(g->f);
-        uint64_t size = smmap_file_size(g->f);
-        __atomic_add_fetch(&g->calls, 1, __ATOMIC_RELAXED);
+    while (!__atomic_load_n(r->done, __ATOMIC_ACQUIRE)) {
+        int err = smmap_file_refresh(r->f);
+        uint64_t size = smmap_file_size(r->f);
+        __atomic_add_fetch(&r->calls, 1, __ATOMIC_RELAXED);
         if (err == -ESTALE)
-            __atomic_add_fetch(&g->stale, 1, __ATOMIC_RELAXED);
+            r->stale++;
         if (size < last)
-            __atomic_add_fetch(&g->shrank, 1, __ATOMIC_RELAXED);
+            r->shrank++;
         last = size;
     }
     return NULL;
@@ -238,33 +263,122 @@ static void test_version__concurrent_refresh_of_growing_file(void)
 {
     const char *path = fixture_file("growing", 4096);
     smmap_manager *m = test_manager(64 * KIB, 1 * MIB, 100, 8, 0);
-    grow_state g;
+    smmap_file *f = test_open(m, path);
+    refresher_state r[2];
+    long *counts[2] = {&r[0].calls, &r[1].calls};
     pthread_t t[2];
     unsigned char chunk[512];
-    int fd, i;
+    int done = 0, fd, i;
+    long appends;
 
-    memset(&g, 0, sizeof(g));
-    g.path = path;
-    g.f = test_open(m, path);
     memset(chunk, 0x33, sizeof(chunk));
-    REQUIRE_EQ(pthread_create(&t[0], NULL, refresher, &g), 0);
-    REQUIRE_EQ(pthread_create(&t[1], NULL, refresher, &g), 0);
+    for (i = 0; i < 2; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].f = f;
+        r[i].done = &done;
+        REQUIRE_EQ(pthread_create(&t[i], NULL, refresher, &r[i]), 0);
+    }
     fd = open(path, O_WRONLY | O_APPEND);
     CHECK(fd >= 0);
-    for (i = 0; fd >= 0 && i < 4000; i++)
-        CHECK_EQ(write(fd, chunk, sizeof(chunk)), (long)sizeof(chunk));
-    __atomic_store_n(&g.done, 1, __ATOMIC_RELEASE);
-    pthread_join(t[0], NULL);
-    pthread_join(t[1], NULL);
+    appends = fd >= 0 ? append_while(fd, chunk, sizeof(chunk), 0.5, counts,
+                                     2, 500)
+                      : -1;
+    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
     if (fd >= 0)
         close(fd);
-    CHECK_EQ(smmap_file_refresh(g.f), 0);
-    CHECK_EQ(smmap_file_size(g.f), 4096 + 4000 * 512);
-    CHECK_EQ(g.stale, 0);
-    CHECK_EQ(g.shrank, 0);
-    CHECK(g.calls > 0);
-    printf("concurrent refresh: %ld calls, %ld -ESTALE\n", g.calls, g.stale);
-    smmap_file_close(g.f);
+    CHECK(appends > 0);
+    CHECK_EQ(smmap_file_refresh(f), 0);
+    CHECK_EQ(smmap_file_size(f), 4096 + (uint64_t)appends * 512);
+    for (i = 0; i < 2; i++) {
+        CHECK_EQ(r[i].stale, 0);
+        CHECK_EQ(r[i].shrank, 0);
+        CHECK(r[i].calls >= 500);
+    }
+    printf("concurrent refresh: %ld + %ld calls, %ld appends, 0 -ESTALE\n",
+           r[0].calls, r[1].calls, appends);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+/* Opens from several threads of a file that only grows: an open's stat,
+ * taken before the lock, may be older than another thread's; its smaller
+ * size is no truncation, and no handle may get -ESTALE or -EIO. */
+typedef struct opener {
+    smmap_manager *m;
+    const char *path;
+    int *done; /* atomic */
+    long opens, refused, wrong;
+} opener;
+
+static void *open_read_close(void *arg)
+{
+    opener *o = arg;
+    while (!__atomic_load_n(o->done, __ATOMIC_ACQUIRE)) {
+        smmap_file *f;
+        smmap_cursor c;
+        unsigned char buf[8];
+        uint64_t size;
+        int64_t got;
+        if (smmap_file_open(o->m, o->path, &f) != 0) {
+            o->wrong++;
+            continue;
+        }
+        size = smmap_file_size(f);
+        smmap_cursor_init(&c, f);
+        got = smmap_read(&c, size - 8, buf, 8);
+        if (got == -ESTALE || got == -EIO)
+            o->refused++;
+        else if (got != 8 || !all_bytes(buf, 8, 0x44))
+            o->wrong++;
+        smmap_cursor_release(&c);
+        smmap_file_close(f);
+        __atomic_add_fetch(&o->opens, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_version__opens_of_a_growing_file_from_threads(void)
+{
+    const char *path = fixture_path("appended");
+    smmap_manager *m = test_manager(4096, 64 * 4096, 100, 8,
+                                    SMMAP_ALWAYS_MAP);
+    opener o[3];
+    long *counts[3] = {&o[0].opens, &o[1].opens, &o[2].opens};
+    pthread_t t[3];
+    unsigned char chunk[37];
+    int done = 0, fd, i;
+    long refused = 0, wrong = 0, opens = 0;
+
+    REQUIRE_EQ(write_fill(path, 4096, 0x44), 0);
+    memset(chunk, 0x44, sizeof(chunk));
+    for (i = 0; i < 3; i++) {
+        o[i].m = m;
+        o[i].path = path;
+        o[i].done = &done;
+        o[i].opens = o[i].refused = o[i].wrong = 0;
+        REQUIRE_EQ(pthread_create(&t[i], NULL, open_read_close, &o[i]), 0);
+    }
+    fd = open(path, O_WRONLY | O_APPEND);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        CHECK(append_while(fd, chunk, sizeof(chunk), 1.0, counts, 3, 300) >
+              0);
+    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        refused += o[i].refused;
+        wrong += o[i].wrong;
+        opens += o[i].opens;
+    }
+    if (fd >= 0)
+        close(fd);
+    CHECK_EQ(refused, 0);
+    CHECK_EQ(wrong, 0);
+    CHECK(opens >= 900);
+    printf("opens of a growing file: %ld opens, %ld refused\n", opens,
+           refused);
     smmap_manager_free(m);
 }
 
@@ -590,6 +704,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_version__replaced_with_reused_inode),
     TEST_ENTRY(test_version__later_open_changes_no_earlier_handle),
     TEST_ENTRY(test_version__concurrent_refresh_of_growing_file),
+    TEST_ENTRY(test_version__opens_of_a_growing_file_from_threads),
     TEST_ENTRY(test_version__populate_of_truncated_file_touching),
     TEST_ENTRY(test_version__populate_of_truncated_file_native),
     TEST_ENTRY(test_version__no_zeros_after_truncation_seen),
