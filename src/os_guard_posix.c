@@ -59,7 +59,7 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef SMMAP_GUARD_PC
-#include <ucontext.h> /* the registers of the fault; OpenBSD has no such header */
+#include <ucontext.h> /* the fault's registers; OpenBSD has no such header */
 #endif
 
 int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len);

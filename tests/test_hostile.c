@@ -220,8 +220,8 @@ static void foreign_fault(const char *path, volatile const unsigned char **at)
 static void test_hostile__foreign_sigbus_reaches_application(void)
 {
     const uint64_t page = system_page();
-    const uint64_t window = 16 * page > test_granularity() ? 16 * page
-                                                            : test_granularity();
+    const uint64_t granule = test_granularity();
+    const uint64_t window = 16 * page > granule ? 16 * page : granule;
     const uint64_t cut = 4 * window + 10 * page, mid = cut - 3104;
     const char *path = fixture_file("data", 16 * window);
     const char *other = fixture_file("other", 8192);
