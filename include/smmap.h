@@ -248,8 +248,10 @@ enum smmap_advice {
  * Options of a manager. Fill with smmap_options_init(), then change fields.
  *
  * window_size:    bytes per window, rounded up to the allocation granularity
- *                 (the page size on POSIX, 64 KiB on Windows); 0 selects the
- *                 static mode, where each file is mapped whole.
+ *                 (the page size on POSIX, or the power of two a build set
+ *                 with CMake's SMMAP_GRANULARITY where larger; 64 KiB on
+ *                 Windows); 0 selects the static mode, where each file is
+ *                 mapped whole.
  * max_mapped:     budget of mapped bytes. Soft by default: when every region
  *                 is held by a cursor the manager maps anyway (as Python's
  *                 smmap does); with SMMAP_HARD_LIMITS it returns -ENOMEM.
