@@ -11,6 +11,10 @@ trap 'rm -rf "$tmp"' EXIT
 # size does not link into the default compiler's programs.
 cflags=$(sed -n 's/^CMAKE_C_FLAGS:STRING=//p' "$build/CMakeCache.txt")
 cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+# A toolchain file (cmake/toolchain-musl.cmake) sets the compiler without
+# caching it; CMake's record of the compiler it used always has it.
+[ -n "$cc" ] || cc=$(sed -n 's/^set(CMAKE_C_COMPILER "\(.*\)")$/\1/p' \
+                       "$build"/CMakeFiles/*/CMakeCCompiler.cmake | head -1)
 cc=${cc:-cc}
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 libdir=$(ls -d "$tmp"/prefix/lib*/cmake/smmap | head -1)
