@@ -723,6 +723,23 @@ static void rewrite_in_place(const char *path, unsigned char fill)
         fclose(fp);
 }
 
+/* Open path in m, map its first window through c, then rewrite the file
+ * in place with 0xEE bytes and move its mtime on. */
+static smmap_file *open_then_rewrite(smmap_manager *m, const char *path,
+                                     smmap_cursor *c)
+{
+    smmap_file *f;
+    unsigned char buf[32];
+    set_mtime(path, 1000000000);
+    f = test_open(m, path);
+    smmap_cursor_init(c, f);
+    CHECK_EQ(smmap_read(c, 100, buf, 32), 32);
+    CHECK(pattern_matches(buf, 100, 32));
+    rewrite_in_place(path, 0xEE);
+    set_mtime(path, 1000000001);
+    return f;
+}
+
 /* A rewrite in place is the same version (shared memory): its new bytes
  * show through the windows mapped and the new ones alike, as for git. */
 static void test_hostile__rewrite_in_place(void)
@@ -734,13 +751,7 @@ static void test_hostile__rewrite_in_place(void)
     unsigned char buf[32], ee[32];
 
     memset(ee, 0xEE, sizeof(ee));
-    set_mtime(path, 1000000000);
-    f = test_open(m, path);
-    smmap_cursor_init(&c, f);
-    REQUIRE_EQ(smmap_read(&c, 100, buf, 32), 32);
-    CHECK(pattern_matches(buf, 100, 32));
-    rewrite_in_place(path, 0xEE);
-    set_mtime(path, 1000000001);
+    f = open_then_rewrite(m, path, &c);
     CHECK_EQ(smmap_read(&c, 200000, buf, 32), 32); /* a new window */
     CHECK(memcmp(buf, ee, 32) == 0);
     CHECK_EQ(smmap_read(&c, 65536 - 16, buf, 32), 32); /* across two */
@@ -766,13 +777,7 @@ static void test_hostile__check_mtime_makes_rewrite_stale(void)
     unsigned char buf[32], ee[32];
 
     memset(ee, 0xEE, sizeof(ee));
-    set_mtime(path, 1000000000);
-    f = test_open(m, path);
-    smmap_cursor_init(&c, f);
-    REQUIRE_EQ(smmap_read(&c, 100, buf, 32), 32);
-    CHECK(pattern_matches(buf, 100, 32));
-    rewrite_in_place(path, 0xEE);
-    set_mtime(path, 1000000001);
+    f = open_then_rewrite(m, path, &c);
     /* A window not yet mapped: refused, never the new bytes. */
     CHECK_EQ(smmap_read(&c, 200000, buf, 32), -ESTALE);
     /* A read across a mapped window and a new one: refused as a whole. */
