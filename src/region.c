@@ -676,6 +676,7 @@ static int acquire_pressure_window(smmap_cursor *c, uint64_t a, uint64_t b,
     r->height = 0;
     r->heap = 1;
     r->transient = 1;
+    r->past_end = 0; /* within the handle, which is within any seen end */
     r->served = 0;
     r->first_hold = 1;
     r->entry = e;

@@ -660,12 +660,16 @@ static void test_version__fork_with_threads_inside(void)
         REQUIRE_EQ(pthread_create(&t[i], NULL, switch_windows, &s[i]), 0);
     }
     for (i = 0; i < forks; i++) {
-        int status = 0;
-        pid_t child = fork();
+        int status = 0, fds[2];
+        char verdict = '?';
+        pid_t child;
+        REQUIRE_EQ(pipe(fds), 0);
+        child = fork();
         if (child == 0) {
             smmap_file *g;
             smmap_cursor c;
             unsigned char buf[64];
+            close(fds[0]);
             alarm(10);
             if (smmap_file_open(m, path, &g) != 0)
                 _exit(2);
@@ -676,15 +680,28 @@ static void test_version__fork_with_threads_inside(void)
             smmap_cursor_release(&c);
             smmap_manager_collect(m);
             smmap_file_close(g);
-            _exit(0);
+            /* Done: say so, and end without exit's checks. A window a
+             * parent thread was mapping at the fork was only on its stack,
+             * which does not run here: a leak checker (valgrind) counts
+             * it lost at exit. */
+            if (write(fds[1], "K", 1) != 1)
+                _exit(4);
+            kill(getpid(), SIGKILL);
         }
-        if (child < 0)
+        close(fds[1]);
+        if (child < 0) {
+            close(fds[0]);
             break;
-        if (waitpid(child, &status, 0) == child && WIFEXITED(status) &&
-            WEXITSTATUS(status) == 0)
+        }
+        if (read(fds[0], &verdict, 1) != 1)
+            verdict = '?';
+        close(fds[0]);
+        if (waitpid(child, &status, 0) == child && verdict == 'K' &&
+            WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
             ok++;
         else
-            fprintf(stderr, "fork %d: child status 0x%x\n", i, status);
+            fprintf(stderr, "fork %d: child said '%c', status 0x%x\n", i,
+                    verdict, status);
     }
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     for (i = 0; i < 2; i++) {
