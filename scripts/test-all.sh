@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and run every test suite of smmap: the C suite (unit, model, fault,
-# threads, bad input, tool, install), the same under ASan+UBSan, TSan and
+# threads, bad input, tool, install), the same built with Debian's hardening
+# flags and with 64 KiB window granularity, the same under ASan+UBSan, TSan and
 # valgrind, the 32-bit build, the Windows build under wine, the aarch64 and
 # s390x (big-endian) builds under qemu-user, the musl build, a short fuzz
 # run, and the Python package (smmap's own suite, ours, gitdb and
@@ -29,7 +30,7 @@ for arg in "$@"; do
 done
 [ -n "${CI:-}" ] && yes=1
 
-packages=(cmake make gcc g++ clang libclang-rt-14-dev valgrind pkg-config
+packages=(cmake make gcc g++ clang libclang-rt-14-dev valgrind pkg-config dpkg-dev
           gcc-multilib g++-multilib mingw-w64 wine64 wine
           binutils-aarch64-linux-gnu libc6-dev-arm64-cross
           libgcc-12-dev-arm64-cross libstdc++-12-dev-arm64-cross
@@ -76,7 +77,7 @@ fi
 
 # A stage is scripts/test-STAGE.sh, or SCRIPT:ARGUMENT for
 # scripts/test-SCRIPT.sh ARGUMENT (the stage then takes the argument's name).
-stages=(unit sanitizers m32 windows cross:aarch64 cross:s390x cross:musl python bench)
+stages=(unit hardened granularity sanitizers m32 windows cross:aarch64 cross:s390x cross:musl python bench)
 passed=0 failed=0 failed_names=()
 for entry in "${stages[@]}"; do
   script=scripts/test-${entry%%:*}.sh stage=$entry args=()
