@@ -353,6 +353,18 @@ static void register_at_fork(void)
                          install_lock_give);
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+/* Registered when the library is loaded, before any thread can hold the
+ * lock: registered lazily, at the first window, a fork in another thread
+ * could run between glibc's prepare handlers and the fork itself while
+ * this thread registers and takes the lock, and the child would inherit it
+ * taken (seen under qemu, about one run in ten of test_version's forks). */
+__attribute__((constructor)) static void register_at_fork_at_load(void)
+{
+    pthread_once(&fork_once, register_at_fork);
+}
+#endif
+
 void smmap__guard_install_posix(void)
 {
     pthread_once(&fork_once, register_at_fork);
