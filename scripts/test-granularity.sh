@@ -28,28 +28,5 @@ rm -rf "$build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
     -DSMMAP_GRANULARITY="$granularity" \
     -DSMMAP_THREADS_ARGS="--iterations;4000;--timeout;300" >/dev/null
-if ! cmake --build "$build" -j "$jobs" >"$build/build.log" 2>&1; then
-    grep -E 'error|warning' "$build/build.log" >&2 || tail -40 "$build/build.log" >&2
-    echo "test-granularity: THE BUILD FAILED (see above)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-
-log="$build/ctest.log"
-set +e
-(cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600) 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-
-# ctest: "100% tests passed, 0 tests failed out of 47"
-summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
-if [ -z "$summary" ]; then
-    echo "test-granularity: ctest printed no summary (no tests?)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
-total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
-echo "test-granularity (SMMAP_GRANULARITY=$granularity, page $(getconf PAGESIZE)):"
-echo "$((total - failed)) passed, $failed failed"
-[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$total" -gt 0 ]
+. "$(dirname "${BASH_SOURCE[0]}")/ctest-build-run.sh"
+ctest_build_run test-granularity "$build" "$jobs" "test-granularity (SMMAP_GRANULARITY=$granularity, page $(getconf PAGESIZE)):"
