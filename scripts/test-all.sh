@@ -38,7 +38,7 @@ packages=(cmake make gcc g++ clang libclang-rt-14-dev valgrind pkg-config dpkg-d
           libgcc-12-dev-s390x-cross libstdc++-12-dev-s390x-cross
           qemu-user musl-tools musl-dev
           python3-dev python3-setuptools python3-pip python3-pytest python3-smmap
-          python3-gitdb python3-git git lcov)
+          python3-gitdb python3-git python3-build python3-venv python3-wheel git lcov)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
