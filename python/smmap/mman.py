@@ -4,6 +4,7 @@ The managers keep smmap 5.0's interface; each owns a libsmmap manager
 (smmap._csmmap.Manager) that maps, pins, evicts (true LRU) and counts. The
 managers are safe to share between threads; give each thread its own cursor.
 """
+import operator
 import os
 import sys
 
@@ -50,6 +51,15 @@ class WindowCursor(_csmmap.WindowCursor):
             return None
         addr, begin, size = key
         return MapRegion._reported(self._rlist, addr, begin, size)
+
+
+def _int_arg(name, value):
+    """value as an int (operator.index), or a TypeError naming the argument."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError("smmap: %s must be an int, not %s"
+                        % (name, type(value).__name__)) from None
 
 
 def _fd_identity(fd):
@@ -105,18 +115,21 @@ class StaticWindowMapManager:
         :param max_open_handles: if not maxint, limit the amount of mapped regions to the given number.
             Otherwise a quarter of the system's limit on mappings is used. Descriptors are
             budgeted separately (a quarter of the open-files limit)."""
+        window_size = _int_arg("window_size", window_size)
+        max_memory_size = _int_arg("max_memory_size", max_memory_size)
+        max_open_handles = _int_arg("max_open_handles", max_open_handles)
         if window_size < 0:
             window_size = (1024 if is_64_bit() else 64) * self._MB_in_bytes
         if max_memory_size == 0:
             max_memory_size = (8192 if is_64_bit() else 1024) * self._MB_in_bytes
         if max_memory_size < 0:
-            raise ValueError("max_memory_size=%r must not be negative (0 selects the default)"
+            raise ValueError("smmap: max_memory_size=%r must not be negative (0 selects the default)"
                              % (max_memory_size,))
         if max_memory_size >= 2 ** 64:
-            raise ValueError("max_memory_size=%r is too large (at most 2**64 - 1)"
+            raise ValueError("smmap: max_memory_size=%r is too large (at most 2**64 - 1)"
                              % (max_memory_size,))
         if max_open_handles < 1:
-            raise ValueError("max_open_handles must be at least 1")
+            raise ValueError("smmap: max_open_handles=%r must be at least 1" % (max_open_handles,))
         self._fdict = dict()
         self._window_size = window_size
         self._max_memory_size = max_memory_size
@@ -179,6 +192,9 @@ class StaticWindowMapManager:
         f = fdict.get(path_or_fd)
         ident = None
         if isinstance(path_or_fd, int):
+            if not -2 ** 31 <= path_or_fd < 2 ** 31:
+                # os.fstat would raise OverflowError
+                raise ValueError("smmap: file descriptor %r is out of range" % (path_or_fd,))
             ident = _fd_identity(path_or_fd)
             if f is not None and ident is not None and f.ident != ident:
                 f = None

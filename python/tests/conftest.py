@@ -1,6 +1,7 @@
-"""Shared fixtures: make sure the package under test is OUR smmap (python/),
-with its C extension, not Debian's pure-Python one, and give tests a file
-whose bytes are not all zeros."""
+"""Shared fixtures: make sure the package under test is OUR smmap (python/,
+or the installed copy in the directory SMMAP_TEST_SITE names), with its C
+extension, not Debian's pure-Python one, and give tests a file whose bytes
+are not all zeros."""
 import importlib.util
 import os
 import random
@@ -8,7 +9,10 @@ import sys
 
 import pytest
 
-PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The directory holding the smmap package under test: python/ (built in
+# place), or an installed one (a venv's site-packages, a pip --target).
+PYTHON_DIR = os.path.abspath(os.environ.get("SMMAP_TEST_SITE") or
+                             os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if sys.path[0] != PYTHON_DIR:
     sys.path.insert(0, PYTHON_DIR)
 

@@ -73,7 +73,7 @@ def test_negative_window_size_is_the_default_as_in_smmap(debian_smmap):
         assert ours == theirs == (1024 if is_64_bit() else 64) * MB
     with pytest.raises(ValueError) as info:
         SlidingWindowMapManager(max_memory_size=-(2 ** 70))
-    assert str(info.value) == ("max_memory_size=%d must not be negative (0 selects the default)"
+    assert str(info.value) == ("smmap: max_memory_size=%d must not be negative (0 selects the default)"
                                % -(2 ** 70))
 
 

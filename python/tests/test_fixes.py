@@ -707,8 +707,8 @@ def test_absurd_sizes_raise_instead_of_hanging(datafile):
         "Manager(max_regions=-1) ValueError smmap: max_regions=-1 must not be negative",
         "Manager(max_open_files=2**64) ValueError smmap: max_open_files=18446744073709551616 "
         "is too large (at most 18446744073709551615)",
-        "max_memory_size=-1 ValueError max_memory_size=-1 must not be negative (0 selects the default)",
-        "max_memory_size=2**64 ValueError max_memory_size=18446744073709551616 is too large (at most 2**64 - 1)",
+        "max_memory_size=-1 ValueError smmap: max_memory_size=-1 must not be negative (0 selects the default)",
+        "max_memory_size=2**64 ValueError smmap: max_memory_size=18446744073709551616 is too large (at most 2**64 - 1)",
         "window_size=2**62 True",
         "window_size=2**63-2**20 True",
         "max_memory_size=2**64-1 True",
