@@ -3,7 +3,7 @@
 #
 #   test_tool.sh SECTION SMMAP FNV1A64 HAVE_BENCH POINTER_BYTES SYSTEM [EMULATOR...]
 #
-# SECTION is cat, stat, errors, limits, misc or all. SMMAP is the tool, FNV1A64 the
+# SECTION is cat, stat, errors, limits, misc, json, stream, signal, man or all. SMMAP is the tool, FNV1A64 the
 # reference hasher built from fnv1a64.c, HAVE_BENCH 1 when the tool was linked
 # with the benchmarks, POINTER_BYTES the tool's sizeof(void *) (4 or 8: the
 # default window is 64 MiB or 1 GiB), SYSTEM "posix" or "windows" (the
@@ -44,6 +44,11 @@ wrap_emulated() {
     chmod +x "$tmp/bin/$1"
     echo "$tmp/bin/$1"
 }
+# This script's folder (stat_json.py beside it, the sources above it) and
+# the tool's build folder (its cmake_install.cmake, for the manual's
+# install rule).
+TOOL_DIR=$(cd "$(dirname "$0")" && pwd)
+TOOL_BUILD_DIR=$(cd "$(dirname "$SMMAP")" && pwd)
 if ((${#EMULATOR[@]})); then
     SMMAP=$(wrap_emulated smmap "$SMMAP")
     [[ $FNV != *.exe ]] || FNV=$(wrap_emulated fnv1a64 "$FNV")
@@ -677,10 +682,258 @@ Try 'smmap --help' for more information." "$SMMAP" help frob
     fi
 }
 
+# json FIELD: one value of the JSON report in $tmp/out (stat_json.py get).
+json() {
+    /usr/bin/python3 "$TOOL_DIR/stat_json.py" "$tmp/out" get "$1" 2>&1 || true
+}
+
+# check_json NAME: the report in $tmp/out parses as one object whose shape
+# and counters hold (stat_json.py check against smmap.h's smmap_stats).
+check_json() {
+    check_eq "$1: JSON shape" ok "$(/usr/bin/python3 "$TOOL_DIR/stat_json.py" "$tmp/out" check "$TOOL_DIR/../../include/smmap.h" 2>&1)"
+}
+
+# stat --json: the report as one JSON object, parsed by Python's json.
+section_json() {
+    local f
+    # Sequential, with an empty file among them: exact counts and the
+    # checksum of the bytes as cat gives them to the reference hasher.
+    run "$SMMAP" stat --json --always-map --window $G --max-mapped $((4 * G)) -n 1000 "$tmp/rand" "$tmp/small" "$tmp/empty" "$tmp/r5000"
+    check_eq "json sequential: exit status" 0 "$rc"
+    check_eq "json sequential: stderr" "" "$(cat "$tmp/err")"
+    check_json "json sequential"
+    check_eq "json sequential: command" stat "$(json command)"
+    check_eq "json sequential: reads" $((300 + 1 + 5)) "$(json reads)"
+    check_eq "json sequential: bytes_read" 305006 "$(json bytes_read)"
+    check_eq "json sequential: fnv1a64" "$(cat "$tmp/rand" "$tmp/small" "$tmp/r5000" | "$FNV")" "$(json fnv1a64)"
+    check_eq "json sequential: files_read" 4 "$(json files_read)"
+    check_eq "json sequential: streamed_files (the empty file)" 1 "$(json streamed_files)"
+    check_eq "json sequential: stats.files" 4 "$(json stats.files)"
+    check_eq "json sequential: options" "$G $((4 * G)) 1000 false true sliding sequential null null false 4" \
+        "$(for f in window_size max_mapped read_length hard_limits always_map mode order random_reads seed verify files_given; do json options.$f; done | tr '\n' ' ' | sed 's/ $//')"
+    check_eq "json sequential: verify_mismatches" null "$(json verify_mismatches)"
+    check_eq "json sequential: interrupted" false "$(json interrupted)"
+    # The same run in text: every stats field has the same value.
+    cp "$tmp/out" "$tmp/json"
+    run "$SMMAP" stat --always-map --window $G --max-mapped $((4 * G)) -n 1000 "$tmp/rand" "$tmp/small" "$tmp/empty" "$tmp/r5000"
+    cp "$tmp/out" "$tmp/text"
+    cp "$tmp/json" "$tmp/out"
+    local fields="mapped_bytes peak_mapped_bytes regions peak_regions files files_mapped open_fds maps unmaps evictions reuses retries fd_closes fd_reopens direct_reads files_no_mmap read_windows faults"
+    local from_json="" from_text=""
+    for f in $fields; do
+        from_json+="$f=$(json stats.$f) "
+        from_text+="$f=$(awk -v k=$f '$1 == k { print $2 }' "$tmp/text") "
+    done
+    check_eq "json and text: the same stats" "$from_text" "$from_json"
+
+    # Random reads: exactly the count asked, checked against pread.
+    run "$SMMAP" stat --json --random 777 -n 100 --seed 9 --verify --window 64K --max-mapped 256K "$tmp/rand" "$tmp/r1000" "$tmp/empty"
+    check_eq "json random: exit status" 0 "$rc"
+    check_json "json random"
+    check_eq "json random: reads" 777 "$(json reads)"
+    check_eq "json random: order seed random_reads verify" "random 9 777 true" \
+        "$(json options.order) $(json options.seed) $(json options.random_reads) $(json options.verify)"
+    check_eq "json random: verify_mismatches" 0 "$(json verify_mismatches)"
+    check_eq "json random: streamed_files (the empty file, never drawn)" 1 "$(json streamed_files)"
+    # The same seed in text form reads the same bytes.
+    local hash=$(json fnv1a64) bytes=$(json bytes_read)
+    run "$SMMAP" stat --random 777 -n 100 --seed 9 --window 64K --max-mapped 256K "$tmp/rand" "$tmp/r1000" "$tmp/empty"
+    check_eq "json random: same bytes as the text run" "$hash $bytes" "$(stat_field fnv1a64) $(stat_field bytes_read)"
+
+    # A file error: the report is still one object, the exit status 1.
+    run "$SMMAP" stat --json "$tmp/nope" "$tmp/small"
+    check_eq "json file error: exit status" 1 "$rc"
+    check_eq "json file error: stderr" "smmap: $tmp/nope: no such file or directory" "$(cat "$tmp/err")"
+    check_json "json file error"
+    check_eq "json file error: bytes_read of the rest" 6 "$(json bytes_read)"
+    check_eq "json file error: files_given files_read" "2 1" "$(json options.files_given) $(json files_read)"
+    # Static mode and the largest budget: exact 64-bit integers.
+    run "$SMMAP" stat --json --static --max-mapped 18446744073709551615 --hard "$tmp/rand"
+    check_json "json static"
+    check_eq "json static: options" "0 18446744073709551615 static true" \
+        "$(json options.window_size) $(json options.max_mapped) $(json options.mode) $(json options.hard_limits)"
+    check_eq "json static: mapped_bytes" 300000 "$(json stats.mapped_bytes)"
+    # --json is stat's alone.
+    check_run "cat --json" 2 "smmap: cat: unknown option '--json'
+Try 'smmap --help' for more information." "$SMMAP" cat --json "$tmp/small"
+}
+
+# Files whose size is not their length: read with read(2) until EOF.
+section_stream() {
+    local pid sysfs="" f
+    # A pipe and a character device.
+    set +e
+    printf 'abcdefghij' | "$SMMAP" cat -o 2 -n 5 - >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    set -e
+    check_eq "stream pipe -o 2 -n 5: status, stdout, stderr" "0 cdefg " "$rc $(cat "$tmp/out") $(cat "$tmp/err")"
+    run timeout 20 "$SMMAP" cat -o 100 -n 100000 /dev/zero
+    check_eq "stream /dev/zero -n 100000: exit status" 0 "$rc"
+    if cmp -s "$tmp/out" <(head -c 100000 /dev/zero); then pass; else
+        fail "stream /dev/zero -n 100000: $(wc -c <"$tmp/out") bytes"; fi
+    set +e
+    head -c 200000 "$tmp/rand" | "$SMMAP" stat -n 64K - >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    set -e
+    check_eq "stream stat pipe: exit status" 0 "$rc"
+    check_eq "stream stat pipe: reads bytes streamed" "4 200000 1" \
+        "$(stat_field reads) $(stat_field bytes_read) $(stat_field streamed_files)"
+    check_eq "stream stat pipe: fnv1a64" "$(head -c 200000 "$tmp/rand" | "$FNV")" "$(stat_field fnv1a64)"
+    check_eq "stream stat pipe: no window" "0 0" "$(stat_field maps) $(stat_field files)"
+
+    if [[ $SYSTEM != posix || ! -r /proc/self/maps ]]; then
+        echo "stream: no /proc here: the size-0 file checks are left out"
+        return
+    fi
+    # /proc/PID/maps of a process that sleeps is the same at every read;
+    # the size is 0.
+    sleep 60 &
+    pid=$!
+    check_eq "stream: /proc/$pid/maps has size 0" 0 "$(stat -c %s /proc/$pid/maps)"
+    run "$SMMAP" cat /proc/$pid/maps
+    check_eq "stream cat /proc/PID/maps: status and stderr" "0 " "$rc $(cat "$tmp/err")"
+    # (cmp alone would take the sizes, 0 and 3 KiB, as a difference.)
+    if [[ -s $tmp/out ]] && cmp -s "$tmp/out" <(cat /proc/$pid/maps); then pass; else
+        fail "stream cat /proc/$pid/maps: $(wc -c <"$tmp/out") bytes, cat gives $(wc -c </proc/$pid/maps)"; fi
+    run "$SMMAP" cat -o 10 -n 100 /proc/$pid/maps "$tmp/small" /proc/$pid/maps
+    expected_cat 10 100 /proc/$pid/maps "$tmp/small" /proc/$pid/maps >"$tmp/expected"
+    if [[ $rc == 0 ]] && cmp -s "$tmp/out" "$tmp/expected"; then pass; else
+        fail "stream cat -o 10 -n 100 maps small maps (exit $rc)"; fi
+    run "$SMMAP" stat --json -n 100 /proc/$pid/maps "$tmp/small"
+    check_json "stream stat /proc/PID/maps"
+    local len=$(($(wc -c </proc/$pid/maps) + 6))
+    check_eq "stream stat /proc/PID/maps: reads bytes_read streamed files" \
+        "$(( ($(wc -c </proc/$pid/maps) + 99) / 100 + 1 )) $len 1 2" \
+        "$(json reads) $(json bytes_read) $(json streamed_files) $(json stats.files)"
+    check_eq "stream stat /proc/PID/maps: fnv1a64" "$(cat /proc/$pid/maps "$tmp/small" | "$FNV")" "$(json fnv1a64)"
+    # Its own maps name the tool's program file.
+    run "$SMMAP" cat /proc/self/maps
+    check_eq "stream cat /proc/self/maps: names the tool" 1 \
+        "$(grep -c -m 1 -F "$(basename "$SMMAP")" "$tmp/out")"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    # --random draws from sizes: a /proc file is reported and not read, an
+    # empty file is left out quietly.
+    run "$SMMAP" stat --random 10 /proc/self/maps "$tmp/small"
+    check_eq "stream stat --random /proc: exit status" 1 "$rc"
+    check_eq "stream stat --random /proc: stderr" "smmap: /proc/self/maps: not read: --random draws offsets from file sizes, and this file is read as a stream (a proc file: its size is not its length)" "$(cat "$tmp/err")"
+    check_eq "stream stat --random /proc: reads" 10 "$(stat_field reads)"
+    run "$SMMAP" stat --random 10 "$tmp/empty" "$tmp/small"
+    check_eq "stream stat --random empty: status and stderr" "0 " "$rc $(cat "$tmp/err")"
+
+    # A sysfs attribute says 4096 bytes and holds a few: the library alone
+    # called it changed on disk.
+    for f in /sys/devices/system/cpu/online /sys/kernel/mm/transparent_hugepage/enabled /sys/power/state; do
+        if [[ -r $f ]] && cat "$f" >/dev/null 2>&1; then sysfs=$f; break; fi
+    done
+    if [[ -z $sysfs ]]; then
+        echo "stream: no readable sysfs file here: the sysfs checks are left out"
+        return
+    fi
+    run "$SMMAP" cat "$sysfs"
+    check_eq "stream cat $sysfs: status and stderr" "0 " "$rc $(cat "$tmp/err")"
+    if [[ -s $tmp/out ]] && cmp -s "$tmp/out" <(cat "$sysfs"); then pass; else
+        fail "stream cat $sysfs: $(wc -c <"$tmp/out") bytes, cat gives $(wc -c <"$sysfs")"; fi
+    run "$SMMAP" stat "$sysfs" "$tmp/small"
+    check_eq "stream stat $sysfs: status and stderr" "0 " "$rc $(cat "$tmp/err")"
+    check_eq "stream stat $sysfs: bytes_read streamed_files" "$(($(wc -c <"$sysfs") + 6)) 1" \
+        "$(stat_field bytes_read) $(stat_field streamed_files)"
+    check_eq "stream stat $sysfs: fnv1a64" "$(cat "$sysfs" "$tmp/small" | "$FNV")" "$(stat_field fnv1a64)"
+}
+
+# Ctrl-C during a long stat prints the partial report, then the tool dies
+# of SIGINT (status 130 through timeout --preserve-status). A sparse file
+# of 1 TiB read in 1 MiB reads takes minutes; the signal comes after 1 s.
+section_signal() {
+    if [[ $SYSTEM != posix ]]; then
+        echo "signal: SIGINT is a POSIX signal here: left out for $SYSTEM"
+        return
+    fi
+    local big="$tmp/big" reads bytes
+    if ! truncate -s 1T "$big" 2>/dev/null; then
+        echo "signal: no sparse file of 1 TiB here: left out"
+        return
+    fi
+    run timeout --preserve-status -s INT 1 "$SMMAP" stat -n 1M --window 64M --max-mapped 128M "$big"
+    check_eq "SIGINT stat: exit status" 130 "$rc"
+    check_eq "SIGINT stat: stderr (not a terminal: no progress line)" "" "$(cat "$tmp/err")"
+    check_eq "SIGINT stat: interrupted" 1 "$(stat_field interrupted)"
+    reads=$(stat_field reads)
+    bytes=$(stat_field bytes_read)
+    check_range "SIGINT stat: reads (some, not all)" 1 $((2**20 - 1)) "$reads"
+    check_eq "SIGINT stat: bytes_read (whole reads)" $((reads * 2**20)) "$bytes"
+    check_eq "SIGINT stat: fnv1a64 of that many zeros" "$(head -c "$bytes" /dev/zero | "$FNV")" "$(stat_field fnv1a64)"
+    check_eq "SIGINT stat: the report's last line" "interrupted 1" "$(tail -n 1 "$tmp/out")"
+    run timeout --preserve-status -s INT 1 "$SMMAP" stat --json --random 100000000 -n 4K --window 1M --max-mapped 8M "$big"
+    check_eq "SIGINT stat --json --random: exit status" 130 "$rc"
+    check_json "SIGINT stat --json --random"
+    check_eq "SIGINT stat --json --random: interrupted" true "$(json interrupted)"
+    check_range "SIGINT stat --json --random: reads (some, not all)" 1 99999999 "$(json reads)"
+    # A read waiting on an empty pipe is interrupted too (no SA_RESTART).
+    set +e
+    sleep 5 | timeout --preserve-status -s INT 1 "$SMMAP" stat - >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    set -e
+    check_eq "SIGINT stat on a waiting pipe: exit status" 130 "$rc"
+    check_eq "SIGINT stat on a waiting pipe: reads interrupted" "0 1" "$(stat_field reads) $(stat_field interrupted)"
+    # A SIGINT ignored when the tool starts (as a shell without job control
+    # starts a background job) stays ignored: no report, SIGTERM ends it.
+    local pid
+    (trap '' INT; exec "$SMMAP" stat -n 1M "$big" >"$tmp/out" 2>"$tmp/err") &
+    pid=$!
+    sleep 1
+    kill -INT "$pid"
+    sleep 1
+    kill -TERM "$pid"
+    set +e
+    wait "$pid"
+    rc=$?
+    set -e
+    check_eq "SIGINT ignored: ended by SIGTERM, no report" "143 0" "$rc $(wc -c <"$tmp/out")"
+    # On a terminal, the progress line: "smmap stat: N reads, SIZE in S s,
+    # R MB/s" on stderr after the first second, cleared at the end.
+    if command -v script >/dev/null; then
+        script -qec "timeout --preserve-status -s INT 2.5 $(printf %q "$SMMAP") stat -n 1M --window 64M --max-mapped 128M $(printf %q "$big") >$(printf %q "$tmp/out")" /dev/null >"$tmp/tty" 2>&1 || true
+        if grep -aEq $'\r''smmap stat: [0-9]+ reads, [0-9.]+ [KMGT]?i?B in [0-9]+\.[0-9] s, [0-9]+\.[0-9] MB/s' "$tmp/tty"; then pass; else
+            fail "progress line on a terminal: $(od -c "$tmp/tty" | head -5)"; fi
+        check_eq "progress line: the report still on stdout" "interrupted 1" "$(tail -n 1 "$tmp/out")"
+    else
+        echo "signal: no script(1) for a terminal: the progress line is not checked"
+    fi
+}
+
+# The manual page: it renders without a warning, and it names every option
+# that `smmap --help` and each command's --help name.
+section_man() {
+    local page="$TOOL_DIR/../../tools/smmap.1" opt missing=""
+    if ! command -v groff >/dev/null; then
+        echo "man: no groff here (Debian: groff-base): the manual is not rendered"
+        return
+    fi
+    run groff -man -Tutf8 -ww -z "$page"
+    check_eq "man: groff -ww: status and warnings" "0 " "$rc $(cat "$tmp/err")"
+    run groff -man -Tutf8 -P -c "$page"
+    check_eq "man: renders" 0 "$rc"
+    sed 's/\x1b\[[0-9;]*m//g; s/.\x08//g; s/‐/-/g' "$tmp/out" >"$tmp/man.txt"
+    check_eq "man: title" "SMMAP(1)" "$(head -n 1 "$tmp/man.txt" | awk '{ print $1 }')"
+    for opt in $( { "$SMMAP" --help; "$SMMAP" cat --help; "$SMMAP" stat --help; } | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+        grep -q -- "$opt" "$tmp/man.txt" || missing+=" $opt"
+    done
+    check_eq "man: every option of --help is in the manual" "" "$missing"
+    # Installed with the tool to share/man/man1 (the tools directory's
+    # install script, run alone into a scratch prefix).
+    if [[ -n $TOOL_BUILD_DIR && -f $TOOL_BUILD_DIR/cmake_install.cmake ]]; then
+        run cmake -DCMAKE_INSTALL_PREFIX="$tmp/prefix" -P "$TOOL_BUILD_DIR/cmake_install.cmake"
+        check_eq "man: install status" 0 "$rc"
+        if cmp -s "$page" "$tmp/prefix/share/man/man1/smmap.1"; then pass; else
+            fail "man: not installed as share/man/man1/smmap.1: $(cd "$tmp/prefix" 2>/dev/null && find . -type f)"; fi
+    fi
+}
+
 make_files
 case $section in
-cat | stat | errors | limits | misc) "section_$section" ;;
-all) for s in cat stat errors limits misc; do "section_$s"; done ;;
+cat | stat | errors | limits | misc | json | stream | signal | man) "section_$section" ;;
+all) for s in cat stat errors limits misc json stream signal man; do "section_$s"; done ;;
 *) echo "unknown section $section" >&2; exit 2 ;;
 esac
 echo "$passed passed, $failed failed"
