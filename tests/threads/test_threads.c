@@ -18,9 +18,16 @@
  * in windows of the library's granularity (the page, or the build's
  * SMMAP_GRANULARITY; 64 KiB on Windows), which its OS table gives.
  *
- * Usage: test_threads [--iterations N] [--timeout SECONDS]
+ * The switching phases (switching.c, issue 13) follow: readers switching
+ * among cached windows while another thread collects, evicts and releases
+ * paths, for --switch-ms milliseconds each (switching_default_ms: 1500, or
+ * 600 under valgrind and with SMMAP_TEST_QUICK=1; SMMAP_THREADS_SWITCH_MS
+ * overrides the default).
+ *
+ * Usage: test_threads [--iterations N] [--timeout SECONDS] [--switch-ms MS]
  */
 #include "smmap.h"
+#include "switching.h"
 #include "os.h"
 #include "../portable.h"
 
@@ -407,20 +414,23 @@ int main(int argc, char **argv)
 {
     smmap_options o;
     int i, timeout = 120, failures = 0, phases = 0;
+    unsigned switch_ms = switching_default_ms();
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
             iterations = strtol(argv[++i], NULL, 0);
         else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
             timeout = (int)strtol(argv[++i], NULL, 0);
+        else if (strcmp(argv[i], "--switch-ms") == 0 && i + 1 < argc)
+            switch_ms = (unsigned)strtoul(argv[++i], NULL, 0);
         else {
-            fprintf(stderr, "usage: %s [--iterations N] [--timeout S]\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--iterations N] [--timeout S] "
+                    "[--switch-ms MS]\n", argv[0]);
             return 2;
         }
     }
     port_mutex_init(&done_lock);
-    if (make_files() != 0) {
+    if (make_files() != 0 || switching_make_files(dir) != 0) {
         fprintf(stderr, "could not create the test files\n");
         return 1;
     }
@@ -446,6 +456,15 @@ int main(int argc, char **argv)
     failures += run_phase("read backend", &o, timeout) != 0;
     phases++;
 #endif
+    /* Readers switching among cached windows, mapped windows only, then
+     * with the read policy's pressure windows and direct reads. */
+    failures += switching_run("switching", SMMAP_ALWAYS_MAP, switch_ms,
+                              timeout) != 0;
+    phases++;
+    failures += switching_run("switching, read policy", 0, switch_ms,
+                              timeout) != 0;
+    phases++;
+    switching_remove_files();
     remove_files();
     port_mutex_destroy(&done_lock);
     printf("%d passed, %d failed\n", phases - failures, failures);
