@@ -46,6 +46,12 @@ int main(int argc, char **argv)
         return tool_print_help(NULL);
     if (strcmp(argv[1], "help") == 0) {
         /* "smmap help" or "smmap help COMMAND" */
+        if (argc > 2 && strcmp(argv[2], "bench") == 0) {
+            /* The benchmark's own help, as `smmap bench --help`. */
+            static char bench[] = "bench", help[] = "--help";
+            char *bench_help[] = {bench, help, NULL};
+            return tool_bench(2, bench_help);
+        }
         if (argc > 2 && tool_is_command(argv[2]))
             return tool_print_help(argv[2]);
         if (argc > 2) {

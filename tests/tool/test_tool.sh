@@ -668,8 +668,12 @@ Try 'smmap --help' for more information." "$SMMAP" help frob
             check_eq "$args (not built): says so" "This smmap was built without them." "$(tail -n 1 "$tmp/out")"
         done
     else
+        # The benchmark's own help, as bench --help gives it.
+        run "$SMMAP" bench --help
+        cp "$tmp/out" "$tmp/bench-help"
         check_run "help bench" 0 "" "$SMMAP" help bench
-        check_eq "help bench: usage" "$bench_usage" "$(head -n 1 "$tmp/out")"
+        if [[ -s $tmp/out ]] && cmp -s "$tmp/out" "$tmp/bench-help"; then pass; else
+            fail "help bench: not the output of bench --help"; fi
     fi
     if [[ $HAVE_BENCH == 1 ]]; then
         run "$SMMAP" bench --help
