@@ -2,8 +2,9 @@
  * cursor.c - cursors: caller-allocated views that pin one region at a time.
  *
  * The hit path (smmap_cursor_at inside the window) lives in smmap.h and
- * touches only the cursor. Everything here that changes which region a
- * cursor holds takes the manager lock once.
+ * touches only the cursor. A switch to a cached window and a release pin
+ * and unpin with one atomic each (cache.c); the rest takes the manager
+ * lock once.
  */
 #include "smmap_int.h"
 
@@ -44,9 +45,18 @@ void smmap_cursor_init(smmap_cursor *c, smmap_file *f)
 void smmap_cursor_release(smmap_cursor *c)
 {
     smmap_manager *m;
+    smmap_region *r;
     if (c == NULL || (c->region == NULL && !c->holds_fd))
         return;
     m = c->file->manager;
+    r = c->region;
+    if (r != NULL && !c->holds_fd && !r->transient &&
+        !smmap__load_relaxed(&r->first_hold)) {
+        /* Nothing to tell the read policy: no lock. */
+        clear_window(c);
+        smmap__region_unpin_fast(m, r);
+        return;
+    }
     smmap__mutex_lock(&m->lock);
     if (c->region != NULL) {
         smmap__region_credit(c->region, c->served);
@@ -122,11 +132,20 @@ void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)
         return;
     }
     /* Pin first: dst may hold the same region, which must not become
-     * unused in between. */
+     * unused in between. src's pin keeps it alive, so the pin succeeds
+     * (but for 2^29 cursors on one region: then dst is left released). A
+     * pressure window's pins change under the lock only. */
     m = src->file->manager;
-    smmap__mutex_lock(&m->lock);
-    smmap__region_pin(m, src->region);
-    smmap__mutex_unlock(&m->lock);
+    if (src->region->transient) {
+        smmap__mutex_lock(&m->lock);
+        __atomic_fetch_add(&src->region->state, 1u, __ATOMIC_RELAXED);
+        smmap__mutex_unlock(&m->lock);
+    } else if (!smmap__region_try_pin(src->region)) {
+        smmap_cursor_release(dst);
+        dst->file = src->file;
+        dst->error = -EMFILE;
+        return;
+    }
     smmap_cursor_release(dst);
     dst->file = src->file;
     dst->region = src->region;

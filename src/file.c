@@ -119,6 +119,17 @@ static void fd_lru_unlink(smmap_manager *m, smmap_entry *e)
 /* Membership only: an entry joins at the tail (most recently used) when its
  * descriptor becomes idle and closable, and leaves when it stops being so;
  * its place among the others does not change otherwise. */
+smmap_os_fd smmap__entry_adopt_fd(smmap_manager *m, smmap_entry *e,
+                                  smmap_os_fd fd)
+{
+    m->stats.fd_reopens++;
+    if (e->fd != SMMAP_OS_NO_FD)
+        return fd;
+    e->fd = fd;
+    m->stats.open_fds++;
+    return SMMAP_OS_NO_FD;
+}
+
 void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e)
 {
     int want = e->fd != SMMAP_OS_NO_FD && e->fd_busy == 0 && closable(e);
@@ -448,7 +459,7 @@ void smmap_file_close(smmap_file *f)
     if (--e->handles == 0) {
         /* Cursors must be released before their file is closed; a region
          * still pinned here is the caller's bug, unmapped all the same. */
-        assert(e->npinned == 0 && e->fd_busy == 0);
+        assert(e->fd_busy == 0);
         while (e->tree != NULL)
             smmap__region_detach(m, e->tree, &chain);
         while (e->transients != NULL)
@@ -466,9 +477,9 @@ void smmap_file_close(smmap_file *f)
     free_manager = m->free_pending && m->handles == 0;
     smmap__mutex_unlock(&m->lock);
 
-    smmap__region_unmap_chain(chain);
+    smmap__region_unmap_chain(m, chain);
     if (free_entry) {
-        smmap__os.free(e->slot_bits);
+        smmap__index_destroy(e);
         smmap__os.free(e->path);
         smmap__os.free(e);
     }

@@ -164,6 +164,7 @@ void smmap__manager_destroy(smmap_manager *m)
     assert(m->handles == 0 && m->stats.regions == 0 && m->stats.files == 0);
     live_remove(m);
     smmap__region_free_spare(m);
+    smmap__region_blocks_free(m);
     smmap__mutex_destroy(&m->lock);
     smmap__os.free(m->buckets);
     smmap__os.free(m);
@@ -193,7 +194,7 @@ size_t smmap_manager_collect(smmap_manager *m)
     count = smmap__region_detach_unused(m, &chain);
     smmap__region_free_spare(m);
     smmap__mutex_unlock(&m->lock);
-    smmap__region_unmap_chain(chain);
+    smmap__region_unmap_chain(m, chain);
     return count;
 }
 
@@ -205,7 +206,7 @@ void smmap__manager_relieve(smmap_manager *m)
     smmap__region_free_spare(m);
     smmap__fd_trim(m, 0);
     smmap__mutex_unlock(&m->lock);
-    smmap__region_unmap_chain(chain);
+    smmap__region_unmap_chain(m, chain);
 }
 
 static int entry_matches(const smmap_entry *e, const char *prefix, size_t len)
@@ -235,11 +236,25 @@ static int for_each_match(smmap_manager *m, const char *prefix,
     return 0;
 }
 
-static int check_idle(smmap_manager *m, smmap_entry *e, void *arg)
+/* Claim every region of a matching entry, so that no cursor can pin one
+ * between the check and the release: -EBUSY when a cursor holds one (or
+ * a descriptor is in use). */
+static int claim_idle(smmap_manager *m, smmap_entry *e, void *arg)
 {
     (void)m;
     (void)arg;
-    return e->npinned != 0 || e->fd_busy != 0 ? -EBUSY : 0;
+    /* A pressure window is always held by its cursor. */
+    if (e->fd_busy != 0 || e->transients != NULL)
+        return -EBUSY;
+    return smmap__entry_claim_all(e);
+}
+
+static int unclaim(smmap_manager *m, smmap_entry *e, void *arg)
+{
+    (void)m;
+    (void)arg;
+    smmap__entry_unclaim_all(e);
+    return 0;
 }
 
 static int release_entry(smmap_manager *m, smmap_entry *e, void *chain)
@@ -258,10 +273,12 @@ int smmap_manager_release_path(smmap_manager *m, const char *prefix)
     if (m == NULL || prefix == NULL)
         return -EINVAL;
     smmap__mutex_lock(&m->lock);
-    err = for_each_match(m, prefix, check_idle, NULL);
+    err = for_each_match(m, prefix, claim_idle, NULL);
     if (err == 0)
         (void)for_each_match(m, prefix, release_entry, &chain);
+    else
+        (void)for_each_match(m, prefix, unclaim, NULL);
     smmap__mutex_unlock(&m->lock);
-    smmap__region_unmap_chain(chain);
+    smmap__region_unmap_chain(m, chain);
     return err;
 }

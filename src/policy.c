@@ -50,17 +50,18 @@ void smmap__policy_init(smmap_manager *m)
 
 void smmap__policy_left(smmap_manager *m, smmap_region *r)
 {
-    uint64_t sample;
-    if (!r->first_hold)
+    uint64_t sample, served;
+    if (!smmap__load_relaxed(&r->first_hold))
         return;
-    r->first_hold = 0;
-    sample = (uint64_t)smmap__min_u64(r->served, 1u << 20) * 16;
+    smmap__store_relaxed(&r->first_hold, (uint8_t)0);
+    served = smmap__load_relaxed(&r->served);
+    sample = smmap__min_u64(served, 1u << 20) * 16;
     m->yield_x16 = (uint32_t)((m->yield_x16 * 7ull + sample) / 8);
     /* Pressure windows feed the average only: the exploration interval
      * follows the windows that explorations mapped. */
     if (r->transient)
         return;
-    if (r->served >= MIN_READS)
+    if (served >= MIN_READS)
         m->explore_every = EXPLORE_MIN;
     else if (m->yield_x16 < MIN_READS * 16 && m->explore_every < EXPLORE_MAX)
         m->explore_every *= 2;
@@ -89,7 +90,8 @@ int smmap__policy_prefer_direct(smmap_manager *m, uint64_t window)
      * pressure window has just evicted the last one. */
     if (!m->pressure && smmap__budget_fits(m, window, 1))
         return 0;
-    if (m->lru_head == NULL && smmap__budget_fits(m, window + window / 2, 2))
+    if (!smmap__cache_has_unused(m) &&
+        smmap__budget_fits(m, window + window / 2, 2))
         return 0;
     m->pressure = 1;
     if (++m->misses < m->explore_every)

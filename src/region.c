@@ -1,261 +1,12 @@
 /*
- * region.c - regions: where a window is placed, the budgets reserved before
- * mapping it, the LRU of unused regions, and eviction.
- *
- * A region with no cursor (pins == 0) sits in the manager's LRU list, most
- * recently released at the tail. Evicting takes the head: O(1) to choose,
- * O(log n) to unlink from its file's tree, whatever the number of files.
+ * region.c - how a cursor gets a region: a reuse found without the lock
+ * (cache.c), or under it, or a new window: placed like smmap's, its budget
+ * reserved (evicting what cache.c chooses), then mapped outside the lock.
  */
 #include "smmap_int.h"
 
 #include <string.h>
 
-static void lru_append(smmap_manager *m, smmap_region *r)
-{
-    r->lru_next = NULL;
-    r->lru_prev = m->lru_tail;
-    if (m->lru_tail)
-        m->lru_tail->lru_next = r;
-    else
-        m->lru_head = r;
-    m->lru_tail = r;
-}
-
-static void lru_unlink(smmap_manager *m, smmap_region *r)
-{
-    if (r->lru_prev)
-        r->lru_prev->lru_next = r->lru_next;
-    else
-        m->lru_head = r->lru_next;
-    if (r->lru_next)
-        r->lru_next->lru_prev = r->lru_prev;
-    else
-        m->lru_tail = r->lru_prev;
-    r->lru_prev = r->lru_next = NULL;
-}
-
-void smmap__region_credit(smmap_region *r, uint64_t served)
-{
-    uint64_t total = (uint64_t)r->served + served;
-    r->served = total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
-}
-
-void smmap__region_pin(smmap_manager *m, smmap_region *r)
-{
-    if (r->pins++ == 0) {
-        lru_unlink(m, r);
-        r->entry->npinned++;
-    }
-}
-
-static void account_removed(smmap_manager *m, smmap_region *r);
-
-/* Pressure windows (a cursor's miss served by one pread, see
- * acquire_pressure_window): aligned to cache lines, at most PRESSURE_MAX
- * long, their buffers at least PRESSURE_MIN_CAPACITY so that one serves
- * the next request; one up to SPARE_MAX is kept for reuse when given up. */
-#define PRESSURE_ALIGN 64u
-#define PRESSURE_MAX (64u * 1024u)
-#define PRESSURE_MIN_CAPACITY 1024u
-#define SPARE_MAX (4u * 1024u)
-
-static void free_pressure_window(smmap_region *r)
-{
-    smmap__os.free((void *)r->base);
-    smmap__os.free(r);
-}
-
-/* With the lock held: r, out of every list and counter, is given up. Its
- * buffer is freed without a system call, so under the lock. */
-static void retire_pressure_window(smmap_manager *m, smmap_region *r)
-{
-    if (m->spare_window == NULL && r->max_end <= SPARE_MAX)
-        m->spare_window = r;
-    else
-        free_pressure_window(r);
-}
-
-void smmap__region_free_spare(smmap_manager *m)
-{
-    if (m->spare_window != NULL) {
-        free_pressure_window(m->spare_window);
-        m->spare_window = NULL;
-    }
-}
-
-static void transient_link(smmap_entry *e, smmap_region *r)
-{
-    r->lru_prev = NULL;
-    r->lru_next = e->transients;
-    if (e->transients)
-        e->transients->lru_prev = r;
-    e->transients = r;
-}
-
-static void transient_unlink(smmap_entry *e, smmap_region *r)
-{
-    if (r->lru_prev)
-        r->lru_prev->lru_next = r->lru_next;
-    else
-        e->transients = r->lru_next;
-    if (r->lru_next)
-        r->lru_next->lru_prev = r->lru_prev;
-    r->lru_prev = r->lru_next = NULL;
-}
-
-/*
- * The slot filter of an entry (slot_bits): one bit per slot of
- * 2^slot_shift bytes, set while some region of the tree overlaps the slot.
- * A region covering an offset overlaps that offset's slot, so a clear bit
- * proves a miss. Slots are the largest power of two not above window_size,
- * coarser for files that would need more than SLOT_BITS_MAX of them (8 KiB
- * of bits at most); slots past the bits (a file that grew) are searched.
- */
-#define SLOT_BITS_MAX 65536u
-
-static void slot_geometry(const smmap_manager *m, uint64_t size,
-                          uint32_t *shift, uint32_t *nbits)
-{
-    uint32_t sh = 0;
-    /* window_size is below 2^63 (validated), so the first loop ends with
-     * sh <= 62; a 64-bit size needs sh <= 48 for the second. */
-    while (sh < 62 && (2ull << sh) <= m->opt.window_size)
-        sh++;
-    while (sh < 63 && (size >> sh) >= SLOT_BITS_MAX)
-        sh++;
-    *shift = sh;
-    *nbits = (uint32_t)(size >> sh) + 1;
-}
-
-static size_t slot_words(uint32_t nbits)
-{
-    return (nbits + 63) / 64;
-}
-
-static int slot_may_cover(const smmap_entry *e, uint64_t off)
-{
-    uint64_t s;
-    if (e->slot_bits == NULL)
-        return 1;
-    s = off >> e->slot_shift;
-    return s >= e->slot_nbits || ((e->slot_bits[s / 64] >> (s % 64)) & 1);
-}
-
-static void slot_set(smmap_entry *e, uint64_t a, uint64_t b)
-{
-    uint64_t s, last = (b - 1) >> e->slot_shift;
-    for (s = a >> e->slot_shift; s <= last && s < e->slot_nbits; s++)
-        e->slot_bits[s / 64] |= 1ull << (s % 64);
-}
-
-static void slot_set_tree(smmap_entry *e, const smmap_region *n)
-{
-    for (; n != NULL; n = n->right) {
-        slot_set(e, n->offset, n->offset + n->size);
-        slot_set_tree(e, n->left);
-    }
-}
-
-/* After r left the tree: clear the slots no other region overlaps. A
- * region over many slots (an oversized one) has them all recomputed. */
-static void slot_clear(smmap_entry *e, const smmap_region *r)
-{
-    uint64_t s, first = r->offset >> e->slot_shift,
-                last = (r->offset + r->size - 1) >> e->slot_shift;
-    if (e->slot_bits == NULL || first >= e->slot_nbits)
-        return;
-    if (last >= e->slot_nbits)
-        last = e->slot_nbits - 1;
-    if (last - first >= 64) {
-        memset(e->slot_bits, 0, slot_words(e->slot_nbits) * 8);
-        slot_set_tree(e, e->tree);
-        return;
-    }
-    for (s = first; s <= last; s++)
-        if (!smmap__tree_any_overlap(e->tree, s << e->slot_shift,
-                                     (s + 1) << e->slot_shift))
-            e->slot_bits[s / 64] &= ~(1ull << (s % 64));
-}
-
-/* Take r out of whichever index of its entry holds it. */
-static void index_remove(smmap_region *r)
-{
-    if (r->transient) {
-        transient_unlink(r->entry, r);
-    } else {
-        smmap__tree_remove(&r->entry->tree, r);
-        slot_clear(r->entry, r);
-    }
-}
-
-void smmap__region_unpin(smmap_manager *m, smmap_region *r)
-{
-    assert(r->pins > 0);
-    if (--r->pins == 0) {
-        assert(r->entry->npinned > 0);
-        r->entry->npinned--;
-        if (r->transient) {
-            /* Made because windows were not being reused: not cached. */
-            transient_unlink(r->entry, r);
-            account_removed(m, r);
-            retire_pressure_window(m, r);
-            return;
-        }
-        lru_append(m, r);
-    }
-}
-
-/* Called with the lock held, for a region already unlinked from the LRU
- * (or never in it) and from its tree. */
-static void account_removed(smmap_manager *m, smmap_region *r)
-{
-    smmap_entry *e = r->entry;
-    assert(m->stats.mapped_bytes >= r->size && m->stats.regions > 0);
-    m->stats.mapped_bytes -= r->size;
-    m->stats.regions--;
-    if (!r->heap)
-        m->stats.unmaps++;
-    if (--e->nregions == 0)
-        m->stats.files_mapped--;
-}
-
-void smmap__region_detach(smmap_manager *m, smmap_region *r,
-                          smmap_region **chain)
-{
-    if (r->pins == 0)
-        lru_unlink(m, r);
-    else
-        r->entry->npinned--;
-    index_remove(r);
-    account_removed(m, r);
-    r->lru_next = *chain;
-    *chain = r;
-}
-
-size_t smmap__region_detach_unused(smmap_manager *m, smmap_region **chain)
-{
-    size_t count = 0;
-    while (m->lru_head != NULL) {
-        smmap__region_detach(m, m->lru_head, chain);
-        count++;
-    }
-    return count;
-}
-
-void smmap__region_unmap_chain(smmap_region *chain)
-{
-    while (chain != NULL) {
-        smmap_region *next = chain->lru_next;
-        if (chain->heap)
-            smmap__os.free((void *)chain->base);
-        else
-            /* munmap of a range we mapped only fails on a corrupted
-             * address; nothing useful can be done then. */
-            (void)smmap__os.unmap((void *)chain->base, chain->size);
-        smmap__os.free(chain);
-        chain = next;
-    }
-}
 
 /*
  * Where to map [off, end): smmap's placement. The window grows left into the
@@ -300,16 +51,15 @@ static void place(const smmap_manager *m, const smmap_entry *e, uint64_t fsize,
     *pb = b;
 }
 
-/*
- * Evict unused regions, oldest first, until a region of len bytes fits both
- * budgets, then reserve it. Called with the lock held.
- */
-static int reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
-                   uint64_t *chosen, smmap_region **victims)
+int smmap__budget_reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
+                          uint64_t *chosen, smmap_region **victims)
 {
     smmap_stats *s = &m->stats;
-    while (m->lru_head != NULL && !smmap__budget_fits(m, len, 1)) {
-        smmap__region_detach(m, m->lru_head, victims);
+    while (!smmap__budget_fits(m, len, 1)) {
+        smmap_region *r = smmap__cache_evict(m);
+        if (r == NULL)
+            break;
+        smmap__region_detach(m, r, victims);
         s->evictions++;
     }
     if (s->regions >= m->opt.max_regions)
@@ -327,13 +77,13 @@ static int reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
     return 0;
 }
 
-static void unreserve(smmap_manager *m, uint64_t len)
+void smmap__budget_unreserve(smmap_manager *m, uint64_t len)
 {
     m->stats.mapped_bytes -= len;
     m->stats.regions--;
 }
 
-static int is_os_refusal(int err)
+int smmap__is_os_refusal(int err)
 {
     return err == -ENOMEM || err == -EMFILE || err == -ENFILE;
 }
@@ -463,7 +213,7 @@ static int map_once(smmap_entry *e, map_job *job)
 static int map_unlocked(smmap_manager *m, smmap_entry *e, map_job *job)
 {
     int err = map_once(e, job);
-    if (is_os_refusal(err)) {
+    if (smmap__is_os_refusal(err)) {
         smmap__manager_relieve(m);
         job->retried = 1;
         err = map_once(e, job);
@@ -471,7 +221,7 @@ static int map_unlocked(smmap_manager *m, smmap_entry *e, map_job *job)
     return err;
 }
 
-static void set_peaks(smmap_stats *s)
+void smmap__stats_peaks(smmap_stats *s)
 {
     if (s->mapped_bytes > s->peak_mapped_bytes)
         s->peak_mapped_bytes = s->mapped_bytes;
@@ -491,7 +241,7 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
     if (held != NULL) {
         smmap__region_credit(held, served);
         if (held->offset <= off && end <= held->offset + held->size) {
-            m->stats.reuses++;
+            smmap__region_count_use(held);
             return held;
         }
         /* Moving on to bytes that touch the window: a scan, which windows
@@ -504,12 +254,17 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
             end + reach >= held->offset)
             smmap__policy_scanned(held);
     }
-    r = slot_may_cover(e, off) ? smmap__tree_find_covering(e->tree, off, end)
-                               : NULL;
-    if (r != NULL) {
-        smmap__region_pin(m, r);
-        smmap__region_credit(r, 1);
-        m->stats.reuses++;
+    r = smmap__slot_may_cover(e, off)
+            ? smmap__tree_find_covering(e->tree, off, end)
+            : NULL;
+    /* A region in a tree is never dead under the lock; a pin fails only
+     * when 2^29 cursors hold it (then the caller maps another). */
+    if (r != NULL && smmap__region_try_pin(r)) {
+        smmap__region_count_use(r);
+        if (e->hint_dir != NULL)
+            smmap__cache_hint(e, r, off);
+    } else {
+        r = NULL;
     }
     if (held != NULL) {
         smmap__policy_left(m, held);
@@ -518,28 +273,13 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
     return r;
 }
 
-/* Under the lock, after a map job: take over a reopened descriptor, note a
- * switch to the read backend, and put the descriptor back in the cache. */
-/* Under the lock: give a descriptor reopened outside it to the entry, or,
- * when another thread reopened it first, return it for closing. */
-static smmap_os_fd adopt_reopened(smmap_manager *m, smmap_entry *e,
-                                  smmap_os_fd fd)
-{
-    m->stats.fd_reopens++;
-    if (e->fd != SMMAP_OS_NO_FD)
-        return fd;
-    e->fd = fd;
-    m->stats.open_fds++;
-    return SMMAP_OS_NO_FD;
-}
-
 static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
                               const map_job *job, int reopened)
 {
     smmap_os_fd extra = SMMAP_OS_NO_FD;
     e->fd_busy--;
     if (reopened && job->fd != SMMAP_OS_NO_FD)
-        extra = adopt_reopened(m, e, job->fd);
+        extra = smmap__entry_adopt_fd(m, e, job->fd);
     if (job->no_mmap && !e->no_mmap) {
         e->no_mmap = 1;
         m->stats.files_no_mmap++;
@@ -547,166 +287,6 @@ static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
     smmap__fd_lru_update(m, e);
     smmap__fd_trim(m, m->opt.max_open_files);
     return extra;
-}
-
-void smmap__cursor_drop_fd(smmap_manager *m, smmap_cursor *c)
-{
-    smmap_entry *e = c->file->entry;
-    if (!c->holds_fd)
-        return;
-    c->holds_fd = 0;
-    assert(e->fd_busy > 0);
-    e->fd_busy--;
-    smmap__fd_lru_update(m, e);
-    smmap__fd_trim(m, m->opt.max_open_files);
-}
-
-/* The pread of direct reads and pressure windows: all len bytes or an
- * error (-EIO, and the file marked changed, when it ends early). Called
- * without the lock. */
-static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
-                      void *dst, size_t len);
-
-/* Whether [off, off + need) of f, rounded to cache lines as [*pa, *pb),
- * is small enough for a pressure window. */
-static int pressure_window(const smmap_manager *m, const smmap_file *f,
-                           uint64_t off, uint64_t need, uint64_t *pa,
-                           uint64_t *pb)
-{
-    uint64_t end = off + need;
-    *pa = off - off % PRESSURE_ALIGN;
-    *pb = smmap__min_u64(end + (PRESSURE_ALIGN - 1) - (end - 1) % PRESSURE_ALIGN,
-                         smmap__file_size(f));
-    return *pb - *pa <= smmap__min_u64(m->opt.window_size / 2, PRESSURE_MAX);
-}
-
-/* c holds its file's descriptor (for direct reads and pressure windows):
- * it stays open, and out of the closable LRU, until c lets go of it, which
- * spares a lock round trip after each pread. Held descriptors cannot be
- * closed for the budget, so a hold that would leave more than
- * max_open_files of them busy is for one pread only (SMMAP__HOLD_ONCE,
- * given back by give_back_once): many cursors on many files under pressure
- * would otherwise keep one descriptor each. */
-static smmap_os_fd hold_fd(smmap_manager *m, smmap_cursor *c)
-{
-    smmap_entry *e = c->file->entry;
-    if (!c->holds_fd) {
-        /* A hold adds a busy descriptor unless e's already is (busy, or
-         * kept open for a handle opened from a descriptor). */
-        int adds = e->fd_busy == 0 &&
-                   (e->fd == SMMAP_OS_NO_FD || e->in_fd_lru);
-        uint32_t busy = m->stats.open_fds - m->fd_idle;
-        c->holds_fd = adds && busy + 1 > m->opt.max_open_files
-                          ? SMMAP__HOLD_ONCE
-                          : SMMAP__HOLD_KEPT;
-        e->fd_busy++;
-        smmap__fd_lru_update(m, e);
-    }
-    return e->fd;
-}
-
-/* After the pread of a hold for one pread: give the descriptor back (and
- * close idle ones down to the budget). Called without the lock. */
-static void give_back_once(smmap_cursor *c)
-{
-    smmap_manager *m = c->file->manager;
-    if (c->holds_fd != SMMAP__HOLD_ONCE)
-        return;
-    smmap__mutex_lock(&m->lock);
-    smmap__cursor_drop_fd(m, c);
-    smmap__mutex_unlock(&m->lock);
-}
-
-/*
- * A cursor's miss under pressure: the read policy found that new windows
- * do not pay and that a mapped one would evict. The cursor needs memory it
- * can point into, so it gets a pressure window: the file bytes [a, b) in a
- * heap buffer filled by one pread, as a direct read of smmap_read would be,
- * from the descriptor the cursor holds (no identity check: the descriptor
- * is the file; a truncation shows as a short read). It is a region for the
- * budgets and the stats (read_windows), pinned by this cursor, but it
- * belongs to it alone: it is never looked up, so it is in no tree and needs
- * no second lock round trip once filled; it is freed when its last cursor
- * leaves (made because windows were not reused, it would not be either).
- * Called with the lock held; releases it.
- */
-static int acquire_pressure_window(smmap_cursor *c, uint64_t a, uint64_t b,
-                                   smmap_region **out)
-{
-    smmap_manager *m = c->file->manager;
-    smmap_entry *e = c->file->entry;
-    size_t len = (size_t)(b - a);
-    smmap_region *r = NULL, *victims = NULL;
-    uint64_t reserved;
-    smmap_os_fd fd;
-    int err = reserve(m, len, len, &reserved, &victims);
-
-    if (err == 0) {
-        r = m->spare_window;
-        if (r != NULL && r->max_end >= len) {
-            m->spare_window = NULL;
-        } else {
-            /* Not in the spare: allocated under the lock, at most
-             * PRESSURE_MAX bytes (below malloc's mmap threshold). */
-            size_t capacity = len < PRESSURE_MIN_CAPACITY
-                                  ? PRESSURE_MIN_CAPACITY
-                                  : len;
-            void *buf = smmap__os.malloc(capacity);
-            r = buf != NULL ? smmap__os.malloc(sizeof(*r)) : NULL;
-            if (r == NULL) {
-                smmap__os.free(buf);
-                unreserve(m, len);
-                err = -ENOMEM;
-            } else {
-                r->base = buf;
-                r->max_end = capacity;
-            }
-        }
-    }
-    if (err != 0) {
-        smmap__cursor_drop_fd(m, c);
-        smmap__mutex_unlock(&m->lock);
-        smmap__region_unmap_chain(victims);
-        return err;
-    }
-    r->offset = a;
-    r->size = len;
-    r->left = r->right = NULL;
-    r->pins = 1;
-    r->height = 0;
-    r->heap = 1;
-    r->transient = 1;
-    r->past_end = 0; /* within the handle, which is within any seen end */
-    r->served = 0;
-    r->first_hold = 1;
-    r->entry = e;
-    e->npinned++;
-    transient_link(e, r);
-    if (e->nregions++ == 0)
-        m->stats.files_mapped++;
-    set_peaks(&m->stats);
-    m->stats.read_windows++; /* taken back if the pread fails */
-    fd = hold_fd(m, c);
-    smmap__mutex_unlock(&m->lock);
-
-    smmap__region_unmap_chain(victims);
-    err = pread_held(c, fd, a, (void *)r->base, len);
-    if (err == 0) {
-        give_back_once(c);
-        *out = r;
-        return 0;
-    }
-    smmap__mutex_lock(&m->lock);
-    m->stats.read_windows--;
-    e->npinned--;
-    transient_unlink(e, r);
-    account_removed(m, r);
-    if (err == -EIO && smmap__entry_may_map(e, c->file) != 0)
-        err = -ESTALE; /* truncated: like a window of a changed file */
-    smmap__cursor_drop_fd(m, c);
-    smmap__mutex_unlock(&m->lock);
-    free_pressure_window(r);
-    return err;
 }
 
 /* A miss that is not served by a direct read: a pressure window or a new
@@ -722,17 +302,17 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     smmap_manager *m = f->manager;
     smmap_entry *e = f->entry;
     uint64_t end = off + n, a, b, min_a, min_b, len = 0;
-    smmap_region *r, *victims = NULL, *loser = NULL;
+    smmap_region *r, *victims = NULL;
     smmap_os_fd extra_fd;
+    smmap_index_alloc index;
     map_job job = {0};
-    int err, reopened;
-    uint32_t inserts, bits_shift = 0, bits_n = 0;
-    uint64_t *bits = NULL;
+    int err, reopened, new_index;
+    uint32_t inserts;
 
     if (direct_fd == NULL && m->opt.window_size != 0 &&
-        pressure_window(m, f, off, need, &a, &b) &&
+        smmap__pressure_fits(m, f, off, need, &a, &b) &&
         smmap__policy_prefer_direct(m, m->opt.window_size))
-        return acquire_pressure_window(c, a, b, out);
+        return smmap__pressure_acquire(c, a, b, out);
     smmap__cursor_drop_fd(m, c);
     job.need = smmap__file_size(f);
     place(m, e, job.need, off, end, 1, &min_a, &min_b);
@@ -747,10 +327,15 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
         a = min_a;
         b = min_b;
     }
-    err = reserve(m, b - a, min_b - min_a, &len, &victims);
+    r = smmap__region_alloc(m);
+    err = r == NULL ? -ENOMEM
+                    : smmap__budget_reserve(m, b - a, min_b - min_a, &len,
+                                            &victims);
     if (err != 0) {
+        if (r != NULL)
+            smmap__region_recycle(m, r);
         smmap__mutex_unlock(&m->lock);
-        smmap__region_unmap_chain(victims);
+        smmap__region_unmap_chain(m, victims);
         return err;
     }
     if (len != b - a)
@@ -765,85 +350,105 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     job.seen = UINT64_MAX;
     reopened = job.fd == SMMAP_OS_NO_FD;
     inserts = e->tree_inserts;
-    if (e->slot_bits == NULL && m->opt.window_size != 0)
-        slot_geometry(m, e->max_size, &bits_shift, &bits_n);
+    new_index = smmap__index_plan(m, e, &index);
     e->fd_busy++;
     smmap__fd_lru_update(m, e);
     smmap__mutex_unlock(&m->lock);
 
-    smmap__region_unmap_chain(victims);
-    if (bits_n != 0) {
-        /* The entry's first window: its slot filter (not needed to work,
-         * so a failure leaves it out). */
-        bits = smmap__os.malloc(slot_words(bits_n) * 8);
-        if (bits != NULL)
-            memset(bits, 0, slot_words(bits_n) * 8);
-    }
-    r = smmap__os.malloc(sizeof(*r));
-    err = r == NULL ? -ENOMEM : map_unlocked(m, e, &job);
+    victims = smmap__region_unmap_only(victims);
+    if (new_index)
+        /* The entry's first window: its slot filter and hints (not needed
+         * to work, so a failure leaves them out). */
+        smmap__index_alloc(&index);
+    err = map_unlocked(m, e, &job);
 
     smmap__mutex_lock(&m->lock);
+    smmap__region_recycle(m, victims);
     extra_fd = finish_job(m, e, &job, reopened);
     smmap__entry_saw_end(e, job.seen);
     if (err == 0 && job.retried)
         m->stats.retries++;
     if (err != 0) {
-        unreserve(m, len);
+        smmap__budget_unreserve(m, len);
+        smmap__region_recycle(m, r);
         smmap__mutex_unlock(&m->lock);
         if (extra_fd != SMMAP_OS_NO_FD)
             (void)smmap__os.close(extra_fd);
-        smmap__os.free(r);
-        smmap__os.free(bits);
+        smmap__index_free(&index);
         return err;
     }
-    if (bits != NULL && e->slot_bits == NULL) {
-        e->slot_bits = bits;
-        e->slot_shift = (uint8_t)bits_shift;
-        e->slot_nbits = bits_n;
-        slot_set_tree(e, e->tree);
-        bits = NULL;
-    }
-    memset(r, 0, sizeof(*r));
-    r->base = job.base;
-    r->offset = a;
-    r->size = (size_t)len;
-    r->entry = e;
-    r->heap = (uint8_t)(job.filled != 0);
+    smmap__index_install(e, &index);
     if (job.filled)
         m->stats.read_windows++;
     else
         m->stats.maps++;
 
     /* While unlocked, another thread may have mapped a covering region
-     * (only if one was inserted meanwhile). */
+     * (only if one was inserted meanwhile): ours is given up. */
     *out = e->tree_inserts == inserts
                ? NULL
                : find_and_pin(m, e, off, off + need, NULL, 0);
     if (*out != NULL) {
-        if (!r->heap)
+        if (!job.filled)
             m->stats.unmaps++;
-        unreserve(m, len);
-        loser = r;
+        smmap__budget_unreserve(m, len);
+        smmap__region_recycle(m, r);
     } else {
-        r->pins = 1;
-        e->npinned++;
-        r->first_hold = 1;
+        smmap__region_init(r, e, a, (size_t)len, job.base, job.filled);
         smmap__region_mark_past_end(r);
-        smmap__tree_insert(&e->tree, r);
-        if (e->slot_bits != NULL)
-            slot_set(e, r->offset, r->offset + r->size);
+        smmap__cache_insert(m, e, r);
         e->tree_inserts++;
         if (e->nregions++ == 0)
             m->stats.files_mapped++;
-        set_peaks(&m->stats);
+        smmap__stats_peaks(&m->stats);
         *out = r;
     }
     smmap__mutex_unlock(&m->lock);
     if (extra_fd != SMMAP_OS_NO_FD)
         (void)smmap__os.close(extra_fd);
-    smmap__region_unmap_chain(loser);
-    smmap__os.free(bits);
+    if (*out != r) {
+        if (job.filled)
+            smmap__os.free(job.base);
+        else
+            (void)smmap__os.unmap(job.base, job.len);
+    }
+    smmap__index_free(&index);
     return 0;
+}
+
+/* The switch among cached windows, without the lock: the held region
+ * still covers, or the hints know a region that does. Not for a cursor
+ * that must tell the read policy something (it leaves a window's first
+ * hold or a pressure window) or holds a descriptor: those take the lock.
+ * Returns 1 when *out is pinned and the held region released. */
+static int acquire_cached(smmap_cursor *c, uint64_t off, uint64_t end,
+                          smmap_region **out)
+{
+    smmap_region *held = c->region, *r;
+    if (c->holds_fd)
+        return 0;
+    if (held != NULL) {
+        if (held->offset <= off && end - held->offset <= held->size) {
+            smmap__region_credit(held, c->served);
+            smmap__region_count_use(held);
+            *out = held;
+            return 1;
+        }
+        if (held->transient || smmap__load_relaxed(&held->first_hold))
+            return 0;
+    }
+    r = smmap__cache_find_pin(c->file->entry, off, end);
+    if (r == NULL)
+        return 0;
+    smmap__region_count_use(r);
+    /* The caller reads at off next, most often a cache and TLB miss in
+     * another window: start it now, so that it overlaps the unpin and the
+     * return. */
+    smmap__prefetch(r->base + (size_t)(off - r->offset));
+    if (held != NULL)
+        smmap__region_unpin_fast(c->file->manager, held);
+    *out = r;
+    return 1;
 }
 
 int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
@@ -852,6 +457,8 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
 {
     smmap_manager *m = c->file->manager;
     smmap_entry *e = c->file->entry;
+    if (acquire_cached(c, off, off + need, out))
+        return 0;
     smmap__mutex_lock(&m->lock);
     *out = find_and_pin(m, e, off, off + need, c->region, c->served);
     if (*out == NULL) {
@@ -867,91 +474,19 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                                                : c->file->size)) {
             /* The cursor holds the descriptor across its direct reads, so
              * one lock round trip per read suffices. */
-            *direct_fd = hold_fd(m, c);
+            *direct_fd = smmap__cursor_hold_fd(m, c);
             m->stats.direct_reads++;
             smmap__mutex_unlock(&m->lock);
             return SMMAP__DIRECT;
         }
         return acquire_miss(c, off, need, n, direct_fd, out);
     }
-    /* The caller reads at off next, most often a cache and TLB miss in
-     * another window: start it now, so that it overlaps giving the lock
-     * back and the return (switching among 16 cached 64 MiB windows: 200-230
-     * -> 110-125 ns per read here, alternating runs). */
+    /* As in acquire_cached: start the caller's next read (switching among
+     * 16 cached 64 MiB windows under the lock: 200-230 -> 110-125 ns per
+     * read here, alternating runs). */
     smmap__prefetch((*out)->base + (size_t)(off - (*out)->offset));
     if (c->holds_fd)
         smmap__cursor_drop_fd(m, c);
     smmap__mutex_unlock(&m->lock);
     return 0;
-}
-
-static int pread_held(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
-                      void *dst, size_t len)
-{
-    smmap_manager *m = c->file->manager;
-    smmap_entry *e = c->file->entry;
-    unsigned char *out = dst;
-    smmap_os_fd own = SMMAP_OS_NO_FD;
-    uint64_t seen = UINT64_MAX;
-    uint64_t need = smmap__file_size(c->file);
-    size_t done = 0;
-    int err = 0;
-
-    if (fd == SMMAP_OS_NO_FD) {
-        /* Closed for the budget: reopen (a refusal for want of descriptors
-         * is relieved and retried once, as for a map), and give it to the
-         * entry unless another thread did first (then ours is used once and
-         * closed). */
-        int retried = 0;
-        err = smmap__entry_reopen(e, need, &fd, &seen);
-        if (is_os_refusal(err)) {
-            smmap__manager_relieve(m);
-            err = smmap__entry_reopen(e, need, &fd, &seen);
-            retried = err == 0;
-        }
-        smmap__mutex_lock(&m->lock);
-        smmap__entry_saw_end(e, seen);
-        if (err == 0) {
-            own = adopt_reopened(m, e, fd);
-            if (retried)
-                m->stats.retries++;
-            smmap__fd_trim(m, m->opt.max_open_files);
-        }
-        smmap__mutex_unlock(&m->lock);
-    }
-    while (err == 0 && done < len) {
-        int64_t got = smmap__os.pread(fd, out + done, len - done, off + done);
-        if (got < 0) {
-            err = (int)got;
-        } else if (got == 0) {
-            /* The file ends before the handle's size: truncated (not a
-             * transient EIO of the device, which leaves it usable). */
-            uint64_t end = smmap__short_read_end(fd, off + done);
-            err = -EIO;
-            smmap__mutex_lock(&m->lock);
-            smmap__entry_saw_end(e, end);
-            smmap__mutex_unlock(&m->lock);
-        } else {
-            done += (size_t)got;
-        }
-    }
-    if (own != SMMAP_OS_NO_FD)
-        (void)smmap__os.close(own);
-    return err;
-}
-
-int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
-                           void *dst, size_t len)
-{
-    smmap_manager *m = c->file->manager;
-    int err = pread_held(c, fd, off, dst, len);
-    if (err == 0) {
-        give_back_once(c);
-        return (int64_t)len;
-    }
-    smmap__mutex_lock(&m->lock);
-    m->stats.direct_reads--;
-    smmap__cursor_drop_fd(m, c);
-    smmap__mutex_unlock(&m->lock);
-    return err;
 }

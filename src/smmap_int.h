@@ -19,35 +19,63 @@
 
 typedef struct smmap_entry smmap_entry;
 
+/* A region's state word (32 bits, atomic): its pins and three flags.
+ * See cache.c for the protocol. */
+#define SMMAP__PINS 0x1FFFFFFFu     /* cursors holding it */
+#define SMMAP__PARKED 0x20000000u   /* in the manager's parked list (pinned
+                                       when eviction passed it) */
+#define SMMAP__REFERENCED 0x40000000u /* pinned since eviction last passed */
+#define SMMAP__DEAD 0x80000000u     /* evicted (or free): no pin succeeds */
+
 struct smmap_region {
-    /* What a tree search reads comes first, in one cache line where the
-     * allocator allows: each level of a search is a cache miss once the
-     * regions outgrow the caches. */
+    /* The first cache line holds what a switch reads without the lock: the
+     * state word it pins with, and what says whether the region covers a
+     * range. Region descriptors are cache-line aligned, so two threads
+     * pinning two regions never share a line. Fields a lock-free reader
+     * loads are written with relaxed atomic stores (a descriptor is reused
+     * for another region while a reader may still look at it). */
+    uint32_t state;   /* SMMAP__* above */
+    uint8_t past_end; /* reaches past its file's seen end (a truncation
+                         was seen): smmap_read checks each copy from it
+                         against that end. Set under the lock, read on
+                         the hit path without it (relaxed atomic). */
+    uint8_t first_hold; /* still held by the cursor that mapped it: the
+                           read policy samples its use when it leaves
+                           (relaxed atomic; cleared under the lock) */
+    uint8_t heap;    /* base is a heap buffer (read backend), not a mapping */
+    uint8_t transient; /* a pressure window (see pressure.c): in the
+                          entry's transients list, not its tree; freed
+                          when its last cursor leaves, never cached */
     uint64_t offset;  /* file offset of base[0] */
     size_t size;
+    const unsigned char *base; /* the mapping */
+    smmap_entry *entry;
+    uint64_t uses;   /* cursors it served after the first: the stats'
+                        reuses (relaxed atomic add) */
+    uint64_t served; /* reads and reuses it served during its first hold,
+                        for the read policy (relaxed atomic add) */
+    /* Under the lock only. */
     uint64_t max_end; /* largest offset + size in the subtree; for a
                          pressure window (not in the tree): the capacity
                          of its buffer */
     smmap_region *left, *right;         /* interval tree of the entry */
-    const unsigned char *base; /* the mapping */
-    uint32_t pins;   /* cursors holding it; in the unused LRU iff 0 */
+    smmap_region *lru_prev, *lru_next;  /* the clock or parked list, the
+                                           transients, a to-unmap chain,
+                                           or the free descriptors */
     int16_t height;  /* AVL height of the subtree rooted here */
-    uint8_t heap;    /* base is a heap buffer (read backend), not a mapping */
-    uint8_t transient; /* a pressure window (see smmap__region_acquire):
-                          in the entry's transients list, not its tree;
-                          freed when its last cursor leaves, never cached */
-    uint8_t past_end;  /* reaches past its file's seen end (a truncation
-                          was seen): smmap_read checks each copy from it
-                          against that end. Set under the lock, read on
-                          the hit path without it (relaxed atomic). */
-    uint32_t served; /* reads and reuses it served (saturating), for the
-                        read policy */
-    uint32_t first_hold; /* still held by the cursor that mapped it */
-    smmap_entry *entry;
-    smmap_region *lru_prev, *lru_next;  /* unused LRU, or a to-unmap chain */
 };
 
+/* Hints (cache.c): for each slot of 2^hint_shift bytes of a file, the two
+ * regions last mapped or found there; chunks of SMMAP__HINT_CHUNK slots,
+ * allocated when a region first lands in them. */
+#define SMMAP__HINT_CHUNK 256u
+typedef smmap_region *smmap_hint_pair[2];
+
 struct smmap_entry {
+    /* Read by lock-free switches; fixed once hint_dir is published. */
+    smmap_hint_pair **hint_dir; /* NULL until the first window */
+    uint64_t hint_nslots;
+    uint32_t hint_shift;
     smmap_manager *manager;
     /* The identity of the version this entry maps, fixed when it is
      * created and never written again, so read without the lock: a reopen
@@ -66,7 +94,6 @@ struct smmap_entry {
     uint32_t fd_handles; /* handles opened from a descriptor: fd stays open */
     uint32_t handles;
     uint32_t nregions;
-    uint32_t npinned;  /* regions with pins > 0 */
     uint32_t tree_inserts; /* regions ever inserted (wrapping): a map that
                               sees it unchanged after its unlocked part
                               knows no covering region appeared meanwhile */
@@ -109,7 +136,13 @@ struct smmap_manager {
     smmap_manager *live_prev, *live_next; /* every live manager, for fork */
     smmap_options opt; /* validated; window_size rounded to granularity */
     uint64_t granularity;
-    smmap_region *lru_head, *lru_tail; /* head: released longest ago */
+    /* The clock list (cache.c): every region of the trees that is not
+     * parked; eviction looks at the head. */
+    smmap_region *lru_head, *lru_tail;
+    smmap_region *parked_head;         /* pinned when eviction passed */
+    smmap_region *free_regions;        /* descriptors to reuse */
+    void *region_blocks;               /* their allocations, freed with
+                                          the manager */
     smmap_entry *fd_head, *fd_tail;    /* head: idle longest */
     uint32_t fd_idle;                  /* entries in that list */
     smmap_entry **buckets;             /* current entries by (dev, ino) */
@@ -145,17 +178,80 @@ smmap_region *smmap__tree_find_covering(smmap_region *root, uint64_t lo,
 void smmap__tree_gap(smmap_region *root, uint64_t lo, uint64_t hi,
                      uint64_t *gap_lo, uint64_t *gap_hi);
 
-/* region.c. Called with the manager lock held unless said otherwise. */
-void smmap__region_pin(smmap_manager *m, smmap_region *r);
+/* cache.c: the regions of the trees as a cache (see its top comment). */
+/* Without the lock. Pin r unless it is dead (or full): 1 if pinned. */
+int smmap__region_try_pin(smmap_region *r);
+/* Unpin r; takes the lock only when r was parked and this was its last
+ * pin. */
+void smmap__region_unpin_fast(smmap_manager *m, smmap_region *r);
+/* Count a reuse of r (its stats, and the read policy's credit). */
+void smmap__region_count_use(smmap_region *r);
+/* Credit r with reads served through a cursor (atomic; any lock state). */
+void smmap__region_credit(smmap_region *r, uint64_t served);
+/* A region of e covering [off, end), pinned and counted as a reuse by the
+ * caller, from e's hints; NULL when the hints do not know one (which does
+ * not prove a miss). */
+smmap_region *smmap__cache_find_pin(smmap_entry *e, uint64_t off,
+                                    uint64_t end);
+/* With the lock held. */
 void smmap__region_unpin(smmap_manager *m, smmap_region *r);
-/* Detach a region from every list and the counters; it joins *chain. */
+/* A new region (pinned once, by its cursor) joins e's tree, slot filter
+ * and hints, and the tail of the clock list. */
+void smmap__cache_insert(smmap_manager *m, smmap_entry *e, smmap_region *r);
+/* Remember r as the newest region of the slot of off. */
+void smmap__cache_hint(smmap_entry *e, smmap_region *r, uint64_t off);
+/* Claim (mark dead) the unused region eviction takes next, or NULL when
+ * every region is pinned; the caller detaches it. */
+smmap_region *smmap__cache_evict(smmap_manager *m);
+/* Whether some region is unused (cached); parks pinned ones on the way. */
+int smmap__cache_has_unused(smmap_manager *m);
+/* Whether the tree filter allows a region covering off (0 proves a miss). */
+int smmap__slot_may_cover(const smmap_entry *e, uint64_t off);
+/* Detach a region from every list, index and counter; it joins *chain. */
 void smmap__region_detach(smmap_manager *m, smmap_region *r,
                           smmap_region **chain);
+/* The counters of a region leaving (a pressure window's). */
+void smmap__region_unaccount(smmap_manager *m, smmap_region *r);
 /* Detach every unused region into *chain; returns how many. */
 size_t smmap__region_detach_unused(smmap_manager *m, smmap_region **chain);
-/* Unmap and free a chain. Called without the lock. */
-void smmap__region_unmap_chain(smmap_region *chain);
-/* Pin a region holding [off, off + need) of f, and unpin held (may be
+/* Claim every region of e's tree for removal: 0, or -EBUSY (and claims
+ * that smmap__entry_unclaim_all takes back) when a cursor holds one. */
+int smmap__entry_claim_all(smmap_entry *e);
+void smmap__entry_unclaim_all(smmap_entry *e);
+/* The reuses counted on live regions. */
+uint64_t smmap__cache_uses(const smmap_manager *m);
+/* A descriptor for a new region (dead until smmap__region_init), or NULL. */
+smmap_region *smmap__region_alloc(smmap_manager *m);
+/* Make r the region [offset, offset + size) of e at base, pinned once. */
+void smmap__region_init(smmap_region *r, smmap_entry *e, uint64_t offset,
+                        size_t size, const void *base, int heap);
+/* Give unmapped descriptors back for reuse. */
+void smmap__region_recycle(smmap_manager *m, smmap_region *chain);
+void smmap__region_blocks_free(smmap_manager *m);
+/* Without the lock: unmap a chain; returns the descriptors to recycle
+ * (pressure windows are freed). */
+smmap_region *smmap__region_unmap_only(smmap_region *chain);
+/* Unmap a chain and recycle its descriptors (takes the lock once). */
+void smmap__region_unmap_chain(smmap_manager *m, smmap_region *chain);
+
+/* The index of an entry (slot filter and hints), made with its first
+ * window: planned under the lock, allocated outside it, installed under
+ * it. */
+typedef struct smmap_index_alloc {
+    smmap_hint_pair **dir;
+    uint64_t hint_nslots;
+    uint32_t hint_shift;
+    uint64_t *bits;
+    uint32_t bits_shift, bits_n;
+} smmap_index_alloc;
+int smmap__index_plan(const smmap_manager *m, const smmap_entry *e,
+                      smmap_index_alloc *a);
+void smmap__index_alloc(smmap_index_alloc *a);
+void smmap__index_install(smmap_entry *e, smmap_index_alloc *a);
+void smmap__index_free(smmap_index_alloc *a);
+void smmap__index_destroy(smmap_entry *e);
+
+/* region.c. Pin a region holding [off, off + need) of f, and unpin held (may be
  * NULL), crediting it with served reads. A region already mapped is reused;
  * otherwise one is placed for [off, off + n) (n >= need) and mapped, unless
  * direct_fd is given and the read policy prefers a pread: then SMMAP__DIRECT
@@ -166,6 +262,37 @@ void smmap__region_unmap_chain(smmap_region *chain);
 int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                           uint64_t n, smmap_os_fd *direct_fd,
                           smmap_region **out);
+/* With the lock held: evict unused regions (into *victims) until a region
+ * of len bytes fits both budgets, then reserve it (*chosen: len, or
+ * min_len when only that fits beside the pinned ones). -EMFILE or -ENOMEM
+ * when it cannot. */
+int smmap__budget_reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
+                          uint64_t *chosen, smmap_region **victims);
+void smmap__budget_unreserve(smmap_manager *m, uint64_t len);
+void smmap__stats_peaks(smmap_stats *s);
+/* Whether a map's error is the system refusing for want of memory or
+ * descriptors (relieved and retried once). */
+int smmap__is_os_refusal(int err);
+
+/* pressure.c: pressure windows and direct reads, the misses served by
+ * pread (see policy.c). */
+/* With the lock held: a miss of c at [a, b) gets a pressure window;
+ * releases the lock. */
+int smmap__pressure_acquire(smmap_cursor *c, uint64_t a, uint64_t b,
+                            smmap_region **out);
+/* Whether [off, off + need) of f, rounded to cache lines as [*pa, *pb),
+ * is small enough for a pressure window. */
+int smmap__pressure_fits(const smmap_manager *m, const smmap_file *f,
+                         uint64_t off, uint64_t need, uint64_t *pa,
+                         uint64_t *pb);
+/* With the lock held: the last cursor left pressure window r. */
+void smmap__pressure_left(smmap_manager *m, smmap_region *r);
+/* With the lock held: take r out of its entry's transients. */
+void smmap__pressure_unlink(smmap_region *r);
+/* Free a pressure window (its buffer and descriptor). */
+void smmap__pressure_free(smmap_region *r);
+/* With the lock held: hold c's descriptor for direct reads. */
+smmap_os_fd smmap__cursor_hold_fd(smmap_manager *m, smmap_cursor *c);
 /* Free the spare pressure window, if any. With the lock held. */
 void smmap__region_free_spare(smmap_manager *m);
 /* Let go of the descriptor c holds for direct reads, if any. With the lock
@@ -176,14 +303,15 @@ void smmap__cursor_drop_fd(smmap_manager *m, smmap_cursor *c);
  * descriptors busy. */
 #define SMMAP__HOLD_KEPT 1u
 #define SMMAP__HOLD_ONCE 2u
-/* Credit r with reads served through a cursor. With the lock held. */
-void smmap__region_credit(smmap_region *r, uint64_t served);
+/* Under the lock: give a descriptor reopened outside it to the entry, or,
+ * when another thread reopened it first, return it for closing. */
+smmap_os_fd smmap__entry_adopt_fd(smmap_manager *m, smmap_entry *e,
+                                  smmap_os_fd fd);
 /* Read [off, off + len) of c's file with pread from fd, which acquire left
  * held by c (SMMAP_OS_NO_FD: reopen it first); returns the count or a
  * negative error. Called without the lock. */
 int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
                            void *dst, size_t len);
-
 
 /* cursor.c: move c to a window holding [off, off + need), placed for
  * [off, off + n) if it must be mapped; SMMAP__DIRECT (cursor released, the
@@ -276,13 +404,20 @@ void smmap__manager_destroy(smmap_manager *m);
 /* Fields one thread may write while others read them without the lock
  * (a handle's size, a region's past_end) are accessed as relaxed atomics:
  * a plain load on the processors we build for, and no data race. */
-#if defined(__GNUC__) || defined(__clang__)
+/* The pins of cache.c need the GCC/Clang __atomic builtins (GCC, Clang and
+ * MinGW have them; the library builds with nothing else). */
+#if !defined(__GNUC__) && !defined(__clang__)
+#error "smmap needs the GCC/Clang __atomic builtins"
+#endif
 #define smmap__load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define smmap__store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#else
-#define smmap__load_relaxed(p) (*(volatile __typeof__(*(p)) *)(p))
-#define smmap__store_relaxed(p, v) (*(volatile __typeof__(*(p)) *)(p) = (v))
-#endif
+#define smmap__load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define smmap__store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define smmap__cas(p, expected, desired)                                       \
+    __atomic_compare_exchange_n((p), (expected), (desired), 0,                 \
+                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
+#define smmap__fetch_sub_release(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELEASE)
+#define smmap__fetch_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
 static inline uint64_t smmap__file_size(const smmap_file *f)
 {
@@ -292,6 +427,13 @@ static inline uint64_t smmap__file_size(const smmap_file *f)
 static inline uint64_t smmap__min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
+}
+
+/* The pins on r (none: unused). Any lock state; exact under the lock only
+ * for a region no other thread can reach. */
+static inline uint32_t smmap__region_pins(const smmap_region *r)
+{
+    return smmap__load_relaxed(&r->state) & SMMAP__PINS;
 }
 
 /* Whether bytes more mapped and regions more live stay within the budgets.

@@ -16,5 +16,7 @@ void smmap_manager_stats(smmap_manager *m, smmap_stats *out)
     }
     smmap__mutex_lock(&m->lock);
     *out = m->stats;
+    /* Reuses are counted on the regions (see cache.c). */
+    out->reuses += smmap__cache_uses(m);
     smmap__mutex_unlock(&m->lock);
 }

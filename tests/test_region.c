@@ -157,11 +157,17 @@ static int maps_again(smmap_manager *m, smmap_file *f, uint64_t off)
     return test_stats(m).maps != before;
 }
 
-static void test_region__lru_evicts_released_longest_ago(void)
+/*
+ * The eviction order is CLOCK (smmap.h, EVICTION): an unused region that no
+ * cursor used since eviction last passed it goes before one that was used,
+ * and a held region never goes. Where they agree with exact LRU (here), the
+ * region released longest ago and not used since goes first.
+ */
+static void test_region__eviction_spares_used_and_held(void)
 {
     smmap_manager *m;
     smmap_file *f;
-    smmap_cursor a, b, c, d;
+    smmap_cursor a, b, c, d, e;
 
     setup();
     m = test_manager(g, 100 * g, 3, 8, 0);
@@ -170,30 +176,39 @@ static void test_region__lru_evicts_released_longest_ago(void)
     smmap_cursor_init(&b, f);
     smmap_cursor_init(&c, f);
     smmap_cursor_init(&d, f);
+    smmap_cursor_init(&e, f);
     REQUIRE_EQ(smmap_cursor_use(&a, 0, 1), 0);
     REQUIRE_EQ(smmap_cursor_use(&b, 5 * g, 1), 0);
     REQUIRE_EQ(smmap_cursor_use(&c, 10 * g, 1), 0);
     EXPECT_WINDOW(&b, 5 * g, g);
     EXPECT_WINDOW(&c, 10 * g, g);
-    /* Released in the order b, c, a: b goes first, whatever the order in
-     * which the regions were mapped or their position in the file. */
     smmap_cursor_release(&b);
     smmap_cursor_release(&c);
     smmap_cursor_release(&a);
+    /* a is used again, after b and c were released: b (mapped before c,
+     * released before it, not used since) goes first. */
+    CHECK_EQ(maps_again(m, f, 0), 0);
     REQUIRE_EQ(smmap_cursor_use(&d, 15 * g, 1), 0);
     CHECK_EQ(test_stats(m).evictions, 1);
     CHECK_EQ(test_stats(m).regions, 3);
-    /* c and a stay (reused, no map); b is gone (mapped again). Checking a
-     * region releases it again, so check in the order that keeps the rest. */
-    CHECK_EQ(maps_again(m, f, 10 * g), 0);
-    CHECK_EQ(maps_again(m, f, 0), 0);
+    /* Hold c and a besides d: with every region held, a fourth cannot be
+     * mapped (max_regions is 3). */
+    REQUIRE_EQ(smmap_cursor_use(&c, 10 * g, 1), 0);
+    REQUIRE_EQ(smmap_cursor_use(&a, 0, 1), 0);
     CHECK_EQ(test_stats(m).evictions, 1);
-    CHECK_EQ(maps_again(m, f, 5 * g), 1);
-    /* Mapping b evicted the LRU of {c, a} at that time: c. */
-    CHECK_EQ(test_stats(m).evictions, 2);
-    CHECK_EQ(maps_again(m, f, 0), 0);
-    CHECK_EQ(maps_again(m, f, 10 * g), 1);
+    CHECK_EQ(test_stats(m).maps, 4); /* c and a were still mapped */
+    CHECK_EQ(smmap_cursor_use(&e, 5 * g, 1), -EMFILE);
+    /* Release d only: it is the one evicted, held a and c stay. */
     smmap_cursor_release(&d);
+    REQUIRE_EQ(smmap_cursor_use(&e, 5 * g, 1), 0);
+    CHECK_EQ(test_stats(m).evictions, 2);
+    EXPECT_WINDOW(&a, 0, g);
+    EXPECT_WINDOW(&c, 10 * g, g);
+    CHECK_EQ(c.data[0], pattern_byte(10 * g));
+    smmap_cursor_release(&a);
+    smmap_cursor_release(&c);
+    smmap_cursor_release(&e);
+    CHECK_EQ(maps_again(m, f, 15 * g), 1); /* d was the one */
     smmap_file_close(f);
     smmap_manager_free(m);
 }
@@ -580,7 +595,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_region__placement_extends_left_then_right),
     TEST_ENTRY(test_region__reuse_covering_region),
     TEST_ENTRY(test_region__request_larger_than_window),
-    TEST_ENTRY(test_region__lru_evicts_released_longest_ago),
+    TEST_ENTRY(test_region__eviction_spares_used_and_held),
     TEST_ENTRY(test_region__soft_budget_maps_minimal_window_when_pinned),
     TEST_ENTRY(test_region__hard_budget_refuses_when_pinned),
     TEST_ENTRY(test_region__hard_budget_shrinks_to_fit),

@@ -141,7 +141,7 @@ static void collect_tree(const smmap_region *n, int entry, region_view *out,
     if (*count < 4 * MODEL_MAX_REGIONS) {
         out[*count].off = n->offset;
         out[*count].size = n->size;
-        out[*count].pins = n->pins;
+        out[*count].pins = smmap__region_pins(n);
         out[*count].entry = entry;
         (*count)++;
     }
@@ -246,7 +246,7 @@ int model__compare_state(model_run *r)
         core[ncore].off = lr->offset;
         core[ncore].size = lr->size;
         core[ncore].entry = model__entry_of_core(r, lr->entry);
-        core[ncore].pins = lr->pins;
+        core[ncore].pins = smmap__region_pins(lr);
         ncore++;
     }
     for (k = 0; k < ncore || k < nmodel; k++) {
@@ -436,10 +436,10 @@ static int resync(model_run *r, int is_read, const char *what)
             continue;
         }
         lib[i].old = k;
-        if (lib[i].p->pins != held + (lib[i].p == newp))
+        if (smmap__region_pins(lib[i].p) != held + (lib[i].p == newp))
             FAIL(r, "%s: region [%llu,+%llu) has %u pins, %u cursors hold "
                  "it", what, (unsigned long long)y->off,
-                 (unsigned long long)y->size, lib[i].p->pins,
+                 (unsigned long long)y->size, smmap__region_pins(lib[i].p),
                  held + (lib[i].p == newp));
     }
     /* New regions: the one the cursor holds now, and (smmap_read) the
@@ -448,10 +448,10 @@ static int resync(model_run *r, int is_read, const char *what)
         if (lib[i].old >= 0)
             continue;
         fresh++;
-        if (lib[i].p->pins != (lib[i].p == newp ? 1u : 0u))
+        if (smmap__region_pins(lib[i].p) != (lib[i].p == newp ? 1u : 0u))
             FAIL(r, "%s: a new region [%llu,+%llu) has %u pins", what,
                  (unsigned long long)lib[i].p->offset,
-                 (unsigned long long)lib[i].p->size, lib[i].p->pins);
+                 (unsigned long long)lib[i].p->size, smmap__region_pins(lib[i].p));
     }
     if (fresh > (is_read ? n : 1))
         FAIL(r, "%s: %d new regions after one use", what, fresh);
@@ -471,9 +471,9 @@ static int resync(model_run *r, int is_read, const char *what)
             ;
         if (i == n)
             FAIL(r, "%s: the LRU holds a region of no open file", what);
-        if (lr->pins != 0)
+        if (smmap__region_pins(lr) != 0)
             FAIL(r, "%s: the LRU holds a region with %u pins", what,
-                 lr->pins);
+                 smmap__region_pins(lr));
         k = lib[i].old;
         if (k < 0 || s->regions[k].pins != 0 || lib[i].entry == read_entry)
             continue;
@@ -532,7 +532,7 @@ static int resync(model_run *r, int is_read, const char *what)
         x->entry = lib[i].entry;
         x->off = lib[i].p->offset;
         x->size = lib[i].p->size;
-        x->pins = lib[i].p->pins;
+        x->pins = smmap__region_pins(lib[i].p);
         r->entries[lib[i].entry].nregions++;
     }
     for (i = 0; i < MODEL_MAX_ENTRIES; i++)
