@@ -227,7 +227,8 @@ static int apply_option(tool_options *t, const option_spec *o,
         if (option_size(t, shown, value, UINT64_MAX, &v) != 0)
             return TOOL_EXIT_USAGE;
         if (v == 0) {
-            tool_usage_error(t->cmd_name, "--max-mapped must be greater than 0");
+            tool_usage_error(t->cmd_name,
+                             "--max-mapped must be greater than 0");
             return TOOL_EXIT_USAGE;
         }
         t->manager.max_mapped = v;
@@ -339,7 +340,8 @@ int tool_parse_command_line(tool_options *t, int argc, char **argv)
         }
         if (o->takes_value && value == NULL) {
             if (i + 1 >= argc) {
-                tool_usage_error(t->cmd_name, "option '%s' needs a value", shown);
+                tool_usage_error(t->cmd_name, "option '%s' needs a value",
+                                 shown);
                 return TOOL_EXIT_USAGE;
             }
             value = argv[++i];
