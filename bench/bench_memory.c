@@ -9,7 +9,7 @@
  * smmap_benchlib links the static library: the table is hidden in the
  * shared one. Single-threaded by construction: nothing else runs meanwhile.
  */
-#include "smmap.h"
+#include "bench_int.h"
 #include "os.h"
 
 #include <inttypes.h>
@@ -103,13 +103,9 @@ static int open_all(smmap_manager *m, const char *const *paths, int n, int pad,
     return 0;
 }
 
-int smmap_bench_memory(const char *const *paths, int npaths,
-                       uint64_t file_size, double *per_region,
-                       double *per_file, FILE *out);
-
-int smmap_bench_memory(const char *const *paths, int npaths,
-                       uint64_t file_size, double *per_region,
-                       double *per_file, FILE *out)
+int bench_memory_measure(const char *const *paths, int npaths,
+                         uint64_t file_size, double *per_region,
+                         double *per_file, FILE *out)
 {
     const uint64_t page = 4096, pad = 50;
     smmap_options o;
@@ -121,6 +117,7 @@ int smmap_bench_memory(const char *const *paths, int npaths,
     uint64_t slots = file_size / page / 2, nregions, k;
     size_t pathlen = strlen(paths[0]) + 1;
     int i, err = 0;
+    char wsize[32];
 
     if (files == NULL)
         return -ENOMEM;
@@ -144,7 +141,7 @@ int smmap_bench_memory(const char *const *paths, int npaths,
     short_file = (double)(s1.bytes - s0.bytes) / npaths;
     file_heap = ((double)s1.heap - (double)s0.heap) / npaths;
 
-    /* Regions: one per slot [2k, 2k+2) pages (see workload 6 in bench.c),
+    /* Regions: one per slot [2k, 2k+2) pages (see workload_regions.c),
      * at most 20000, mapped through one cursor moved across files. */
     nregions = slots * (uint64_t)npaths;
     if (nregions > 20000)
@@ -188,9 +185,10 @@ int smmap_bench_memory(const char *const *paths, int npaths,
             "glibc heap from mallinfo2)\n\n");
     fprintf(out, "| what | bytes asked of malloc | glibc heap in use |\n");
     fprintf(out, "|---|---:|---:|\n");
-    fprintf(out, "| per region (%" PRIu64 " live regions, 4 KiB windows) | "
+    bench_fmt_size(wsize, sizeof(wsize), page);
+    fprintf(out, "| per region (%" PRIu64 " live regions, %s windows) | "
                  "%.1f | %.1f |\n",
-            nregions, region_bytes, region_heap);
+            nregions, wsize, region_bytes, region_heap);
     fprintf(out, "| per file, %d files, path of %zu bytes | %.1f | %.1f |\n",
             npaths, pathlen, short_file,
             file_heap);

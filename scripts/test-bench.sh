@@ -2,11 +2,19 @@
 # test-bench.sh - builds the benchmarks from a clean tree (gcc and clang, the
 # top-level CMakeLists with -Werror) into build-test-bench-<cc>/ and checks
 # what can be checked without timing anything on a shared, noisy machine:
-#   - `smmap-bench --quick` runs every workload (< 30 s) and prints every table;
-#     the exact facts it prints: a static or one-window manager maps nothing
-#     during the timed runs (maps/op 0.000, regions 1), the scaling workload had
-#     exactly N regions live (the bench itself fails otherwise), the memory table
-#     found 2.00 copies of the path per file;
+#   - `smmap-bench --quick` runs every workload (< 30 s) and prints every table,
+#     the workloads in their order; the exact facts it prints: a static or
+#     one-window manager maps nothing during the timed runs (maps/op 0.000,
+#     regions 1), the scaling workload had exactly N regions live (the bench
+#     itself fails otherwise), the memory table found 2.00 copies of the path
+#     per file; labels say what ran (quick mode's windows of a sixteenth of the
+#     64 MiB file read "sliding 4 MiB", in the rows and in the target); nothing
+#     printed refers to an issue; stdout is line-buffered in a pipe;
+#   - options: every malformed value is a usage error (exit 2, a message on
+#     stderr naming the program from argv[0], nothing on stdout); a failure
+#     of the system exits 1; --workloads runs only the workloads named;
+#   - bench/ names nothing of the command-line tool (the tool calls
+#     smmap_bench_main, not the other way round);
 #   - bench/check-hitpath.sh: no lock-prefixed/atomic instruction and no call on
 #     smmap_cursor_at's hit path (objdump), only hit_loop runs inside the loop
 #     (callgrind);
@@ -50,19 +58,29 @@ for cc in gcc clang; do
 done
 
 build=$root/build-test-bench-gcc
+bench=$build/bench/smmap-bench
 out=$build/quick.txt
 csv=$build/csv
+data=$build/data # generated once, reused by the runs after the first
 echo "== smmap-bench --quick"
 start=$(date +%s)
 check "smmap-bench --quick exits 0" \
-    bash -c "'$build/bench/smmap-bench' --quick --csv '$csv' > '$out' 2>&1"
+    bash -c "'$bench' --quick --csv '$csv' --dir '$data' --keep > '$out' 2>&1"
 echo "   ($(($(date +%s) - start)) s)"
 cat "$out"
 for title in "Workload 1: random 8-byte" "Workload 1: random 64-byte" \
     "Workload 2:" "Workload 3:" "Workload 4:" "Workload 5:" "Workload 6:" \
-    "Memory overhead" "Targets of issue 7"; do
-    check "table printed: $title" grep -q "### $title" "$out"
+    "Memory overhead" "Targets (ratios of this run)"; do
+    check "table printed: $title" grep -qF "### $title" "$out"
 done
+check "workloads run in their order (1 1 2 3 4 4 5 6)" \
+    bash -c "[ \"\$(grep -oE '^### Workload [0-9]+' '$out' | awk '{print \$3}' | tr '\n' ' ')\" = '1 1 2 3 4 4 5 6 ' ]"
+check "nothing printed refers to an issue" \
+    bash -c "! grep -qi 'issue' '$out'"
+check "labels say what ran: quick mode's 4 MiB windows are 'sliding 4 MiB' (rows and target)" \
+    bash -c "grep -qE '^\| smmap_cursor_at \| sliding 4 MiB \|' '$out' &&
+             grep -qF 'cursor_at 8 B, sliding 4 MiB / mmap' '$out' &&
+             ! grep -qF 'sliding 64 MiB / mmap' '$out'"
 check "static cursor_at maps nothing while timed (maps/op 0.000, regions 1)" \
     grep -qE '^\| smmap_cursor_at \| static \| .*maps/op 0\.000, evictions/op 0\.000, regions 1 \|' "$out"
 check "workload 6 printed a row for 100 and 1000 live regions" \
@@ -71,8 +89,53 @@ check "memory: each file keeps 2.00 copies of its path" \
     grep -q '(2.00 copies of the path' "$out"
 check "every target row has a verdict" \
     bash -c "n=\$(grep -cE '\| (met|MISSED) \|\$' '$out'); [ \"\$n\" -ge 14 ]"
-check "usage error exits 2" \
-    bash -c "'$build/bench/smmap-bench' --no-such-option >/dev/null 2>&1; [ \$? -eq 2 ]"
+
+# usage_error NAME ARGS...: exit 2, nothing on stdout, "smmap-bench: " and
+# a message on stderr.
+usage_error() {
+    local name=$1 rc=0
+    shift
+    "$bench" "$@" >"$build/usage.out" 2>"$build/usage.err" || rc=$?
+    [ "$rc" -eq 2 ] && [ ! -s "$build/usage.out" ] &&
+        grep -q '^smmap-bench: ..' "$build/usage.err" || {
+        echo "   $name: exit $rc; stderr: $(head -c 300 "$build/usage.err")"
+        return 1
+    }
+}
+check "usage error: unknown option" usage_error unknown --no-such-option
+check "usage error: an argument that is not an option" usage_error positional extra
+check "usage error: --reps without a value" usage_error reps-missing --reps
+check "usage error: --reps 0" usage_error reps-0 --reps 0
+check "usage error: --reps 32 (above 31)" usage_error reps-32 --reps 32
+check "usage error: --reps 3x" usage_error reps-3x --reps 3x
+check "usage error: --reps -1" usage_error reps-neg --reps -1
+check "usage error: --reps ''" usage_error reps-empty --reps ''
+check "usage error: --workloads 1,x" usage_error workloads-x --workloads 1,x
+check "usage error: --workloads 9 (no such workload)" usage_error workloads-9 --workloads 9
+check "usage error: --workloads 1, (empty item)" usage_error workloads-comma --workloads 1,
+check "usage error: --dir ''" usage_error dir-empty --dir ''
+check "the program name comes from argv[0]" \
+    bash -c "(exec -a /some/where/my-bench '$bench' --bogus) 2>&1 >/dev/null | grep -q '^my-bench: unknown option' &&
+             (exec -a /some/where/my-bench '$bench' --help) | grep -q '^usage: my-bench '"
+check "--help lists every workload and exits 0" \
+    bash -c "'$bench' --help > '$build/help.txt' && for n in 1 2 3 4 5 6 7; do grep -qE \"^ +\$n  [a-z]\" '$build/help.txt' || exit 1; done"
+check "a failure of the system exits 1 with a message (data directory under a file)" \
+    bash -c "'$bench' --quick --dir /dev/null/data >/dev/null 2>'$build/fail.err'; rc=\$?;
+             [ \$rc -eq 1 ] && grep -q '^smmap-bench: mkdir /dev/null/data' '$build/fail.err'"
+check "--workloads 5,2 runs workloads 2 and 5, in that order, and nothing else" \
+    bash -c "'$bench' --quick --workloads 5,2 --dir '$data' --keep > '$build/w52.txt' &&
+             [ \"\$(grep -oE '^### (Workload [0-9]+|Memory)' '$build/w52.txt' | tr '\n' ' ')\" = '### Workload 2 ### Workload 5 ' ]"
+# Line-buffered: in a pipe, the header line arrives a measurement before the
+# first table's last row (block buffering would deliver both in one write).
+check "stdout is line-buffered in a pipe (rows arrive while it runs)" \
+    bash -c "'$bench' --quick --workloads 1 --dir '$data' --keep |
+             while IFS= read -r line; do echo \"\$(date +%s%N) \$line\"; done > '$build/stamped.txt' &&
+             first=\$(awk 'NR==1 {print \$1}' '$build/stamped.txt') &&
+             row=\$(grep -m1 ' | diagnostic: mmap + cursor' '$build/stamped.txt' | awk '{print \$1}') &&
+             [ -n \"\$row\" ] && [ \$((row - first)) -gt 100000000 ]"
+check "bench/ names nothing of the tool (no 'smmap bench', no tools/)" \
+    bash -c "! grep -nE 'smmap bench([^a-z]|$)|tools/|SMMAP_TOOL' '$root'/bench/*.c '$root'/bench/*.h '$root'/bench/*.def '$root'/bench/CMakeLists.txt"
+rm -rf "$data"
 
 echo "== check-hitpath.sh"
 check "hit path: no atomic, no lock, no call" "$root/bench/check-hitpath.sh" "$build"
