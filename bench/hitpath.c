@@ -9,9 +9,12 @@
  * callgrind's instruction counts (where the time goes):
  *   read    N smmap_read calls of 8 bytes inside the held window
  *   switch  N smmap_cursor_at calls, each in another of 16 cached 64 KiB
- *           windows (the locked path of smmap_cursor_use)
+ *           windows (smmap_cursor_use switching to a cached region)
+ *   map     the same reads with room for 4 regions only (SMMAP_ALWAYS_MAP):
+ *           most reads evict a region and map another, under the manager's
+ *           lock (check-hitpath.sh's control: callgrind must see the lock)
  *
- * usage: smmap-bench-hitpath N [DIR [at|read|switch]]
+ * usage: smmap-bench-hitpath N [DIR [at|read|switch|map]]
  *        (a 1 MiB file is made in DIR, default /tmp)
  */
 #include "smmap.h"
@@ -58,7 +61,8 @@ int main(int argc, char **argv)
 {
     const size_t file_size = 1024 * 1024;
     const char *mode = argc > 3 ? argv[3] : "at";
-    int switching = strcmp(mode, "switch") == 0;
+    int mapping = strcmp(mode, "map") == 0;
+    int switching = strcmp(mode, "switch") == 0 || mapping;
     size_t window = switching ? 64 * 1024 : file_size;
     size_t n, i;
     char path[4096];
@@ -73,13 +77,15 @@ int main(int argc, char **argv)
     int err;
 
     if (argc < 2 || (n = strtoul(argv[1], NULL, 10)) == 0) {
-        fprintf(stderr, "usage: smmap-bench-hitpath N [DIR]\n");
+        fprintf(stderr,
+                "usage: smmap-bench-hitpath N [DIR [at|read|switch|map]]\n");
         return 2;
     }
     snprintf(path, sizeof(path), "%s/smmap-hitpath-%ld.bin",
              argc > 2 ? argv[2] : "/tmp", (long)getpid());
     if (strcmp(mode, "at") != 0 && strcmp(mode, "read") != 0 && !switching) {
-        fprintf(stderr, "usage: smmap-bench-hitpath N [DIR [at|read|switch]]\n");
+        fprintf(stderr,
+                "usage: smmap-bench-hitpath N [DIR [at|read|switch|map]]\n");
         return 2;
     }
     buf = malloc(file_size);
@@ -105,6 +111,10 @@ int main(int argc, char **argv)
     }
     smmap_options_init(&o);
     o.window_size = window;
+    if (mapping) {
+        o.max_regions = 4;
+        o.flags = SMMAP_ALWAYS_MAP;
+    }
     if ((err = smmap_manager_new(&m, &o)) != 0 ||
         (err = smmap_file_open(m, path, &f)) != 0) {
         fprintf(stderr, "smmap: %s\n", smmap_strerror(err));
@@ -137,7 +147,10 @@ int main(int argc, char **argv)
     free(off);
     if (sum == UINT64_MAX)
         return 1;
-    /* the hit probes must not have moved the cursor; switch must not map */
+    /* the hit probes must not have moved the cursor; switch must not map,
+     * map must */
+    if (mapping)
+        return after.maps == before.maps;
     if (switching)
         return after.maps != before.maps;
     return after.maps + after.reuses != before.maps + before.reuses;
