@@ -105,6 +105,8 @@ class sdist_with_library(sdist):
 
 print("smmap: library sources from %s" % ROOT)
 # The packages are named here: pyproject.toml's [tool.setuptools] table is
-# "beta" (a warning) in Debian 12's setuptools 66.
-setup(packages=["smmap", "smmap.test"], zip_safe=False, ext_modules=[ext],
-      cmdclass={"sdist": sdist_with_library})
+# "beta" (a warning) in Debian 12's setuptools 66. No package data: with it
+# (pyproject's default) build_py reads the manifest, which lists the
+# extension's sources, and refuses their absolute paths.
+setup(packages=["smmap", "smmap.test"], include_package_data=False, zip_safe=False,
+      ext_modules=[ext], cmdclass={"sdist": sdist_with_library})
