@@ -6,7 +6,8 @@
 #   3. every ctest test that runs a C program under valgrind memcheck
 #      (--error-exitcode=1, definite and indirect leaks are errors), the
 #      long ones with fewer iterations;
-#   4. the thread test under helgrind, fewer iterations;
+#   4. the thread test under helgrind (its own build, see helgrind()), fewer
+#      iterations, the switching phases 600 ms each;
 #   5. the libFuzzer target (fuzz/) for a fixed number of runs on its corpus.
 # Each stage builds from a clean tree into its own build-san-* directory.
 # A missing tool is a failure that names the apt-get line. Ends with
@@ -78,7 +79,8 @@ tsan() {
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" || return 1
   cmake --build build-san-tsan -j "$jobs" --target test_threads test_version test_model test_fault stress_versions >/dev/null || return 1
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    build-san-tsan/tests/threads/test_threads --iterations 4000 --timeout 300 &&
+    build-san-tsan/tests/threads/test_threads --iterations 4000 \
+      --switch-ms 1500 --timeout 300 &&
   TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/test_version &&
   TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/stress/stress_versions --seconds 10 \
     --dir build-san-tsan/tests/stress &&
@@ -98,10 +100,35 @@ memcheck() {
   SMMAP_TEST_QUICK=1 ctest --test-dir build-san-valgrind --output-on-failure -j "$jobs" --timeout 900
 }
 
+# Helgrind sees the pthread mutexes (the library's locks are pthread
+# mutexes) but not C11/__atomic synchronisation: a release store and an
+# acquire load are plain moves to it, so a region published or pinned
+# without the manager lock shows as a race on the region's fields and on the
+# mapped bytes the test reads. Lock-free paths (issue 13) must describe
+# their happens-before edges to helgrind themselves, compiled in when
+# SMMAP_HELGRIND is defined (ANNOTATE_HAPPENS_BEFORE/AFTER from
+# <valgrind/helgrind.h>, and VALGRIND_HG_DISABLE_CHECKING on the atomic
+# words read and written with plain moves); this stage builds the test with
+# it. (While every synchronisation of the library was a pthread mutex, the
+# stage needed nothing and reported nothing.) The test's own flags are
+# atomics excluded the same way (tests/threads/switching.c). Any report
+# left fails the stage; tests/threads/helgrind.supp, if present, names
+# exactly the sites a report is known false for, each with its reason.
 helgrind() {
-  [ -x build-san-valgrind/tests/threads/test_threads ] || return 1
-  valgrind --tool=helgrind --error-exitcode=1 --quiet \
-    build-san-valgrind/tests/threads/test_threads --iterations 300 --timeout 600
+  local flags="-DSMMAP_HELGRIND=1" supp=()
+  if [ ! -f /usr/include/valgrind/helgrind.h ]; then
+    echo "test-sanitizers: valgrind/helgrind.h is missing: apt-get install -y valgrind" >&2
+    return 1
+  fi
+  [ -f tests/threads/helgrind.supp ] &&
+    supp=(--suppressions="$root/tests/threads/helgrind.supp")
+  configure build-san-helgrind -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_FLAGS="$flags" || return 1
+  cmake --build build-san-helgrind -j "$jobs" --target test_threads >/dev/null ||
+    return 1
+  valgrind --tool=helgrind --error-exitcode=1 --quiet "${supp[@]}" \
+    build-san-helgrind/tests/threads/test_threads --iterations 300 \
+    --switch-ms 600 --timeout 600
 }
 
 fuzz() {

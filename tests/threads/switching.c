@@ -68,6 +68,8 @@
 #define HOT_FILES 4
 #define HOT_WINDOWS 16 /* per hot file: where 80% of the switches go */
 #define MAX_REGIONS 96u
+#define STEP_COLLECT 100 /* the evictor's steps other than step % 16 */
+#define STEP_RELEASE 101
 #define PAUSE_HOLD 1  /* readers park holding their cursors */
 #define PAUSE_EMPTY 2 /* readers release their cursors, then park */
 
@@ -84,6 +86,10 @@ static uint64_t window; /* the phase's window_size: 64 KiB, or a granule */
 static uint64_t granule;
 static smmap_manager *manager;
 static smmap_options options;
+/* The evictor's pace: a collect every collect_every steps, at least
+ * min_steps steps in a phase however slow the machine (valgrind runs a step
+ * 50 times slower); fewer of both in phases under a second. */
+static int collect_every, min_steps;
 
 /* Relaxed atomics of the test (see the top comment). */
 static struct {
@@ -330,20 +336,21 @@ static void check_b(reader *r, const smmap_cursor *b, int file_b, int full)
 }
 
 /* Hold a's window and read it until a collect that began after the hold
- * has completed, or 100 ms. */
+ * has completed (the evictor collects every collect_every steps), or the
+ * evictor pauses or stops. */
 static void hold(reader *r, smmap_cursor *a, int file)
 {
     long start = collects_begun();
-    double deadline = port_now() + 0.1;
     int through = 0;
     r->holds++;
-    while (port_now() < deadline) {
+    for (;;) {
         check_window(&r->fail, &r->bytes_checked, hot[file].id, a, 0);
         if (collected_since(start)) {
             through = 1;
             break;
         }
-        if (__atomic_load_n(&signals.pause_request, __ATOMIC_RELAXED))
+        if (__atomic_load_n(&signals.pause_request, __ATOMIC_RELAXED) ||
+            __atomic_load_n(&signals.stop, __ATOMIC_RELAXED))
             break;
         port_sleep_us(50);
     }
@@ -403,7 +410,7 @@ static void reader_main(void *arg)
 {
     reader *r = arg;
     smmap_cursor a, b;
-    int file_a = r->id % HOT_FILES, file_b = file_a;
+    int file_a = r->id % HOT_FILES, file_b = file_a, hold_next = 0;
     unsigned char *buf = malloc((size_t)(3 * window));
 
     smmap_cursor_init(&a, handle_of(r, file_a));
@@ -417,6 +424,7 @@ static void reader_main(void *arg)
         int op, err;
         if (request != 0) {
             park(r, &a, &b, file_a, file_b, request);
+            hold_next = 1;
             continue;
         }
         r->ops++;
@@ -486,13 +494,15 @@ static void reader_main(void *arg)
             check_b(r, &b, file_b, 0);
         } else if (op < 930) {
             smmap_cursor_release(next_rand(&r->rng) & 1 ? &a : &b);
-        } else if (op < 997) {
+        } else if (op < 999 && !hold_next) {
             /* Another file, through the shared handle or our own. */
             smmap_cursor_release(&a);
             file_a = (int)(next_rand(&r->rng) % HOT_FILES);
             smmap_cursor_init(&a, handle_of(r, file_a));
             r->switches++;
         } else {
+            /* Now and then, and first thing after each pause. */
+            hold_next = 0;
             err = smmap_cursor_use(&a, off, (size_t)(window / 2));
             if (err != 0)
                 fail(&r->fail, "cursor_use (hold) gave %d at %lld", err,
@@ -687,20 +697,26 @@ static void evictor_main(void *arg)
     smmap_cursor_init(&c, cold.shared);
     for (;;) {
         double elapsed = port_now() - start;
-        if (pauses_done < 3 && elapsed >= length * (pauses_done + 1) / 4) {
+        /* Pauses at a quarter, half and three quarters of the phase, in
+         * time and in steps. */
+        if (pauses_done < 3 && elapsed >= length * (pauses_done + 1) / 4 &&
+            step >= min_steps * (pauses_done + 1) / 4) {
             pause_readers(e, &c, pauses[pauses_done++]);
             continue;
         }
-        if (elapsed >= length && pauses_done == 3)
+        if (elapsed >= length && step >= min_steps && pauses_done == 3)
             break;
-        /* Paced (a step every ~200 us, a collect every 64 steps) so that
-         * most switches of the readers find their window cached. */
-        switch (step % 64 == 0 ? 64 : step % 64 == 32 ? 32 : step % 16) {
-        case 64:
+        /* Paced (a step every ~200 us, a collect every collect_every
+         * steps) so that most switches of the readers find their window
+         * cached. */
+        switch (step % collect_every == 0                     ? STEP_COLLECT
+                : step % collect_every == collect_every / 2 ? STEP_RELEASE
+                                                            : step % 16) {
+        case STEP_COLLECT:
             (void)collect(e);
             break;
-        case 32:
-            err = release_path(e, hot_prefixes[step / 64 % 3]);
+        case STEP_RELEASE:
+            err = release_path(e, hot_prefixes[step / collect_every % 3]);
             if (err != 0 && err != -EBUSY)
                 fail(&e->fail, "release_path of hot files gave %d", err);
             break;
@@ -828,6 +844,8 @@ int switching_run(const char *name, uint32_t extra_flags, unsigned ms,
     long long bytes = 0;
     int i, err, bad = 0;
 
+    collect_every = ms < 1000 ? 32 : 64;
+    min_steps = ms < 1000 ? 160 : 512;
     smmap_options_init(&options);
     options.window_size = window;
     /* The hot set (HOT_WINDOWS of each file) fits; with the readers' other
