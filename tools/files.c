@@ -63,7 +63,22 @@ int tool_create_manager(const tool_options *t, smmap_manager **out)
 
 static int stat_path(const char *path, struct stat *st)
 {
+#ifdef _WIN32
+    /* The CRT's stat() knows only files and directories by name; fstat()
+     * of an open descriptor asks GetFileType (a character device: NUL,
+     * or /dev/null under wine). */
+    int fd, r;
+    if (strcmp(path, "-") == 0)
+        return fstat(0, st);
+    fd = _open(path, _O_RDONLY | _O_BINARY);
+    if (fd < 0)
+        return stat(path, st);
+    r = fstat(fd, st);
+    _close(fd);
+    return r;
+#else
     return strcmp(path, "-") == 0 ? fstat(0, st) : stat(path, st);
+#endif
 }
 
 #ifdef __linux__
