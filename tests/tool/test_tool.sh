@@ -793,6 +793,14 @@ section_stream() {
     # the size is 0.
     sleep 60 &
     pid=$!
+    # Until it is sleep, loaded: the forked shell before its exec, or the
+    # loader mapping libraries, changes the maps between two reads.
+    local tries=0 before=""
+    while ((tries++ < 100)); do
+        if [[ $(cat /proc/$pid/comm) == sleep && $(cat /proc/$pid/maps) == "$before" ]]; then break; fi
+        before=$(cat /proc/$pid/maps)
+        sleep 0.05
+    done
     check_eq "stream: /proc/$pid/maps has size 0" 0 "$(stat -c %s /proc/$pid/maps)"
     run "$SMMAP" cat /proc/$pid/maps
     check_eq "stream cat /proc/PID/maps: status and stderr" "0 " "$rc $(cat "$tmp/err")"
