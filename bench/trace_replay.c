@@ -100,6 +100,9 @@ typedef struct trace {
 } trace;
 
 static void die(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+
+static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
