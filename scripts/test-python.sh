@@ -58,6 +58,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
 fi
 
+# A step that stops the script (a build that fails) still ends it with the
+# count line.
+summary_printed=0
+trap 'rc=$?; if [ $rc -ne 0 ] && [ $summary_printed = 0 ]; then
+    echo "test-python: stopped by the failure above"; echo "0 passed, 1 failed"; fi' EXIT
+
 rm -rf "$BUILD"
 mkdir -p "$BUILD"
 REPORTS="$BUILD/reports"
@@ -243,8 +249,8 @@ rm -f "$BUILD/asan/smmap/"_csmmap*.so
     SMMAP_SOURCE_DIR="$LIB" \
     CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1" \
     LDFLAGS="-fsanitize=address,undefined" \
-    "$PY" setup.py -q build_ext --inplace --build-temp "$BUILD/asan-temp")
-(cd "$BUILD/asan" &&
+    "$PY" setup.py -q build_ext --inplace --build-temp "$BUILD/asan-temp") || asan_rc=$?
+[ $asan_rc -ne 0 ] || (cd "$BUILD/asan" &&
     LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
     ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     SMMAP_TEST_HEADER="$LIB/include/smmap.h" \
@@ -307,5 +313,6 @@ if total["skipped"]:
 print("%d passed, %d failed" % (total["passed"], total["failed"]))
 sys.exit(1 if total["failed"] else 0)
 PYEOF
+summary_printed=1
 [ $suite_rc -eq 0 ] && [ $own_rc -eq 0 ] && [ $readme_rc -eq 0 ] && [ $asan_rc -eq 0 ] &&
     [ $count_rc -eq 0 ]
