@@ -15,10 +15,12 @@
  *     and places a new one for [off, off + want); smmap_read reuses any
  *     window holding the next byte and places new ones for a window's worth
  *     from the next byte's page (the read policy's choice, not DESIGN's).
- *   - budgets: LRU unused regions are evicted until the new window fits
- *     max_mapped and max_regions; with everything pinned, max_regions gives
- *     -EMFILE, max_mapped maps the minimal window (the aligned request) or,
- *     with SMMAP_HARD_LIMITS, gives -ENOMEM.
+ *   - budgets: unused regions are evicted until the new window fits
+ *     max_mapped and max_regions, and no more (evicting all but the largest
+ *     of them would not have made it fit); a region a cursor holds is never
+ *     evicted; with everything pinned, max_regions gives -EMFILE, max_mapped
+ *     maps the minimal window (the aligned request) or, with
+ *     SMMAP_HARD_LIMITS, gives -ENOMEM.
  *   - the descriptor cache: at most max_open_files held; the idle path-opened
  *     descriptor used longest ago (opened or mapped from) is closed first and
  *     reopened when a window is needed; descriptor-opened files keep theirs.
@@ -27,11 +29,24 @@
  *     the path, even with the old inode number; with SMMAP_CHECK_MTIME a
  *     touched one) never joins the entry of an earlier one.
  *
- * Where DESIGN leaves a choice open (several overlapping regions cover a
- * request; which one a cursor gets), the model asks the library's interval
- * tree built over the model's own regions, so both sides choose alike; the
- * tree's correctness is the unit tests' business, and a use whose choice is
- * visible (use, at) is checked against the model directly.
+ * Where DESIGN leaves a choice open, the library chooses and the model
+ * follows, within what DESIGN allows (issue 13):
+ *   - which unused regions an eviction takes: DESIGN asks for the one
+ *     released longest ago, or an approximation (the library's CLOCK). The
+ *     model allows any set of unused regions whose eviction was needed (see
+ *     evict_for), never a held one;
+ *   - which of several regions covering a request a cursor gets (the
+ *     library's lock-free hints or its tree): any of them, never a new one.
+ * Each is a choice point (choose()). A cursor move (use, at, use_range,
+ * read) is first run on the model with the outcomes most likely to be the
+ * library's (the region its cursor holds now; the regions no longer in its
+ * trees); if the move's result, the statistics and the regions do not then
+ * equal the library's, it is replayed with the other allowed outcomes
+ * (move_both), and fails only if none of them ends where the library did.
+ * A read that passes through several windows may evict at each of them;
+ * its intermediate choices are not visible, and the replay covers them.
+ * Everything else is predicted and compared exactly: placement given the
+ * regions that exist, every counter, pins, descriptors.
  *
  * Versions (model_versions.c) make some answers a set: a new window of a
  * handle whose file was replaced may give -ESTALE or the old bytes, a read
@@ -40,8 +55,8 @@
  * the way (which regions it evicted before it found the file stale,
  * whether it reopened and closed a descriptor) is not something DESIGN
  * fixes; resync() (model_check.c) then checks what DESIGN does fix (held
- * regions stay, the LRU keeps its order, counters only grow and add up,
- * budgets) and takes the library's regions, descriptors and counters as
+ * regions stay with their pins, counters only grow and add up, budgets)
+ * and takes the library's regions, descriptors and counters as
  * the model's, after which every check is exact again. Nothing else is
  * relaxed.
  */
@@ -262,30 +277,30 @@ static void pin(model_run *r, int i)
 
 static void unpin(model_run *r, int i)
 {
-    if (--r->regions[i].pins == 0)
-        r->regions[i].released = ++r->clock;
+    r->regions[i].pins--;
 }
 
-/* The unused region released longest ago, or -1. */
-static int lru_head(const model_run *r)
+/*
+ * A choice point: one of n outcomes DESIGN allows (0 is the model's first
+ * guess). The move being checked is replayed with r->picks[] until it ends
+ * where the library did (move_both).
+ */
+static int choose(model_run *r, int n)
 {
-    int i, best = -1;
-    for (i = 0; i < MODEL_MAX_REGIONS; i++) {
-        const mregion *x = &r->regions[i];
-        if (x->live && x->pins == 0 &&
-            (best < 0 || x->released < r->regions[best].released))
-            best = i;
-    }
-    return best;
+    int k = r->nchoices;
+    if (n <= 1 || k >= MODEL_MAX_CHOICES)
+        return 0;
+    r->nchoices++;
+    r->options[k] = (uint16_t)n;
+    if (k >= r->npicks)
+        r->picks[k] = 0;
+    return r->picks[k] < n ? r->picks[k] : 0;
 }
 
 static void remove_region(model_run *r, int i)
 {
     mregion *x = &r->regions[i];
     mentry *e = &r->entries[x->entry];
-    smmap__tree_remove(&e->shadow_tree, x->shadow);
-    free(x->shadow);
-    x->shadow = NULL;
     x->live = 0;
     r->st.regions--;
     r->st.mapped_bytes -= x->size;
@@ -311,19 +326,127 @@ static void fd_trim(model_run *r)
     }
 }
 
-/* The region of the entry the library's tree would pick among those that
- * cover [lo, hi), or -1. */
-static int find_covering(model_run *r, int entry, uint64_t lo, uint64_t hi)
+/* A region of entry covering [lo, hi), or -1: any of them (a choice
+ * point), the one cursor c holds in the library first. */
+static int pick_covering(model_run *r, const mcursor *c, int entry,
+                         uint64_t lo, uint64_t hi)
 {
-    smmap_region *n = smmap__tree_find_covering(r->entries[entry].shadow_tree,
-                                                lo, hi);
-    int i;
-    if (n == NULL)
+    int cand[MODEL_MAX_REGIONS], n = 0, i;
+    const smmap_region *lib = c->c.region;
+    for (i = 0; i < MODEL_MAX_REGIONS; i++) {
+        const mregion *x = &r->regions[i];
+        if (x->live && x->entry == entry && x->off <= lo &&
+            hi <= x->off + x->size)
+            cand[n++] = i;
+    }
+    if (n == 0)
         return -1;
-    for (i = 0; i < MODEL_MAX_REGIONS; i++)
-        if (r->regions[i].live && r->regions[i].shadow == n)
-            return i;
-    return -1;
+    for (i = 1; lib != NULL && i < n; i++) {
+        const mregion *x = &r->regions[cand[i]];
+        if (lib->entry == r->entries[entry].core && lib->offset == x->off &&
+            lib->size == x->size) {
+            int first = cand[0];
+            cand[0] = cand[i];
+            cand[i] = first;
+        }
+    }
+    return cand[choose(r, n)];
+}
+
+/* Whether a new window of len bytes fits both budgets now. */
+static int fits(const model_run *r, uint64_t len)
+{
+    return r->st.mapped_bytes + len <= r->max_mapped &&
+           r->st.regions < r->max_regions;
+}
+
+/*
+ * Evict for a new window of len bytes at pos of entry (DESIGN: "unused
+ * regions are evicted until the new region fits"). Which ones is the
+ * library's choice: any set S of unused regions such that, after S, the
+ * window fits or nothing unused is left, and evicting S without its
+ * largest member would not have made it fit (no eviction beyond the need,
+ * whatever the order). Each allowed set is an outcome of one choice point,
+ * those of regions that are not in the library's trees after the call
+ * first. A region still in them can have been evicted only if the move
+ * mapped it again: a read going on past pos (in_read), and only a region
+ * of its file that ends past pos. When no set is allowed the library
+ * evicted too little, too much or a held region: the model then evicts
+ * unused regions in slot order until the window fits, and the comparison
+ * after the move says what differs.
+ */
+static void evict_for(model_run *r, uint64_t len, int entry, uint64_t pos,
+                      int in_read)
+{
+    int cand[16], ncand = 0, ngone = 0, nunused = 0, nvalid = 0, i, k, pass;
+    uint32_t valid[4096], mask, all;
+    if (fits(r, len))
+        return;
+    /* Candidates: those gone from the library first, then those it may
+     * have mapped again. */
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < MODEL_MAX_REGIONS; i++) {
+            const mregion *x = &r->regions[i];
+            int gone;
+            if (!x->live || x->pins != 0)
+                continue;
+            gone = !model__lib_has_region(r, x->entry, x->off, x->size);
+            nunused += pass == 0;
+            if (ncand == 12 || gone != (pass == 0))
+                continue;
+            if (!gone && !(in_read && x->entry == entry &&
+                           x->off + x->size > pos))
+                continue;
+            cand[ncand++] = i;
+            ngone += gone;
+        }
+    }
+    all = ncand == 0 ? 0u : (1u << ncand) - 1;
+    /* Sets of the regions gone first (the high bits are the others). */
+    for (pass = 0; pass < 2; pass++) {
+        for (mask = all; mask != 0; mask--) {
+            uint64_t bytes = 0, largest = 0;
+            uint32_t count = 0, regions;
+            if (((mask >> ngone) != 0) != (pass == 1))
+                continue;
+            for (k = 0; k < ncand; k++) {
+                uint64_t size = r->regions[cand[k]].size;
+                if (!(mask & (1u << k)))
+                    continue;
+                bytes += size;
+                count++;
+                if (size > largest)
+                    largest = size;
+            }
+            regions = r->st.regions - count;
+            /* Ends fitting, or with every unused region gone. */
+            if (!((r->st.mapped_bytes - bytes + len <= r->max_mapped &&
+                   regions < r->max_regions) ||
+                  count == (uint32_t)nunused))
+                continue;
+            /* The last eviction was needed. */
+            if (r->st.mapped_bytes - bytes + largest + len <= r->max_mapped &&
+                regions + 1 < r->max_regions)
+                continue;
+            valid[nvalid++] = mask;
+        }
+    }
+    if (nvalid == 0) {
+        for (i = 0; i < MODEL_MAX_REGIONS && !fits(r, len); i++) {
+            if (r->regions[i].live && r->regions[i].pins == 0) {
+                remove_region(r, i);
+                r->st.evictions++;
+            }
+        }
+        return;
+    }
+    mask = valid[choose(r, nvalid)];
+    for (k = 0; k < ncand; k++) {
+        if (mask & (1u << k)) {
+            remove_region(r, cand[k]);
+            r->st.evictions++;
+        }
+    }
 }
 
 /* Placement of a window for [off, end) of entry, in sliding mode. */
@@ -397,7 +520,7 @@ static int model_acquire(model_run *r, mcursor *c, uint64_t off,
             return 0;
         }
     }
-    found = find_covering(r, entry, off, off + need);
+    found = pick_covering(r, c, entry, off, off + need);
     if (found >= 0) {
         pin(r, found);
         if (c->region >= 0)
@@ -423,17 +546,7 @@ static int model_acquire(model_run *r, mcursor *c, uint64_t off,
         mb = model_min64(model_align_up(end, r->g), fsize);
     }
     len = b - a;
-    for (;;) {
-        int victim;
-        if (r->st.mapped_bytes + len <= r->max_mapped &&
-            r->st.regions < r->max_regions)
-            break;
-        victim = lru_head(r);
-        if (victim < 0)
-            break;
-        remove_region(r, victim);
-        r->st.evictions++;
-    }
+    evict_for(r, len, entry, off, r->in_read);
     if (r->st.regions >= r->max_regions)
         return -EMFILE;
     if (r->st.mapped_bytes + len > r->max_mapped) {
@@ -464,10 +577,6 @@ static int model_acquire(model_run *r, mcursor *c, uint64_t off,
     x->off = a;
     x->size = len;
     x->pins = 1;
-    x->shadow = calloc(1, sizeof(*x->shadow));
-    x->shadow->offset = a;
-    x->shadow->size = (size_t)len;
-    smmap__tree_insert(&e->shadow_tree, x->shadow);
     if (e->nregions++ == 0)
         r->st.files_mapped++;
     r->st.regions++;
@@ -560,6 +669,7 @@ model_run *model_run_start(const model_pool *pool, const model_config *cfg,
 #endif
     r->bufsize = 1u << 20;
     r->buf = malloc(r->bufsize);
+    r->replay_from = malloc(sizeof(*r));
     {
         smmap_options opt = cfg->opt;
 #ifdef SMMAP_ALWAYS_MAP
@@ -573,15 +683,20 @@ model_run *model_run_start(const model_pool *pool, const model_config *cfg,
         smmap__os.map = model_backend == 2 ? refuse_map : smmap__os_default.map;
         *err = smmap_manager_new(&r->m, &opt);
     }
-    if (*err == 0 && r->buf != NULL) {
+    if (*err == 0 && (r->buf == NULL || r->replay_from == NULL)) {
+        smmap_manager_free(r->m);
+        *err = -ENOMEM;
+    }
+    if (*err == 0) {
         *err = model__vfiles_create(r);
         if (*err != 0) {
             model__vfiles_destroy(r);
             smmap_manager_free(r->m);
         }
     }
-    if (*err != 0 || r->buf == NULL) {
+    if (*err != 0) {
         smmap__os.map = smmap__os_default.map;
+        free(r->replay_from);
         free(r->buf);
         free(r);
         return NULL;
@@ -838,11 +953,165 @@ static void note_move_risk(model_run *r, int slot, uint64_t off,
         r->op_risk = RISK_MAY;
 }
 
-static int step_at(model_run *r, mcursor *c, uint64_t off, uint64_t len)
+/* ------------------------------------------------------ cursor moves */
+
+/* The model's side of each move (use, at outside the window, use_range,
+ * read): what the library should answer. Run by move_both, perhaps
+ * several times, so nothing here counts figures or reads the library's
+ * answer. */
+
+static int64_t model_move_use(model_run *r, mcursor *c, const model_op *op)
 {
+    note_move_risk(r, c->handle, op->off, op->len);
+    return model_use(r, c, op->off, op->len);
+}
+
+static int64_t model_move_at(model_run *r, mcursor *c, const model_op *op)
+{
+    int64_t expect;
+    note_move_risk(r, c->handle, op->off, op->len);
+    expect = model_use(r, c, op->off, op->len);
+    /* model_use succeeds only with a file and off below its size. */
+    if (expect == 0 && op->len > r->handles[c->handle].size - op->off)
+        expect = -ERANGE;
+    return expect;
+}
+
+static int64_t model_move_use_range(model_run *r, mcursor *c,
+                                    const model_op *op)
+{
+    uint64_t fsize, avail, min, n;
+    if (c->handle < 0)
+        return -EINVAL;
+    fsize = r->handles[c->handle].size;
+    if (op->off >= fsize) {
+        model_release(r, c);
+        return -ERANGE;
+    }
+    avail = fsize - op->off;
+    min = op->need == 0 ? 1 : model_min64(op->need, avail);
+    n = model_min64(op->len, avail);
+    if (n < min)
+        n = min;
+    note_move_risk(r, c->handle, op->off, op->need);
+    return model_acquire(r, c, op->off, min, n);
+}
+
+/* The length a read asks for (its destination is half of buf). */
+static uint64_t read_length(const model_run *r, const model_op *op)
+{
+    return model_min64(op->len, r->bufsize / 2);
+}
+
+static int64_t model_move_read(model_run *r, mcursor *c, const model_op *op)
+{
+    uint64_t off = op->off, len = read_length(r, op), fsize, total,
+             done = 0;
+    if (c->handle < 0 || ((op->b & 1) && len > 0))
+        return -EINVAL;
+    fsize = r->handles[c->handle].size;
+    if (off >= fsize)
+        return 0;
+    total = model_min64(len, fsize - off);
+    r->in_read = 1;
+    while (done < total) {
+        uint64_t pos = off + done, begin = 0, size = 0, chunk;
+        if (c->region >= 0)
+            model__window(r, c, &begin, &size);
+        if (!(c->region >= 0 && pos - begin < size)) {
+            /* A new window is placed for a window's worth from pos's page
+             * (sliding), or what is left (static). */
+            uint64_t want = total - done;
+            int err;
+            if (r->window != 0)
+                want = r->window - pos % r->g;
+            err = model_acquire(r, c, pos, 1, model_min64(want, fsize - pos));
+            if (err != 0) {
+                r->in_read = 0;
+                return err;
+            }
+            model__window(r, c, &begin, &size);
+        }
+        chunk = model_min64(size - (pos - begin), total - done);
+        done += chunk;
+    }
+    r->in_read = 0;
+    return (int64_t)done;
+}
+
+typedef int64_t (*model_move_fn)(model_run *r, mcursor *c,
+                                 const model_op *op);
+
+/* Replays of one move beyond the first before the model stops looking for
+ * the library's choices (a few at most in practice: the first guess is
+ * right unless a read passed through several windows). */
+#define MODEL_MAX_REPLAYS 1024
+
+/*
+ * Move the model's cursor c as the library moved it (it answered got):
+ * run fn with the first guess at each choice point, and while the answer,
+ * the statistics or the regions differ from the library's, replay it with
+ * the next allowed outcomes (depth first over the choice points). If none
+ * ends where the library did, the model is left as its first guess made
+ * it, and the comparisons that follow say what differs. Returns fn's
+ * answer.
+ *
+ * A move whose answer the versions may change (model__settle, resync)
+ * is not replayed: its state is then taken from the library.
+ */
+static int64_t move_both(model_run *r, mcursor *c, const model_op *op,
+                         int64_t got, model_move_fn fn)
+{
+    model_run *saved = r->replay_from;
+    uint16_t picks[MODEL_MAX_CHOICES];
+    uint64_t evictions = r->st.evictions;
+    int npicks = 0, k, chose = 0, replays = 0;
+    int64_t expect;
+
+    memcpy(saved, r, sizeof(*r));
+    for (;;) {
+        r->nchoices = 0;
+        r->npicks = npicks;
+        if (npicks > 0)
+            memcpy(r->picks, picks, (size_t)npicks * sizeof(picks[0]));
+        expect = fn(r, c, op);
+        chose |= r->nchoices > 0;
+        if (expect == got && model__compare_stats(r) == 0 &&
+            model__compare_state(r) == 0)
+            break;
+        for (k = r->nchoices - 1; k >= 0 && r->picks[k] + 1 >= r->options[k];
+             k--)
+            ;
+        if (k < 0 || replays >= MODEL_MAX_REPLAYS ||
+            (expect != got && r->op_risk != RISK_NONE)) {
+            if (replays > 0) {
+                memcpy(r, saved, sizeof(*r));
+                r->nchoices = r->npicks = 0;
+                expect = fn(r, c, op);
+            }
+            r->failed = 0;
+            r->msg[0] = '\0';
+            break;
+        }
+        memcpy(picks, r->picks, (size_t)(k + 1) * sizeof(picks[0]));
+        picks[k]++;
+        npicks = k + 1;
+        memcpy(r, saved, sizeof(*r));
+        replays++;
+    }
+    model_figures.moves++;
+    model_figures.chosen_moves += (uint64_t)chose;
+    model_figures.replays += (uint64_t)replays;
+    model_figures.evictions += r->st.evictions - evictions;
+    return expect;
+}
+
+static int step_at(model_run *r, mcursor *c, const model_op *op)
+{
+    uint64_t off = op->off, len = op->len;
     const unsigned char *p = smmap_cursor_at(&c->c, off, (size_t)len);
     int expect_err = 0, settled;
-    uint64_t begin = 0, size = 0, fsize;
+    uint64_t begin = 0, size = 0;
 
     if (c->region >= 0) {
         model__window(r, c, &begin, &size);
@@ -854,13 +1123,8 @@ static int step_at(model_run *r, mcursor *c, uint64_t off, uint64_t len)
                                       "at() hit");
         }
     }
-    note_move_risk(r, c->handle, off, len);
-    expect_err = model_use(r, c, off, len);
-    if (expect_err == 0) {
-        fsize = r->handles[c->handle].size;
-        if (len > fsize - off)
-            expect_err = -ERANGE;
-    }
+    expect_err = (int)move_both(r, c, op, p != NULL ? 0 : c->c.error,
+                                model_move_at);
     settled = model__settle(r, c->handle, p != NULL ? 0 : c->c.error, expect_err, 0,
                      0, "at()");
     if (settled == 1)
@@ -883,52 +1147,21 @@ static int step_at(model_run *r, mcursor *c, uint64_t off, uint64_t len)
     return model__check_window_edges(r, c, "at() window");
 }
 
-static int step_read(model_run *r, mcursor *c, uint64_t off, uint64_t len,
-                     int null_dst)
+static int step_read(model_run *r, mcursor *c, const model_op *op)
 {
-    unsigned char *dst = null_dst ? NULL : r->buf + r->bufsize / 2;
+    unsigned char *dst = (op->b & 1) ? NULL : r->buf + r->bufsize / 2;
+    uint64_t off = op->off, len = read_length(r, op);
     int64_t got, expect;
-    uint64_t total = 0;
     int eio_ok = 0, settled;
-    if (len > r->bufsize / 2)
-        len = r->bufsize / 2;
     got = smmap_read(&c->c, off, dst, (size_t)len);
-    if (c->handle < 0 || (null_dst && len > 0)) {
-        expect = -EINVAL;
-    } else {
+    expect = move_both(r, c, op, got, model_move_read);
+    if (c->handle >= 0 && !(dst == NULL && len > 0)) {
         const mhandle *h = &r->handles[c->handle];
-        uint64_t fsize = h->size, done = 0;
-        expect = 0;
-        if (off < fsize) {
-            total = model_min64(len, fsize - off);
-            while (done < total) {
-                uint64_t pos = off + done, begin = 0, size = 0, chunk;
-                if (c->region >= 0)
-                    model__window(r, c, &begin, &size);
-                if (!(c->region >= 0 && pos - begin < size)) {
-                    /* A new window is placed for a window's worth from
-                     * pos's page (sliding), or what is left (static). */
-                    uint64_t want = total - done;
-                    int err;
-                    if (r->window != 0)
-                        want = r->window - pos % r->g;
-                    err = model_acquire(r, c, pos, 1,
-                                        model_min64(want, fsize - pos));
-                    if (err != 0) {
-                        expect = err;
-                        break;
-                    }
-                    model__window(r, c, &begin, &size);
-                }
-                chunk = model_min64(size - (pos - begin), total - done);
-                done += chunk;
-            }
-            if (expect == 0)
-                expect = (int64_t)done;
-            /* -EIO: the read reaches past the end a truncation left. */
+        /* -EIO: the read reaches past the end a truncation left. */
+        if (off < h->size)
             eio_ok = h->lineage >= 0 &&
-                     off + total > r->lineages[h->lineage].size;
-        }
+                     off + model_min64(len, h->size - off) >
+                         r->lineages[h->lineage].size;
         if (h->lineage >= 0)
             model_figures.version_reads++;
     }
@@ -956,18 +1189,23 @@ static int step_read(model_run *r, mcursor *c, uint64_t off, uint64_t len,
     return 0;
 }
 
-/* The budget DESIGN states without the model: right after a single use
- * mapped a window, if any unused region is left (it could have been
- * evicted), the mapped bytes are within max_mapped. */
+/* The budget DESIGN states on its own: right after a single use mapped a
+ * window, if an unused region is left (it could have been evicted), the
+ * mapped bytes are within max_mapped. Run after the comparisons, so the
+ * model's regions are the library's. */
 static int check_budget_after_map(model_run *r, uint64_t maps_before)
 {
     smmap_stats st;
+    int i, unused = 0;
     smmap_manager_stats(r->m, &st);
-    if (model__windows_made(&st) > maps_before && r->m->lru_head != NULL &&
+    for (i = 0; i < MODEL_MAX_REGIONS; i++)
+        if (r->regions[i].live && r->regions[i].pins == 0)
+            unused++;
+    if (model__windows_made(&st) > maps_before && unused > 0 &&
         st.mapped_bytes > r->max_mapped)
-        FAIL(r, "mapped %llu bytes over max_mapped %llu while an unused "
-             "region was left to evict", (unsigned long long)st.mapped_bytes,
-             (unsigned long long)r->max_mapped);
+        FAIL(r, "mapped %llu bytes over max_mapped %llu while %d unused "
+             "regions were left to evict", (unsigned long long)st.mapped_bytes,
+             (unsigned long long)r->max_mapped, unused);
     return 0;
 }
 
@@ -1059,8 +1297,7 @@ int model_run_step(model_run *r, const model_op *op)
     case OP_USE:
         c = &r->cursors[op->a % MODEL_CURSOR_SLOTS];
         err = smmap_cursor_use(&c->c, op->off, (size_t)op->len);
-        note_move_risk(r, c->handle, op->off, op->len);
-        expect = model_use(r, c, op->off, op->len);
+        expect = (int)move_both(r, c, op, err, model_move_use);
         if (c->handle >= 0 && r->handles[c->handle].lineage >= 0)
             model_figures.version_reads++;
         settled = model__settle(r, c->handle, err, expect, 0, 0, "use");
@@ -1089,7 +1326,7 @@ int model_run_step(model_run *r, const model_op *op)
         c = &r->cursors[op->a % MODEL_CURSOR_SLOTS];
         if (c->handle >= 0 && r->handles[c->handle].lineage >= 0)
             model_figures.version_reads++;
-        if (step_at(r, c, op->off, op->len))
+        if (step_at(r, c, op))
             return 1;
         break;
     case OP_USE_RANGE: {
@@ -1097,25 +1334,14 @@ int model_run_step(model_run *r, const model_op *op)
         c = &r->cursors[op->a % MODEL_CURSOR_SLOTS];
         err = smmap_cursor_use_range(&c->c, op->off, (size_t)need,
                                      (size_t)want);
-        if (c->handle < 0) {
-            expect = -EINVAL;
-        } else {
+        expect = (int)move_both(r, c, op, err, model_move_use_range);
+        if (c->handle >= 0) {
+            /* The bytes held contiguously: need clamped to the file. */
             uint64_t fsize = r->handles[c->handle].size;
             if (r->handles[c->handle].lineage >= 0)
                 model_figures.version_reads++;
-            if (op->off >= fsize) {
-                model_release(r, c);
-                expect = -ERANGE;
-            } else {
-                uint64_t avail = fsize - op->off;
-                uint64_t min = need == 0 ? 1 : model_min64(need, avail);
-                uint64_t n = model_min64(want, avail);
-                if (n < min)
-                    n = min;
-                note_move_risk(r, c->handle, op->off, op->need);
-                expect = model_acquire(r, c, op->off, min, n);
-                need = min;
-            }
+            if (op->off < fsize)
+                need = need == 0 ? 1 : model_min64(need, fsize - op->off);
         }
         settled = model__settle(r, c->handle, err, expect, 0, 0, "use_range");
         if (settled == 1)
@@ -1135,7 +1361,7 @@ int model_run_step(model_run *r, const model_op *op)
     }
     case OP_READ:
         c = &r->cursors[op->a % MODEL_CURSOR_SLOTS];
-        if (step_read(r, c, op->off, op->len, op->b & 1))
+        if (step_read(r, c, op))
             return 1;
         break;
     case OP_RELEASE:
@@ -1163,10 +1389,12 @@ int model_run_step(model_run *r, const model_op *op)
     }
     case OP_COLLECT: {
         size_t got = smmap_manager_collect(r->m), count = 0;
-        int victim;
-        while ((victim = lru_head(r)) >= 0) {
-            remove_region(r, victim);
-            count++;
+        int i;
+        for (i = 0; i < MODEL_MAX_REGIONS; i++) {
+            if (r->regions[i].live && r->regions[i].pins == 0) {
+                remove_region(r, i);
+                count++;
+            }
         }
         if (got != count)
             FAIL(r, "collect unmapped %zu, the model says %zu", got, count);
@@ -1190,12 +1418,13 @@ int model_run_step(model_run *r, const model_op *op)
     default:
         break;
     }
-    if (moves_cursor(op->kind) && op->kind != OP_READ &&
-        check_budget_after_map(r, maps_before))
-        return 1;
     if (model__compare_stats(r))
         return 1;
-    return model__compare_state(r);
+    if (model__compare_state(r))
+        return 1;
+    if (moves_cursor(op->kind) && op->kind != OP_READ)
+        return check_budget_after_map(r, maps_before);
+    return 0;
 }
 
 int model_run_finish(model_run *r)
@@ -1234,13 +1463,12 @@ int model_run_finish(model_run *r)
                  model_live_allocations - r->allocations_before);
         failed = 1;
     }
-    for (i = 0; i < MODEL_MAX_REGIONS; i++)
-        free(r->regions[i].shadow);
     model__vfiles_destroy(r);
     if (failed && !r->failed) {
         r->failed = 1;
     }
     free(r->buf);
+    free(r->replay_from);
     snprintf(last_message, sizeof(last_message), "%s", r->msg);
     free(r);
     return failed;

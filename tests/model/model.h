@@ -4,11 +4,16 @@
  * compares them.
  *
  * The model is written from DESIGN.md and include/smmap.h, not from src/:
- * window placement, reuse of covering regions, the true LRU of unused
- * regions, the budgets (max_mapped soft or hard, max_regions hard) and the
- * descriptor cache. After every operation the engine compares the bytes a
- * cursor shows, the error code, every statistic, each file's set of
- * regions (offset, size, pins) and the order of the unused LRU.
+ * window placement, reuse of covering regions, the budgets (max_mapped
+ * soft or hard, max_regions hard, evictions only of unused regions and only
+ * while the new window does not fit) and the descriptor cache. Which unused
+ * regions an eviction takes, and which of several covering regions a
+ * cursor gets, are the library's choice (issue 13: CLOCK, lock-free
+ * hints): the engine replays a cursor move on the model through the
+ * allowed choices until it ends where the library did. After every
+ * operation it compares the bytes a cursor shows, the error code, every
+ * statistic, each file's set of regions (offset, size, pins) and each
+ * cursor's region.
  *
  * Files that change under the library (issue 12): besides the pool of
  * read-only files, a run may have a few *version files* that the engine
@@ -164,6 +169,15 @@ typedef struct model_version_figures {
                                an answer whose side effects DESIGN leaves
                                open (see resync in model.c) */
     uint64_t race_refreshes; /* smmap_file_refresh calls from race threads */
+    /* The eviction order and the choice among covering regions are the
+     * library's (issue 13): the model replays a cursor move with other
+     * allowed choices until it ends in the library's state. */
+    uint64_t moves;         /* cursor moves checked */
+    uint64_t chosen_moves;  /* moves where more than one outcome was
+                               allowed (several victims or covering
+                               regions) */
+    uint64_t replays;       /* replays beyond the first, all moves */
+    uint64_t evictions;     /* evictions the model followed */
 } model_version_figures;
 extern model_version_figures model_figures;
 

@@ -1,7 +1,7 @@
 /*
  * model_check.c - the comparisons of the model with the library after each
- * operation (bytes, statistics, regions and pins, the LRU order,
- * descriptors, cursors), and what the engine does when the library gives
+ * operation (bytes, statistics, regions and pins, descriptors, cursors),
+ * and what the engine does when the library gives
  * an answer the versions allow but the model did not predict: settle()
  * decides whether the answer is allowed, resync() checks what DESIGN fixes
  * whatever the way and takes the library's state (see model.c).
@@ -121,17 +121,6 @@ static int view_cmp(const void *pa, const void *pb)
     return 0;
 }
 
-typedef struct lru_view {
-    uint64_t released;
-    region_view view;
-} lru_view;
-
-static int lru_cmp(const void *pa, const void *pb)
-{
-    const lru_view *a = pa, *b = pb;
-    return a->released < b->released ? -1 : a->released > b->released;
-}
-
 static void collect_tree(const smmap_region *n, int entry, region_view *out,
                          int *count)
 {
@@ -158,6 +147,28 @@ int model__entry_of_core(const model_run *r, const smmap_entry *ce)
     return -1;
 }
 
+int model__lib_has_region(const model_run *r, int entry, uint64_t off,
+                          uint64_t size)
+{
+    const smmap_region *n = r->entries[entry].core->tree;
+    /* The tree is ordered by offset; regions of one offset (an overlap
+     * needed for contiguity) may sit on either side of each other. */
+    const smmap_region *stack[128];
+    int top = 0;
+    if (n != NULL)
+        stack[top++] = n;
+    while (top > 0) {
+        n = stack[--top];
+        if (n->offset == off && n->size == size)
+            return 1;
+        if (n->left != NULL && top < 128)
+            stack[top++] = n->left;
+        if (n->right != NULL && top < 128)
+            stack[top++] = n->right;
+    }
+    return 0;
+}
+
 static void describe_regions(const model_run *r, const region_view *v, int n,
                              char *out, size_t size)
 {
@@ -174,14 +185,13 @@ static void describe_regions(const model_run *r, const region_view *v, int n,
             v[i].pins);
 }
 
-/* Regions (per file, with pins), the LRU order, descriptors, cursors. */
+/* Regions (per file, with pins), descriptors, cursors. Not the order in
+ * which unused regions will be evicted: that is the library's (issue 13). */
 int model__compare_state(model_run *r)
 {
     region_view core[4 * MODEL_MAX_REGIONS], model[MODEL_MAX_REGIONS];
-    lru_view lru[MODEL_MAX_REGIONS];
     int ncore = 0, nmodel = 0, i, k;
     char a[1024], b[1024];
-    const smmap_region *lr;
     uint32_t nonclosable = 0;
 
     for (i = 0; i < MODEL_HANDLE_SLOTS; i++) {
@@ -208,6 +218,12 @@ int model__compare_state(model_run *r)
         const mregion *x = &r->regions[i];
         if (!x->live)
             continue;
+        /* DESIGN: a region held by a cursor is never unmapped. */
+        if (x->pins > 0 && !model__lib_has_region(r, x->entry, x->off, x->size))
+            FAIL(r, "%s[%llu,+%llu), held by %u cursors, was unmapped",
+                 model__entry_label(r, x->entry, a, sizeof(a)),
+                 (unsigned long long)x->off, (unsigned long long)x->size,
+                 x->pins);
         model[nmodel].off = x->off;
         model[nmodel].size = x->size;
         model[nmodel].pins = x->pins;
@@ -222,41 +238,6 @@ int model__compare_state(model_run *r)
             describe_regions(r, core, ncore, a, sizeof(a));
             describe_regions(r, model, nmodel, b, sizeof(b));
             FAIL(r, "regions differ:\n    library:%s\n    model:  %s", a, b);
-        }
-    }
-    /* The unused LRU, head (evicted first) to tail. */
-    nmodel = 0;
-    for (i = 0; i < MODEL_MAX_REGIONS; i++) {
-        const mregion *x = &r->regions[i];
-        if (!x->live || x->pins != 0)
-            continue;
-        lru[nmodel].released = x->released;
-        lru[nmodel].view.off = x->off;
-        lru[nmodel].view.size = x->size;
-        lru[nmodel].view.entry = x->entry;
-        lru[nmodel].view.pins = 0;
-        nmodel++;
-    }
-    qsort(lru, (size_t)nmodel, sizeof(lru[0]), lru_cmp);
-    for (i = 0; i < nmodel; i++)
-        model[i] = lru[i].view;
-    ncore = 0;
-    for (lr = r->m->lru_head; lr != NULL && ncore < 4 * MODEL_MAX_REGIONS;
-         lr = lr->lru_next) {
-        core[ncore].off = lr->offset;
-        core[ncore].size = lr->size;
-        core[ncore].entry = model__entry_of_core(r, lr->entry);
-        core[ncore].pins = smmap__region_pins(lr);
-        ncore++;
-    }
-    for (k = 0; k < ncore || k < nmodel; k++) {
-        if (k >= ncore || k >= nmodel || core[k].entry != model[k].entry ||
-            core[k].off != model[k].off || core[k].size != model[k].size ||
-            core[k].pins != 0) {
-            describe_regions(r, core, ncore, a, sizeof(a));
-            describe_regions(r, model, nmodel, b, sizeof(b));
-            FAIL(r, "LRU order (head first) differs:\n    library:%s\n    "
-                 "model:  %s", a, b);
         }
     }
     /* Budgets that hold whatever the model says. */
@@ -329,7 +310,6 @@ void model__take_snapshot(model_run *r, int cursor)
         y->off = x->off;
         y->size = x->size;
         y->pins = x->pins;
-        y->released = x->released;
         if (cursor >= 0 && r->cursors[cursor].region == i)
             s->old_region = s->n;
         s->n++;
@@ -358,30 +338,6 @@ static void collect_lib(smmap_region *n, int entry, lib_region *out,
     collect_lib(n->right, entry, out, count, max);
 }
 
-/* A shadow of the library's tree of one entry, node for node: the model
- * asks the tree code which of several covering regions a use gets
- * (find_covering), and that depends on the tree's shape, which its
- * history of inserts and removals made. */
-static smmap_region *copy_tree(model_run *r, const smmap_region *n,
-                               const lib_region *lib, int count)
-{
-    smmap_region *s;
-    int i;
-    if (n == NULL)
-        return NULL;
-    s = calloc(1, sizeof(*s));
-    s->offset = n->offset;
-    s->size = n->size;
-    s->max_end = n->max_end;
-    s->height = n->height;
-    s->left = copy_tree(r, n->left, lib, count);
-    s->right = copy_tree(r, n->right, lib, count);
-    for (i = 0; i < count; i++)
-        if (lib[i].p == n)
-            r->regions[i].shadow = s;
-    return s;
-}
-
 #define MONOTONIC(field)                                                     \
     if (got.field < s->st.field)                                             \
     FAIL(r, "%s: stats." #field " went down from %llu to %llu", what,        \
@@ -391,17 +347,16 @@ static smmap_region *copy_tree(model_run *r, const smmap_region *n,
  * The library gave an answer the versions allow but the model did not
  * predict (-ESTALE, -EIO, or an error where what it did on the way is
  * open). Check what DESIGN fixes whatever the way, then take the
- * library's regions, LRU order, descriptors and counters as the model's.
+ * library's regions, descriptors and counters as the model's.
  * is_read: smmap_read, which may map and leave several windows.
  */
 static int resync(model_run *r, int is_read, const char *what)
 {
     lib_region lib[MODEL_MAX_REGIONS];
     const model_snapshot *s = &r->snap;
-    const smmap_region *newp = NULL, *lr;
+    const smmap_region *newp = NULL;
     smmap_stats got;
-    int n = 0, i, k, fresh = 0, last_old = -1, nfiles = 0, nmapped = 0,
-        read_entry = -1;
+    int n = 0, i, k, fresh = 0, nfiles = 0, nmapped = 0;
     uint32_t nfds = 0;
     uint64_t bytes = 0;
     smmap_entry *ce;
@@ -461,27 +416,6 @@ static int resync(model_run *r, int is_read, const char *what)
         if (i == n)
             FAIL(r, "%s: the cursor holds a region that is in no tree", what);
     }
-    /* The LRU keeps the order of the regions that were in it, but for
-     * those of the file a read went through: a window it passed through
-     * was taken out and put back at the tail. */
-    if (is_read && s->cursor >= 0 && r->cursors[s->cursor].handle >= 0)
-        read_entry = r->handles[r->cursors[s->cursor].handle].entry;
-    for (lr = r->m->lru_head; lr != NULL; lr = lr->lru_next) {
-        for (i = 0; i < n && lib[i].p != lr; i++)
-            ;
-        if (i == n)
-            FAIL(r, "%s: the LRU holds a region of no open file", what);
-        if (smmap__region_pins(lr) != 0)
-            FAIL(r, "%s: the LRU holds a region with %u pins", what,
-                 smmap__region_pins(lr));
-        k = lib[i].old;
-        if (k < 0 || s->regions[k].pins != 0 || lib[i].entry == read_entry)
-            continue;
-        if (last_old >= 0 &&
-            s->regions[k].released < s->regions[last_old].released)
-            FAIL(r, "%s: the LRU order of unused regions changed", what);
-        last_old = k;
-    }
     /* Counters only grow, and add up. */
     smmap_manager_stats(r->m, &got);
     if (model_backend != 0) {
@@ -499,6 +433,23 @@ static int resync(model_run *r, int is_read, const char *what)
     MONOTONIC(fd_reopens);
     MONOTONIC(peak_mapped_bytes);
     MONOTONIC(peak_regions);
+    /* Budgets: max_regions always; max_mapped when hard. */
+    if (got.regions > r->max_regions)
+        FAIL(r, "%s: %u regions over max_regions %u", what, got.regions,
+             r->max_regions);
+    if (r->hard && got.mapped_bytes > r->max_mapped)
+        FAIL(r, "%s: %llu bytes mapped over the hard max_mapped %llu", what,
+             (unsigned long long)got.mapped_bytes,
+             (unsigned long long)r->max_mapped);
+    /* Evictions are unmaps (or heap windows given back). */
+    if (got.evictions - s->st.evictions >
+        (uint64_t)s->n + (model__windows_made(&got) -
+                          model__windows_made(&s->st)))
+        FAIL(r, "%s: %llu evictions of at most %llu regions", what,
+             (unsigned long long)(got.evictions - s->st.evictions),
+             (unsigned long long)((uint64_t)s->n +
+                                  (model__windows_made(&got) -
+                                   model__windows_made(&s->st))));
     for (i = 0; i < n; i++)
         bytes += lib[i].p->size;
     if (got.regions != (uint32_t)n || got.mapped_bytes != bytes)
@@ -518,14 +469,10 @@ static int resync(model_run *r, int is_read, const char *what)
              got.open_fds, nfiles, nmapped, nfds);
 
     /* Take them. */
-    for (i = 0; i < MODEL_MAX_REGIONS; i++) {
-        free(r->regions[i].shadow);
+    for (i = 0; i < MODEL_MAX_REGIONS; i++)
         memset(&r->regions[i], 0, sizeof(r->regions[i]));
-    }
-    for (i = 0; i < MODEL_MAX_ENTRIES; i++) {
-        r->entries[i].shadow_tree = NULL;
+    for (i = 0; i < MODEL_MAX_ENTRIES; i++)
         r->entries[i].nregions = 0;
-    }
     for (i = 0; i < n; i++) {
         mregion *x = &r->regions[i];
         x->live = 1;
@@ -535,14 +482,6 @@ static int resync(model_run *r, int is_read, const char *what)
         x->pins = smmap__region_pins(lib[i].p);
         r->entries[lib[i].entry].nregions++;
     }
-    for (i = 0; i < MODEL_MAX_ENTRIES; i++)
-        if (r->entries[i].exists)
-            r->entries[i].shadow_tree =
-                copy_tree(r, r->entries[i].core->tree, lib, n);
-    for (lr = r->m->lru_head; lr != NULL; lr = lr->lru_next)
-        for (i = 0; i < n; i++)
-            if (lib[i].p == lr)
-                r->regions[i].released = ++r->clock;
     for (i = 0; i < MODEL_MAX_ENTRIES; i++) {
         mentry *e = &r->entries[i];
         if (!e->exists)

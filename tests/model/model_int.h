@@ -31,8 +31,6 @@ typedef struct mregion {
     int entry; /* entry slot */
     uint64_t off, size;
     uint32_t pins;
-    uint64_t released; /* clock when pins last fell to 0: LRU order */
-    smmap_region *shadow; /* node in the entry's shadow tree */
 } mregion;
 
 typedef struct mentry {
@@ -49,7 +47,6 @@ typedef struct mentry {
     uint32_t nregions;
     int fd_open;
     uint64_t fd_used; /* clock of the last open or map: descriptor LRU */
-    smmap_region *shadow_tree;
 } mentry;
 
 typedef struct mhandle {
@@ -106,7 +103,6 @@ typedef struct snap_region {
     int entry;
     uint64_t off, size;
     uint32_t pins;
-    uint64_t released;
 } snap_region;
 
 typedef struct model_snapshot {
@@ -116,6 +112,11 @@ typedef struct model_snapshot {
     int cursor;     /* the cursor the operation moves, or -1 */
     int old_region; /* its region before (index in regions), or -1 */
 } model_snapshot;
+
+/* Choice points of one cursor move (see choose() in model.c): at most
+ * this many are replayed; a move with more is checked on its first
+ * MODEL_MAX_CHOICES choices and the default for the rest. */
+#define MODEL_MAX_CHOICES 64
 
 /* What an operation's new window risks, from the versions: none; -ESTALE
  * or success (a replaced file whose descriptor is still open: the library
@@ -152,6 +153,15 @@ struct model_run {
     unsigned nlineages;
     int op_risk; /* the highest RISK_* of the operation's new windows */
     model_snapshot snap;
+    /* The choices DESIGN leaves to the library in the move being checked
+     * (which of several covering regions a cursor gets, which unused
+     * regions an eviction takes): the move is replayed on the model with
+     * picks[] until it ends where the library did (see move_both in
+     * model.c). options[k] is how many outcomes choice point k allowed. */
+    int nchoices, npicks;
+    uint16_t picks[MODEL_MAX_CHOICES], options[MODEL_MAX_CHOICES];
+    model_run *replay_from; /* the model before the move (its own copy) */
+    int in_read; /* the move is a smmap_read (see evict_for) */
 };
 
 #define FAIL(r, ...)                                                         \
@@ -228,6 +238,9 @@ int model__compare_stats(model_run *r);
 int model__compare_state(model_run *r);
 /* The model entry of a library entry, or -1. */
 int model__entry_of_core(const model_run *r, const smmap_entry *ce);
+/* Whether the library's tree of model entry holds a region [off, +size). */
+int model__lib_has_region(const model_run *r, int entry, uint64_t off,
+                          uint64_t size);
 /* Before an operation that moves cursor (or -1). */
 void model__take_snapshot(model_run *r, int cursor);
 /* The library answered got where the model predicted expect: 0 the

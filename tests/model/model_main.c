@@ -190,6 +190,11 @@ static void print_version_figures(void)
            (unsigned long long)f->estale, (unsigned long long)f->eio,
            (unsigned long long)f->zeros_seen,
            (unsigned long long)f->resyncs);
+    printf("choices: %llu cursor moves, %llu with more than one allowed "
+           "outcome (victims, covering regions), %llu replays to find the "
+           "library's; %llu evictions followed\n",
+           (unsigned long long)f->moves, (unsigned long long)f->chosen_moves,
+           (unsigned long long)f->replays, (unsigned long long)f->evictions);
 }
 
 /* One seed. Returns 0 if it passed. */
