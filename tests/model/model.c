@@ -1418,9 +1418,8 @@ int model_run_step(model_run *r, const model_op *op)
     default:
         break;
     }
-    if (model__compare_stats(r))
-        return 1;
-    if (model__compare_state(r))
+    if (model__check_held(r) || model__compare_stats(r) ||
+        model__compare_state(r))
         return 1;
     if (moves_cursor(op->kind) && op->kind != OP_READ)
         return check_budget_after_map(r, maps_before);

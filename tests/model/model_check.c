@@ -185,6 +185,22 @@ static void describe_regions(const model_run *r, const region_view *v, int n,
             v[i].pins);
 }
 
+int model__check_held(model_run *r)
+{
+    int i;
+    char label[40];
+    for (i = 0; i < MODEL_MAX_REGIONS; i++) {
+        const mregion *x = &r->regions[i];
+        if (x->live && x->pins > 0 &&
+            !model__lib_has_region(r, x->entry, x->off, x->size))
+            FAIL(r, "%s[%llu,+%llu), held by %u cursors, was unmapped",
+                 model__entry_label(r, x->entry, label, sizeof(label)),
+                 (unsigned long long)x->off, (unsigned long long)x->size,
+                 x->pins);
+    }
+    return 0;
+}
+
 /* Regions (per file, with pins), descriptors, cursors. Not the order in
  * which unused regions will be evicted: that is the library's (issue 13). */
 int model__compare_state(model_run *r)
@@ -218,12 +234,6 @@ int model__compare_state(model_run *r)
         const mregion *x = &r->regions[i];
         if (!x->live)
             continue;
-        /* DESIGN: a region held by a cursor is never unmapped. */
-        if (x->pins > 0 && !model__lib_has_region(r, x->entry, x->off, x->size))
-            FAIL(r, "%s[%llu,+%llu), held by %u cursors, was unmapped",
-                 model__entry_label(r, x->entry, a, sizeof(a)),
-                 (unsigned long long)x->off, (unsigned long long)x->size,
-                 x->pins);
         model[nmodel].off = x->off;
         model[nmodel].size = x->size;
         model[nmodel].pins = x->pins;

@@ -234,6 +234,9 @@ int model__check_handle_bytes(model_run *r, int slot, uint64_t off,
                               const unsigned char *p, uint64_t len, int raw,
                               const char *what);
 int model__check_window_edges(model_run *r, mcursor *c, const char *what);
+/* DESIGN: a region held by a cursor is never unmapped. Every region the
+ * model's cursors hold is in the library's trees. */
+int model__check_held(model_run *r);
 int model__compare_stats(model_run *r);
 int model__compare_state(model_run *r);
 /* The model entry of a library entry, or -1. */
