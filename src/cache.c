@@ -31,9 +31,10 @@
  * amortized. bench/eviction-quality.sh measures its hit rate against exact
  * LRU's on recorded traces.
  *
- * Counters. A reuse is counted on the region (uses), not the manager,
- * whose line would otherwise bounce between threads at every switch; the
- * stats add the live regions' counts to those of the regions gone.
+ * Counters. A reuse is counted on the region, in the high half of its
+ * state word (the pin counts it), not on the manager, whose line would
+ * otherwise bounce between threads at every switch; the stats add the live
+ * regions' counts to those of the regions gone.
  */
 #include "smmap_int.h"
 
@@ -41,24 +42,15 @@
 
 /* ---- pins ---------------------------------------------------------------- */
 
-int smmap__region_try_pin(smmap_region *r)
-{
-    uint32_t s = smmap__load_relaxed(&r->state);
-    do {
-        if ((s & SMMAP__DEAD) || (s & SMMAP__PINS) == SMMAP__PINS)
-            return 0;
-    } while (!smmap__cas(&r->state, &s, (s + 1) | SMMAP__REFERENCED));
-    return 1;
-}
-
 /* With the lock held: r, parked, lost its last pin; back to the tail of
  * the clock list, unless a cursor pinned it again meanwhile (then its
  * last unpin comes here again) or it is no longer parked. */
 static void unpark(smmap_manager *m, smmap_region *r);
 
-void smmap__region_unpin_fast(smmap_manager *m, smmap_region *r)
+void smmap__region_unpin_fast(smmap_manager *m, smmap_region *r,
+                              uint64_t uses)
 {
-    uint32_t old = smmap__fetch_sub_release(&r->state, 1u);
+    uint64_t old = smmap__fetch_sub_release(&r->state, 1 + uses);
     assert((old & SMMAP__PINS) > 0 && !(old & SMMAP__DEAD));
     if ((old & SMMAP__PINS) == 1 && (old & SMMAP__PARKED)) {
         smmap__mutex_lock(&m->lock);
@@ -67,17 +59,43 @@ void smmap__region_unpin_fast(smmap_manager *m, smmap_region *r)
     }
 }
 
-void smmap__region_count_use(smmap_region *r)
+int smmap__region_count_use(smmap_region *r)
 {
-    smmap__fetch_add_relaxed(&r->uses, (uint64_t)1);
+    uint64_t old = smmap__fetch_add_relaxed(&r->state, SMMAP__USE);
     if (smmap__load_relaxed(&r->first_hold))
         smmap__region_credit(r, 1);
+    return ((old + SMMAP__USE) & SMMAP__USES_FOLD) != 0;
+}
+
+/* Half the count (not all of it) moves to the manager, so that a reuse
+ * counted with a pin that turns out to be of a reused descriptor can be
+ * taken back from the region without going below zero. */
+#define FOLD_AMOUNT (1ull << 30)
+
+void smmap__region_fold_locked(smmap_manager *m, smmap_region *r)
+{
+    uint64_t s = smmap__load_relaxed(&r->state);
+    while (s & SMMAP__USES_FOLD) {
+        if (smmap__cas(&r->state, &s, s - FOLD_AMOUNT * SMMAP__USE)) {
+            m->stats.reuses += FOLD_AMOUNT;
+            break;
+        }
+    }
+}
+
+void smmap__region_fold(smmap_manager *m, smmap_region *r)
+{
+    smmap__mutex_lock(&m->lock);
+    smmap__region_fold_locked(m, r);
+    smmap__mutex_unlock(&m->lock);
 }
 
 void smmap__region_credit(smmap_region *r, uint64_t served)
 {
-    if (served != 0)
-        smmap__fetch_add_relaxed(&r->served, served);
+    /* The policy takes at most 2^20 of it: stop far from wrapping. */
+    if (served != 0 && smmap__load_relaxed(&r->served) < (1u << 30))
+        smmap__fetch_add_relaxed(&r->served,
+                                 (uint32_t)smmap__min_u64(served, 1u << 30));
 }
 
 /* ---- the clock and parked lists (with the lock held) -------------------- */
@@ -120,18 +138,18 @@ static void park(smmap_manager *m, smmap_region *r)
 
 static void unpark(smmap_manager *m, smmap_region *r)
 {
-    uint32_t s = smmap__load_relaxed(&r->state);
+    uint64_t s = smmap__load_relaxed(&r->state);
     do {
         if (!(s & SMMAP__PARKED) || (s & SMMAP__PINS) || (s & SMMAP__DEAD))
             return;
-    } while (!smmap__cas(&r->state, &s, s & ~SMMAP__PARKED));
+    } while (!smmap__cas(&r->state, &s, s & ~(uint64_t)SMMAP__PARKED));
     list_unlink(&m->parked_head, NULL, r);
     list_append(&m->lru_head, &m->lru_tail, r);
 }
 
 void smmap__region_unpin(smmap_manager *m, smmap_region *r)
 {
-    uint32_t old = smmap__fetch_sub_release(&r->state, 1u);
+    uint64_t old = smmap__fetch_sub_release(&r->state, (uint64_t)1);
     assert((old & SMMAP__PINS) > 0);
     if ((old & SMMAP__PINS) != 1)
         return;
@@ -151,18 +169,19 @@ static smmap_region *claim_head(smmap_manager *m, int force)
 {
     smmap_region *r;
     while ((r = m->lru_head) != NULL) {
-        uint32_t s = smmap__load_relaxed(&r->state);
+        uint64_t s = smmap__load_relaxed(&r->state);
         assert(!(s & (SMMAP__DEAD | SMMAP__PARKED)));
         if (s & SMMAP__PINS) {
             if (smmap__cas(&r->state, &s, s | SMMAP__PARKED))
                 park(m, r);
         } else if ((s & SMMAP__REFERENCED) && !force) {
-            if (smmap__cas(&r->state, &s, s & ~SMMAP__REFERENCED)) {
+            if (smmap__cas(&r->state, &s,
+                           s & ~(uint64_t)SMMAP__REFERENCED)) {
                 list_unlink(&m->lru_head, &m->lru_tail, r);
                 list_append(&m->lru_head, &m->lru_tail, r);
                 return NULL; /* the caller counts and asks again */
             }
-        } else if (smmap__cas(&r->state, &s, SMMAP__DEAD)) {
+        } else if (smmap__cas(&r->state, &s, s | SMMAP__DEAD)) {
             return r;
         }
         /* a failed compare-and-swap: a cursor pinned or left r meanwhile;
@@ -189,7 +208,7 @@ int smmap__cache_has_unused(smmap_manager *m)
 {
     smmap_region *r;
     while ((r = m->lru_head) != NULL) {
-        uint32_t s = smmap__load_relaxed(&r->state);
+        uint64_t s = smmap__load_relaxed(&r->state);
         if (!(s & SMMAP__PINS))
             return 1;
         if (smmap__cas(&r->state, &s, s | SMMAP__PARKED))
@@ -208,11 +227,9 @@ int smmap__cache_has_unused(smmap_manager *m)
  * file that grew) are searched.
  */
 #define SLOT_BITS_MAX 65536u
-/* Hints: up to 2^20 slots (a directory of at most 4096 chunk pointers);
- * a region spanning more slots than HINT_SPAN_MAX is hinted in its first
- * ones when mapped, and in the others when found there. */
-#define HINT_SLOTS_MAX (1u << 20)
-#define HINT_SPAN_MAX 64u
+/* Hints: two regions per bucket; at least HINT_MIN_BUCKETS buckets, and
+ * at least as many as the entry has regions (doubled when it passes). */
+#define HINT_MIN_BUCKETS 4u
 
 /* The largest power of two not above the window (the whole file in static
  * mode), coarser until the slots of a file of size bytes fit in max. */
@@ -231,24 +248,43 @@ static uint32_t slot_shift_for(const smmap_manager *m, uint64_t size,
     return sh;
 }
 
+/* Hint slots: the smallest power of two not below the window, so that a
+ * region no larger than a window that covers an offset in slot t starts
+ * in slot t or t - 1. */
+static uint32_t hint_shift_for(const smmap_manager *m)
+{
+    uint32_t sh = 0;
+    if (m->opt.window_size == 0)
+        return 63;
+    while (sh < 62 && (1ull << sh) < m->opt.window_size)
+        sh++;
+    return sh;
+}
+
 static size_t slot_words(uint64_t nbits)
 {
     return (size_t)((nbits + 63) / 64);
 }
 
-static size_t hint_chunks(uint64_t nslots)
+static smmap_hints *hints_new(uint32_t shift, uint64_t nbuckets)
 {
-    return (size_t)((nslots + SMMAP__HINT_CHUNK - 1) / SMMAP__HINT_CHUNK);
+    size_t size = sizeof(smmap_hints) +
+                  (size_t)(2 * nbuckets - 1) * sizeof(smmap_region *);
+    smmap_hints *h = smmap__os.malloc(size);
+    if (h == NULL)
+        return NULL;
+    memset(h, 0, size);
+    h->shift = shift;
+    h->mask = nbuckets - 1;
+    return h;
 }
 
 int smmap__index_plan(const smmap_manager *m, const smmap_entry *e,
                       smmap_index_alloc *a)
 {
     memset(a, 0, sizeof(*a));
-    if (e->hint_dir != NULL)
+    if (e->hints != NULL)
         return 0;
-    a->hint_shift = slot_shift_for(m, e->max_size, HINT_SLOTS_MAX);
-    a->hint_nslots = (e->max_size >> a->hint_shift) + 1;
     if (m->opt.window_size != 0) {
         a->bits_shift = slot_shift_for(m, e->max_size, SLOT_BITS_MAX);
         a->bits_n = (uint32_t)(e->max_size >> a->bits_shift) + 1;
@@ -256,12 +292,9 @@ int smmap__index_plan(const smmap_manager *m, const smmap_entry *e,
     return 1;
 }
 
-void smmap__index_alloc(smmap_index_alloc *a)
+void smmap__index_alloc(const smmap_manager *m, smmap_index_alloc *a)
 {
-    size_t n = hint_chunks(a->hint_nslots);
-    a->dir = smmap__os.malloc(n * sizeof(*a->dir));
-    if (a->dir != NULL)
-        memset(a->dir, 0, n * sizeof(*a->dir));
+    a->hints = hints_new(hint_shift_for(m), HINT_MIN_BUCKETS);
     if (a->bits_n != 0) {
         a->bits = smmap__os.malloc(slot_words(a->bits_n) * 8);
         if (a->bits != NULL)
@@ -314,69 +347,67 @@ int smmap__slot_may_cover(const smmap_entry *e, uint64_t off)
     return s >= e->slot_nbits || ((e->slot_bits[s / 64] >> (s % 64)) & 1);
 }
 
-/* The hint pair of slot s, its chunk made if create (NULL when it cannot
- * be). Lock-free readers load the directory and the chunks with acquire. */
-static smmap_region **hint_pair(smmap_entry *e, uint64_t s, int create)
+/* With the lock held: r is the newest region starting in its slot. A
+ * bucket keeps the two newest; the older one moves to the second way. */
+static void hint_put(smmap_hints *h, smmap_region *r)
 {
-    smmap_hint_pair **dir = smmap__load_acquire(&e->hint_dir), *chunk;
-    if (dir == NULL || s >= e->hint_nslots)
-        return NULL;
-    chunk = smmap__load_acquire(&dir[s / SMMAP__HINT_CHUNK]);
-    if (chunk == NULL && create) {
-        chunk = smmap__os.malloc(SMMAP__HINT_CHUNK * sizeof(*chunk));
-        if (chunk == NULL)
-            return NULL; /* hints are not needed to work */
-        memset(chunk, 0, SMMAP__HINT_CHUNK * sizeof(*chunk));
-        smmap__store_release(&dir[s / SMMAP__HINT_CHUNK], chunk);
-    }
-    return chunk != NULL ? chunk[s % SMMAP__HINT_CHUNK] : NULL;
+    smmap_region **b = &h->slot[2 * ((r->offset >> h->shift) & h->mask)];
+    if (b[0] == r)
+        return;
+    if (b[1] != r && b[0] != NULL)
+        smmap__store_release(&b[1], b[0]);
+    smmap__store_release(&b[0], r);
 }
 
-/* With the lock held: r is the newest region of its slot. */
-static void hint_slot(smmap_entry *e, uint64_t s, smmap_region *r)
+static void hint_drop(smmap_hints *h, const smmap_region *r)
 {
-    smmap_region **pair = hint_pair(e, s, 1), *first;
-    if (pair == NULL)
+    smmap_region **b = &h->slot[2 * ((r->offset >> h->shift) & h->mask)];
+    if (b[1] == r)
+        smmap__store_release(&b[1], (smmap_region *)NULL);
+    if (b[0] == r) {
+        smmap__store_release(&b[0], b[1]);
+        smmap__store_release(&b[1], (smmap_region *)NULL);
+    }
+}
+
+static void hint_tree(smmap_hints *h, smmap_region *n)
+{
+    for (; n != NULL; n = n->right) {
+        hint_put(h, n);
+        hint_tree(h, n->left);
+    }
+}
+
+/* With the lock held: a table with a bucket per region at least, once the
+ * entry has more regions than buckets. The old one is kept (a reader may
+ * be in it) until the entry is freed: at most as much again. A failed
+ * allocation keeps the old table. */
+static void hints_grow(smmap_entry *e)
+{
+    smmap_hints *old = e->hints, *h;
+    if (old == NULL || e->nregions <= old->mask + 1)
         return;
-    first = pair[0];
-    if (first == r)
+    h = hints_new(old->shift, 2 * (old->mask + 1));
+    if (h == NULL)
         return;
-    if (first != NULL)
-        smmap__store_release(&pair[1], first);
-    smmap__store_release(&pair[0], r);
+    hint_tree(h, e->tree);
+    h->retired = old;
+    smmap__store_release(&e->hints, h);
 }
 
 void smmap__cache_hint(smmap_entry *e, smmap_region *r, uint64_t off)
 {
-    hint_slot(e, off >> e->hint_shift, r);
-}
-
-static void hint_forget(smmap_entry *e, const smmap_region *r)
-{
-    uint64_t s, first = r->offset >> e->hint_shift,
-                last = (r->offset + r->size - 1) >> e->hint_shift;
-    if (last - first >= HINT_SPAN_MAX)
-        last = first + HINT_SPAN_MAX - 1;
-    for (s = first; s <= last; s++) {
-        smmap_region **pair = hint_pair(e, s, 0);
-        if (pair == NULL)
-            continue;
-        if (pair[1] == r)
-            smmap__store_release(&pair[1], (smmap_region *)NULL);
-        if (pair[0] == r) {
-            smmap__store_release(&pair[0], pair[1]);
-            smmap__store_release(&pair[1], (smmap_region *)NULL);
-        }
-    }
+    (void)off;
+    if (e->hints != NULL)
+        hint_put(e->hints, r);
 }
 
 void smmap__index_install(smmap_entry *e, smmap_index_alloc *a)
 {
-    if (a->dir != NULL && e->hint_dir == NULL) {
-        e->hint_shift = a->hint_shift;
-        e->hint_nslots = a->hint_nslots;
-        smmap__store_release(&e->hint_dir, a->dir);
-        a->dir = NULL;
+    if (a->hints != NULL && e->hints == NULL) {
+        hint_tree(a->hints, e->tree);
+        smmap__store_release(&e->hints, a->hints);
+        a->hints = NULL;
     }
     if (a->bits != NULL && e->slot_bits == NULL) {
         e->slot_bits = a->bits;
@@ -389,65 +420,31 @@ void smmap__index_install(smmap_entry *e, smmap_index_alloc *a)
 
 void smmap__index_free(smmap_index_alloc *a)
 {
-    smmap__os.free(a->dir);
+    smmap__os.free(a->hints);
     smmap__os.free(a->bits);
 }
 
 void smmap__index_destroy(smmap_entry *e)
 {
-    if (e->hint_dir != NULL) {
-        size_t i, n = hint_chunks(e->hint_nslots);
-        for (i = 0; i < n; i++)
-            smmap__os.free(e->hint_dir[i]);
-        smmap__os.free(e->hint_dir);
+    smmap_hints *h = e->hints;
+    while (h != NULL) {
+        smmap_hints *next = h->retired;
+        smmap__os.free(h);
+        h = next;
     }
     smmap__os.free(e->slot_bits);
 }
 
 void smmap__cache_insert(smmap_manager *m, smmap_entry *e, smmap_region *r)
 {
-    uint64_t s, first = r->offset >> e->hint_shift,
-                last = (r->offset + r->size - 1) >> e->hint_shift;
     smmap__tree_insert(&e->tree, r);
     if (e->slot_bits != NULL)
         slot_set(e, r->offset, r->offset + r->size);
-    if (e->hint_dir != NULL) {
-        if (last - first >= HINT_SPAN_MAX)
-            last = first + HINT_SPAN_MAX - 1;
-        for (s = first; s <= last; s++)
-            hint_slot(e, s, r);
+    if (e->hints != NULL) {
+        hints_grow(e);
+        hint_put(e->hints, r);
     }
     list_append(&m->lru_head, &m->lru_tail, r);
-}
-
-smmap_region *smmap__cache_find_pin(smmap_entry *e, uint64_t off,
-                                    uint64_t end)
-{
-    smmap_region **pair;
-    int k;
-    /* Acquire: hint_shift and hint_nslots were written before. */
-    if (smmap__load_acquire(&e->hint_dir) == NULL)
-        return NULL;
-    pair = hint_pair(e, off >> e->hint_shift, 0);
-    if (pair == NULL)
-        return NULL;
-    for (k = 0; k < 2; k++) {
-        smmap_region *r = smmap__load_acquire(&pair[k]);
-        uint64_t ro;
-        if (r == NULL)
-            continue;
-        ro = smmap__load_relaxed(&r->offset);
-        if (!(ro <= off && end - ro <= smmap__load_relaxed(&r->size)))
-            continue;
-        if (!smmap__region_try_pin(r))
-            continue;
-        /* Pinned: nothing below can change until it is unpinned. It may
-         * be another region than the one checked above, though. */
-        if (r->entry == e && r->offset <= off && end - r->offset <= r->size)
-            return r;
-        smmap__region_unpin_fast(e->manager, r);
-    }
-    return NULL;
 }
 
 /* ---- removal and accounting (with the lock held) ------------------------ */
@@ -473,17 +470,17 @@ void smmap__region_detach(smmap_manager *m, smmap_region *r,
     } else {
         /* Claimed by the caller, or (a file closed with a cursor still on
          * it, the caller's bug) killed here all the same. */
-        uint32_t s = __atomic_fetch_or(&r->state, SMMAP__DEAD,
+        uint64_t s = __atomic_fetch_or(&r->state, SMMAP__DEAD,
                                        __ATOMIC_ACQ_REL);
         if (s & SMMAP__PARKED)
             list_unlink(&m->parked_head, NULL, r);
         else
             list_unlink(&m->lru_head, &m->lru_tail, r);
-        m->stats.reuses += smmap__load_relaxed(&r->uses);
+        m->stats.reuses += s >> 32;
         smmap__tree_remove(&r->entry->tree, r);
         slot_clear(r->entry, r);
-        if (r->entry->hint_dir != NULL)
-            hint_forget(r->entry, r);
+        if (r->entry->hints != NULL)
+            hint_drop(r->entry->hints, r);
     }
     account_removed(m, r);
     r->lru_next = *chain;
@@ -503,7 +500,7 @@ static size_t detach_unused_of(smmap_manager *m, smmap_region *r,
     size_t count = 0;
     while (r != NULL) {
         smmap_region *next = r->lru_next;
-        uint32_t s = smmap__load_relaxed(&r->state);
+        uint64_t s = smmap__load_relaxed(&r->state);
         while (!(s & SMMAP__PINS)) {
             if (smmap__cas(&r->state, &s, s | SMMAP__DEAD)) {
                 smmap__region_detach(m, r, chain);
@@ -534,7 +531,7 @@ int smmap__entry_claim_all(smmap_entry *e)
     if (e->tree != NULL)
         stack[top++] = e->tree;
     while (top > 0) {
-        uint32_t s;
+        uint64_t s;
         r = stack[--top];
         s = smmap__load_relaxed(&r->state);
         while (!busy && !(s & SMMAP__DEAD)) {
@@ -560,7 +557,8 @@ void smmap__entry_unclaim_all(smmap_entry *e)
     while (top > 0) {
         r = stack[--top];
         /* Only this lock holder claims regions that stay in a tree. */
-        __atomic_fetch_and(&r->state, ~SMMAP__DEAD, __ATOMIC_RELAXED);
+        __atomic_fetch_and(&r->state, ~(uint64_t)SMMAP__DEAD,
+                           __ATOMIC_RELAXED);
         if (r->left)
             stack[top++] = r->left;
         if (r->right)
@@ -573,19 +571,22 @@ uint64_t smmap__cache_uses(const smmap_manager *m)
     const smmap_region *r;
     uint64_t sum = 0;
     for (r = m->lru_head; r != NULL; r = r->lru_next)
-        sum += smmap__load_relaxed(&r->uses);
+        sum += smmap__load_relaxed(&r->state) >> 32;
     for (r = m->parked_head; r != NULL; r = r->lru_next)
-        sum += smmap__load_relaxed(&r->uses);
+        sum += smmap__load_relaxed(&r->state) >> 32;
     return sum;
 }
 
 /* ---- descriptors ---------------------------------------------------------- */
 
-/* Descriptors come in blocks of REGIONS_PER_BLOCK, cache-line aligned, and
+/* Descriptors come in blocks of REGIONS_PER_BLOCK, line aligned, and
  * go back to the manager's free list, never to the allocator, until the
  * manager is freed: a lock-free switch may still be looking at one. */
 #define REGIONS_PER_BLOCK 16u
 #define LINE 64u
+/* 96 bytes apart (a descriptor is 96 bytes on 64-bit platforms): the
+ * first 40 bytes of one never share a line with another's state word. */
+#define STRIDE ((sizeof(smmap_region) + 31) / 32 * 32)
 
 typedef struct region_block {
     struct region_block *next;
@@ -595,7 +596,7 @@ smmap_region *smmap__region_alloc(smmap_manager *m)
 {
     smmap_region *r = m->free_regions;
     if (r == NULL) {
-        size_t stride = (sizeof(smmap_region) + LINE - 1) / LINE * LINE, i;
+        size_t stride = STRIDE, i;
         unsigned char *raw = smmap__os.malloc(sizeof(region_block) + LINE +
                                               stride * REGIONS_PER_BLOCK);
         uintptr_t first;
@@ -687,7 +688,6 @@ void smmap__region_init(smmap_region *r, smmap_entry *e, uint64_t offset,
     smmap__store_relaxed(&r->entry, e);
     smmap__store_relaxed(&r->past_end, (uint8_t)0);
     smmap__store_relaxed(&r->first_hold, (uint8_t)1);
-    smmap__store_relaxed(&r->uses, (uint64_t)0);
     smmap__store_relaxed(&r->served, (uint64_t)0);
     r->heap = (uint8_t)(heap != 0);
     r->transient = 0;
@@ -695,5 +695,5 @@ void smmap__region_init(smmap_region *r, smmap_entry *e, uint64_t offset,
     r->lru_prev = r->lru_next = NULL;
     r->height = 0;
     r->max_end = offset + size;
-    smmap__store_release(&r->state, 1u); /* pinned by its cursor */
+    smmap__store_release(&r->state, (uint64_t)1); /* pinned by its cursor */
 }

@@ -54,7 +54,7 @@ void smmap_cursor_release(smmap_cursor *c)
         !smmap__load_relaxed(&r->first_hold)) {
         /* Nothing to tell the read policy: no lock. */
         clear_window(c);
-        smmap__region_unpin_fast(m, r);
+        smmap__region_unpin_fast(m, r, 0);
         return;
     }
     smmap__mutex_lock(&m->lock);
@@ -85,10 +85,13 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
     return 0;
 }
 
-int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
-                           size_t want)
+/* smmap_cursor_use and smmap_cursor_use_range, inlined into both: the
+ * switch among cached windows is one call from smmap_cursor_at. */
+static inline int use_range(smmap_cursor *c, uint64_t offset, size_t need,
+                            size_t want)
 {
     smmap_file *f;
+    smmap_region *r;
     uint64_t avail, n, min;
 
     if (c == NULL)
@@ -108,16 +111,27 @@ int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
         smmap_cursor_release(c);
         return c->error = -ESTALE;
     }
+    if (smmap__cursor_switch_cached(c, offset, offset + min, &r)) {
+        set_window(c, f, r);
+        c->served = 0;
+        return 0;
+    }
     n = smmap__min_u64(want, avail);
     if (n < min)
         n = min;
     return smmap__cursor_move(c, offset, min, n, NULL);
 }
 
+int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
+                           size_t want)
+{
+    return use_range(c, offset, need, want);
+}
+
 int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
 {
     size_t need = size == 0 ? 1 : size;
-    return smmap_cursor_use_range(c, offset, need, need);
+    return use_range(c, offset, need, need);
 }
 
 void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)
@@ -138,9 +152,10 @@ void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)
     m = src->file->manager;
     if (src->region->transient) {
         smmap__mutex_lock(&m->lock);
-        __atomic_fetch_add(&src->region->state, 1u, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&src->region->state, (uint64_t)1,
+                           __ATOMIC_RELAXED);
         smmap__mutex_unlock(&m->lock);
-    } else if (!smmap__region_try_pin(src->region)) {
+    } else if (smmap__region_try_pin(src->region, 0) == 0) {
         smmap_cursor_release(dst);
         dst->file = src->file;
         dst->error = -EMFILE;

@@ -202,7 +202,6 @@ int smmap__pressure_acquire(smmap_cursor *c, uint64_t a, uint64_t b,
     r->transient = 1;
     r->past_end = 0; /* within the handle, which is within any seen end */
     r->served = 0;
-    r->uses = 0;
     r->first_hold = 1;
     r->entry = e;
     transient_link(e, r);

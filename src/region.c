@@ -237,11 +237,12 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
                                   smmap_region *held, uint64_t served)
 {
     smmap_region *r;
-    uint64_t reach;
+    uint64_t reach, state;
     if (held != NULL) {
         smmap__region_credit(held, served);
         if (held->offset <= off && end <= held->offset + held->size) {
-            smmap__region_count_use(held);
+            if (smmap__region_count_use(held))
+                smmap__region_fold_locked(m, held);
             return held;
         }
         /* Moving on to bytes that touch the window: a scan, which windows
@@ -259,10 +260,12 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
             : NULL;
     /* A region in a tree is never dead under the lock; a pin fails only
      * when 2^29 cursors hold it (then the caller maps another). */
-    if (r != NULL && smmap__region_try_pin(r)) {
-        smmap__region_count_use(r);
-        if (e->hint_dir != NULL)
-            smmap__cache_hint(e, r, off);
+    if (r != NULL && (state = smmap__region_try_pin(r, SMMAP__USE)) != 0) {
+        if (state & SMMAP__USES_FOLD)
+            smmap__region_fold_locked(m, r);
+        if (smmap__load_relaxed(&r->first_hold))
+            smmap__region_credit(r, 1);
+        smmap__cache_hint(e, r, off);
     } else {
         r = NULL;
     }
@@ -359,7 +362,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     if (new_index)
         /* The entry's first window: its slot filter and hints (not needed
          * to work, so a failure leaves them out). */
-        smmap__index_alloc(&index);
+        smmap__index_alloc(m, &index);
     err = map_unlocked(m, e, &job);
 
     smmap__mutex_lock(&m->lock);
@@ -416,48 +419,13 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     return 0;
 }
 
-/* The switch among cached windows, without the lock: the held region
- * still covers, or the hints know a region that does. Not for a cursor
- * that must tell the read policy something (it leaves a window's first
- * hold or a pressure window) or holds a descriptor: those take the lock.
- * Returns 1 when *out is pinned and the held region released. */
-static int acquire_cached(smmap_cursor *c, uint64_t off, uint64_t end,
-                          smmap_region **out)
-{
-    smmap_region *held = c->region, *r;
-    if (c->holds_fd)
-        return 0;
-    if (held != NULL) {
-        if (held->offset <= off && end - held->offset <= held->size) {
-            smmap__region_credit(held, c->served);
-            smmap__region_count_use(held);
-            *out = held;
-            return 1;
-        }
-        if (held->transient || smmap__load_relaxed(&held->first_hold))
-            return 0;
-    }
-    r = smmap__cache_find_pin(c->file->entry, off, end);
-    if (r == NULL)
-        return 0;
-    smmap__region_count_use(r);
-    /* The caller reads at off next, most often a cache and TLB miss in
-     * another window: start it now, so that it overlaps the unpin and the
-     * return. */
-    smmap__prefetch(r->base + (size_t)(off - r->offset));
-    if (held != NULL)
-        smmap__region_unpin_fast(c->file->manager, held);
-    *out = r;
-    return 1;
-}
-
 int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                           uint64_t n, smmap_os_fd *direct_fd,
                           smmap_region **out)
 {
     smmap_manager *m = c->file->manager;
     smmap_entry *e = c->file->entry;
-    if (acquire_cached(c, off, off + need, out))
+    if (smmap__cursor_switch_cached(c, off, off + need, out))
         return 0;
     smmap__mutex_lock(&m->lock);
     *out = find_and_pin(m, e, off, off + need, c->region, c->served);

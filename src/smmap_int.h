@@ -19,22 +19,31 @@
 
 typedef struct smmap_entry smmap_entry;
 
-/* A region's state word (32 bits, atomic): its pins and three flags.
- * See cache.c for the protocol. */
-#define SMMAP__PINS 0x1FFFFFFFu     /* cursors holding it */
-#define SMMAP__PARKED 0x20000000u   /* in the manager's parked list (pinned
-                                       when eviction passed it) */
-#define SMMAP__REFERENCED 0x40000000u /* pinned since eviction last passed */
-#define SMMAP__DEAD 0x80000000u     /* evicted (or free): no pin succeeds */
+/* A region's state word (64 bits, atomic): its pins and three flags in the
+ * low half, the reuses it served in the high half, so that a switch pins
+ * and counts with one compare-and-swap. See cache.c for the protocol. */
+#define SMMAP__PINS 0x1FFFFFFFull       /* cursors holding it */
+#define SMMAP__PARKED 0x20000000ull     /* in the manager's parked list
+                                           (pinned when eviction passed) */
+#define SMMAP__REFERENCED 0x40000000ull /* pinned since eviction passed */
+#define SMMAP__DEAD 0x80000000ull       /* evicted (or free): no pin */
+#define SMMAP__USE (1ull << 32)         /* one reuse */
+#define SMMAP__USES_FOLD (1ull << 63)   /* 2^31 reuses: fold them into the
+                                           manager's count (cache.c) */
 
 struct smmap_region {
-    /* The first cache line holds what a switch reads without the lock: the
+    /* The first 40 bytes hold what a switch reads without the lock: the
      * state word it pins with, and what says whether the region covers a
-     * range. Region descriptors are cache-line aligned, so two threads
-     * pinning two regions never share a line. Fields a lock-free reader
-     * loads are written with relaxed atomic stores (a descriptor is reused
-     * for another region while a reader may still look at it). */
-    uint32_t state;   /* SMMAP__* above */
+     * range. Descriptors are 96 bytes apart in blocks aligned to cache
+     * lines (cache.c), so that no pin writes a line that holds another
+     * descriptor's first 40 bytes. Fields a lock-free reader loads are
+     * written with relaxed atomic stores (a descriptor is reused for
+     * another region while a reader may still look at it). */
+    uint64_t state;   /* SMMAP__* above */
+    uint64_t offset;  /* file offset of base[0] */
+    size_t size;
+    const unsigned char *base; /* the mapping */
+    smmap_entry *entry;
     uint8_t past_end; /* reaches past its file's seen end (a truncation
                          was seen): smmap_read checks each copy from it
                          against that end. Set under the lock, read on
@@ -46,14 +55,9 @@ struct smmap_region {
     uint8_t transient; /* a pressure window (see pressure.c): in the
                           entry's transients list, not its tree; freed
                           when its last cursor leaves, never cached */
-    uint64_t offset;  /* file offset of base[0] */
-    size_t size;
-    const unsigned char *base; /* the mapping */
-    smmap_entry *entry;
-    uint64_t uses;   /* cursors it served after the first: the stats'
-                        reuses (relaxed atomic add) */
-    uint64_t served; /* reads and reuses it served during its first hold,
-                        for the read policy (relaxed atomic add) */
+    uint32_t served; /* reads and reuses it served during its first hold,
+                        for the read policy (relaxed atomic add, stops
+                        at 2^30) */
     /* Under the lock only. */
     uint64_t max_end; /* largest offset + size in the subtree; for a
                          pressure window (not in the tree): the capacity
@@ -65,17 +69,23 @@ struct smmap_region {
     int16_t height;  /* AVL height of the subtree rooted here */
 };
 
-/* Hints (cache.c): for each slot of 2^hint_shift bytes of a file, the two
- * regions last mapped or found there; chunks of SMMAP__HINT_CHUNK slots,
- * allocated when a region first lands in them. */
-#define SMMAP__HINT_CHUNK 256u
-typedef smmap_region *smmap_hint_pair[2];
+/* Hints (cache.c): a table of regions by slot of 2^shift bytes of the
+ * file, direct-mapped (slot & mask), lossy: a slot holds the region last
+ * mapped or found there, or NULL. Replaced by a larger one as the entry's
+ * regions grow; a replaced table is kept until the entry is freed, since a
+ * lock-free reader may still be reading it. */
+typedef struct smmap_hints {
+    struct smmap_hints *retired; /* the tables it replaced */
+    uint64_t mask;
+    uint32_t shift;
+    uint32_t filled; /* regions inserted since it was made (a load
+                        estimate: it grows at mask / 4) */
+    smmap_region *slot[1];
+} smmap_hints;
 
 struct smmap_entry {
-    /* Read by lock-free switches; fixed once hint_dir is published. */
-    smmap_hint_pair **hint_dir; /* NULL until the first window */
-    uint64_t hint_nslots;
-    uint32_t hint_shift;
+    smmap_hints *hints; /* read by lock-free switches; NULL until the
+                           first window */
     smmap_manager *manager;
     /* The identity of the version this entry maps, fixed when it is
      * created and never written again, so read without the lock: a reopen
@@ -179,26 +189,26 @@ void smmap__tree_gap(smmap_region *root, uint64_t lo, uint64_t hi,
                      uint64_t *gap_lo, uint64_t *gap_hi);
 
 /* cache.c: the regions of the trees as a cache (see its top comment). */
-/* Without the lock. Pin r unless it is dead (or full): 1 if pinned. */
-int smmap__region_try_pin(smmap_region *r);
-/* Unpin r; takes the lock only when r was parked and this was its last
- * pin. */
-void smmap__region_unpin_fast(smmap_manager *m, smmap_region *r);
-/* Count a reuse of r (its stats, and the read policy's credit). */
-void smmap__region_count_use(smmap_region *r);
+/* Without the lock (the inline ones are below). Unpin r; takes the lock
+ * only when r was parked and this was its last pin. Also takes back a
+ * reuse counted with the pin when uses is SMMAP__USE. */
+void smmap__region_unpin_fast(smmap_manager *m, smmap_region *r,
+                              uint64_t uses);
+/* Count a reuse of a region the caller holds (its stats, and the read
+ * policy's credit); 1 when its reuses must be folded (below). */
+int smmap__region_count_use(smmap_region *r);
+/* After a pin that brought r's reuses to 2^31: fold them into the
+ * manager's count (the first takes the lock, the second has it). */
+void smmap__region_fold(smmap_manager *m, smmap_region *r);
+void smmap__region_fold_locked(smmap_manager *m, smmap_region *r);
 /* Credit r with reads served through a cursor (atomic; any lock state). */
 void smmap__region_credit(smmap_region *r, uint64_t served);
-/* A region of e covering [off, end), pinned and counted as a reuse by the
- * caller, from e's hints; NULL when the hints do not know one (which does
- * not prove a miss). */
-smmap_region *smmap__cache_find_pin(smmap_entry *e, uint64_t off,
-                                    uint64_t end);
 /* With the lock held. */
 void smmap__region_unpin(smmap_manager *m, smmap_region *r);
 /* A new region (pinned once, by its cursor) joins e's tree, slot filter
  * and hints, and the tail of the clock list. */
 void smmap__cache_insert(smmap_manager *m, smmap_entry *e, smmap_region *r);
-/* Remember r as the newest region of the slot of off. */
+/* Remember r (found for off) in e's hints. */
 void smmap__cache_hint(smmap_entry *e, smmap_region *r, uint64_t off);
 /* Claim (mark dead) the unused region eviction takes next, or NULL when
  * every region is pinned; the caller detaches it. */
@@ -238,15 +248,13 @@ void smmap__region_unmap_chain(smmap_manager *m, smmap_region *chain);
  * window: planned under the lock, allocated outside it, installed under
  * it. */
 typedef struct smmap_index_alloc {
-    smmap_hint_pair **dir;
-    uint64_t hint_nslots;
-    uint32_t hint_shift;
+    smmap_hints *hints;
     uint64_t *bits;
     uint32_t bits_shift, bits_n;
 } smmap_index_alloc;
 int smmap__index_plan(const smmap_manager *m, const smmap_entry *e,
                       smmap_index_alloc *a);
-void smmap__index_alloc(smmap_index_alloc *a);
+void smmap__index_alloc(const smmap_manager *m, smmap_index_alloc *a);
 void smmap__index_install(smmap_entry *e, smmap_index_alloc *a);
 void smmap__index_free(smmap_index_alloc *a);
 void smmap__index_destroy(smmap_entry *e);
@@ -429,11 +437,105 @@ static inline uint64_t smmap__min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* Pin r, and count a reuse when use is SMMAP__USE, unless it is dead (or
+ * held by 2^29 cursors): its new state, or 0. Any lock state. */
+static inline uint64_t smmap__region_try_pin(smmap_region *r, uint64_t use)
+{
+    uint64_t s = smmap__load_relaxed(&r->state), next;
+    do {
+        if ((s & SMMAP__DEAD) || (s & SMMAP__PINS) == SMMAP__PINS)
+            return 0;
+        next = (s + 1 + use) | SMMAP__REFERENCED;
+    } while (!smmap__cas(&r->state, &s, next));
+    return next;
+}
+
+/*
+ * Without the lock: a region of e covering [off, end) from e's hints,
+ * pinned and counted as a reuse; NULL when the hints know none (which does
+ * not prove a miss). A region seen in a hint may have been evicted and its
+ * descriptor reused since: after the pin, it is checked again.
+ */
+static inline smmap_region *smmap__cache_find_pin(smmap_entry *e,
+                                                  uint64_t off, uint64_t end)
+{
+    /* Acquire: the table's shift and mask were written before. */
+    smmap_hints *h = smmap__load_acquire(&e->hints);
+    uint64_t t;
+    int i;
+    if (h == NULL)
+        return NULL;
+    /* A region no larger than a window covering off starts in off's slot
+     * or the one before: two buckets of two. */
+    t = off >> h->shift;
+    for (i = 0; i < 4; i++) {
+        smmap_region *r = smmap__load_acquire(
+            &h->slot[2 * ((t - (uint64_t)(i >> 1)) & h->mask) + (i & 1)]);
+        uint64_t ro, state;
+        if (r == NULL)
+            continue;
+        ro = smmap__load_relaxed(&r->offset);
+        if (!(ro <= off && end - ro <= smmap__load_relaxed(&r->size)))
+            continue;
+        /* The caller reads at off next, most often a cache and TLB miss:
+         * start it now (a prefetch never faults, even if the region is
+         * evicted meanwhile). */
+        smmap__prefetch(smmap__load_relaxed(&r->base) + (size_t)(off - ro));
+        state = smmap__region_try_pin(r, SMMAP__USE);
+        if (state == 0)
+            continue;
+        /* Pinned: nothing below changes until it is unpinned. */
+        if (r->entry == e && r->offset <= off && end - r->offset <= r->size) {
+            if (state & SMMAP__USES_FOLD)
+                smmap__region_fold(e->manager, r);
+            return r;
+        }
+        smmap__region_unpin_fast(e->manager, r, SMMAP__USE);
+    }
+    return NULL;
+}
+
+/*
+ * The switch among cached windows, without the lock: the held region still
+ * covers [off, end), or the hints know a region that does. Not for a
+ * cursor that must tell the read policy something (it leaves a window's
+ * first hold or a pressure window) or holds a descriptor: those take the
+ * lock. 1 when *out is pinned (the held region, or another and the held
+ * one released), 0 when the caller must take the locked path.
+ */
+static inline int smmap__cursor_switch_cached(smmap_cursor *c, uint64_t off,
+                                              uint64_t end, smmap_region **out)
+{
+    smmap_region *held = c->region, *r;
+    if (c->holds_fd)
+        return 0;
+    if (held != NULL) {
+        if (held->offset <= off && end - held->offset <= held->size) {
+            smmap__region_credit(held, c->served);
+            if (smmap__region_count_use(held))
+                smmap__region_fold(c->file->manager, held);
+            *out = held;
+            return 1;
+        }
+        if (held->transient || smmap__load_relaxed(&held->first_hold))
+            return 0;
+    }
+    r = smmap__cache_find_pin(c->file->entry, off, end);
+    if (r == NULL)
+        return 0;
+    if (smmap__load_relaxed(&r->first_hold))
+        smmap__region_credit(r, 1);
+    if (held != NULL)
+        smmap__region_unpin_fast(c->file->manager, held, 0);
+    *out = r;
+    return 1;
+}
+
 /* The pins on r (none: unused). Any lock state; exact under the lock only
  * for a region no other thread can reach. */
 static inline uint32_t smmap__region_pins(const smmap_region *r)
 {
-    return smmap__load_relaxed(&r->state) & SMMAP__PINS;
+    return (uint32_t)(smmap__load_relaxed(&r->state) & SMMAP__PINS);
 }
 
 /* Whether bytes more mapped and regions more live stay within the budgets.

@@ -1,0 +1,284 @@
+/*
+ * workload_threads.c - workload 8: T threads sharing one manager, each with
+ * its own cursor, random 8-byte smmap_cursor_at reads over the big file
+ * whose windows are all cached: every read that leaves the cursor's window
+ * is a switch to another cached window, the path a multithreaded reader of
+ * a pack file takes all day. Against the same reads from one whole-file map
+ * (the physical limit), and through one window holding the whole file (the
+ * hit path alone). Throughput is wall-clock reads per second over all
+ * threads; T = 1, 2 and the machine's online processors.
+ */
+#include "bench_int.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+enum thr_kind { THR_MMAP, THR_SWITCH, THR_ONE_WINDOW };
+
+typedef struct thr_run thr_run;
+
+typedef struct thr_worker {
+    thr_run *run;
+    const uint64_t *off; /* this thread's offsets */
+    smmap_cursor cursor;
+    uint64_t sum;
+    uint64_t start_ns, end_ns;
+    int error;
+} thr_worker;
+
+struct thr_run {
+    enum thr_kind kind;
+    const unsigned char *base; /* THR_MMAP */
+    smmap_file *file;          /* the others */
+    size_t n;                  /* reads per thread */
+    int threads;
+    pthread_barrier_t start;
+    thr_worker workers[64];
+};
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t load8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void *worker_main(void *arg)
+{
+    thr_worker *w = arg;
+    thr_run *run = w->run;
+    const uint64_t *off = w->off;
+    size_t i, n = run->n;
+    uint64_t sum = 0;
+
+    pthread_barrier_wait(&run->start);
+    w->start_ns = wall_ns();
+    if (run->kind == THR_MMAP) {
+        const unsigned char *base = run->base;
+        for (i = 0; i < n; i++)
+            sum += load8(base + off[i]);
+    } else {
+        smmap_cursor *c = &w->cursor;
+        for (i = 0; i < n; i++) {
+            const unsigned char *p = smmap_cursor_at(c, off[i], 8);
+            if (p == NULL) {
+                w->error = c->error;
+                break;
+            }
+            sum += load8(p);
+        }
+    }
+    w->end_ns = wall_ns();
+    w->sum = sum;
+    return NULL;
+}
+
+/* One timed repetition with run->threads threads: reads per second. */
+static double run_once(thr_run *run)
+{
+    pthread_t tid[64];
+    uint64_t first = UINT64_MAX, last = 0;
+    int t;
+
+    if (pthread_barrier_init(&run->start, NULL, (unsigned)run->threads) != 0)
+        bench_die("pthread_barrier_init failed");
+    for (t = 0; t < run->threads; t++)
+        if (pthread_create(&tid[t], NULL, worker_main, &run->workers[t]) != 0)
+            bench_die("pthread_create failed");
+    for (t = 0; t < run->threads; t++) {
+        thr_worker *w = &run->workers[t];
+        pthread_join(tid[t], NULL);
+        if (w->error != 0)
+            bench_check(w->error, "smmap_cursor_at (threads)");
+        bench_sink += w->sum;
+        if (w->start_ns < first)
+            first = w->start_ns;
+        if (w->end_ns > last)
+            last = w->end_ns;
+    }
+    pthread_barrier_destroy(&run->start);
+    return (double)run->n * run->threads * 1e9 / (double)(last - first);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct thr_case {
+    const char *label;
+    char mode[96];
+    enum thr_kind kind;
+    smmap_manager *m;
+    smmap_file *f;
+    double rate[3]; /* median reads/s at each thread count */
+    uint64_t maps;  /* maps during the timed runs */
+} thr_case;
+
+static void cursors_init(thr_run *run, smmap_file *f, int threads)
+{
+    int t;
+    for (t = 0; t < threads; t++)
+        smmap_cursor_init(&run->workers[t].cursor, f);
+}
+
+static void cursors_release(thr_run *run, int threads)
+{
+    int t;
+    for (t = 0; t < threads; t++)
+        smmap_cursor_release(&run->workers[t].cursor);
+}
+
+/* Touch every window of f once, so that all of them are cached. */
+static void warm_windows(smmap_file *f, uint64_t size, uint64_t window)
+{
+    smmap_cursor c;
+    uint64_t o;
+    smmap_cursor_init(&c, f);
+    for (o = 0; o < size; o += window / 2) {
+        if (smmap_cursor_at(&c, o, 1) == NULL)
+            bench_check(c.error, "smmap_cursor_at (warm)");
+        bench_sink += c.data[o - c.begin];
+    }
+    smmap_cursor_release(&c);
+}
+
+void bench_workload_threads(const bench_config *cfg)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int counts[3], ncounts = 0, ci, rep, k, t;
+    uint64_t size = cfg->big_size, window = size / 16;
+    size_t n = bench_ops(cfg, 2000000);
+    int fd = bench_open_ro(cfg->big_path);
+    const unsigned char *base = bench_map_whole(fd, size, 1);
+    uint64_t *off;
+    thr_case cs[3];
+    thr_run *runs = bench_malloc(3 * sizeof(*runs));
+    char wsize[32], title[256], text[256];
+    smmap_stats st;
+
+    counts[ncounts++] = 1;
+    counts[ncounts++] = 2;
+    if (online > 2)
+        counts[ncounts++] = online > 64 ? 64 : (int)online;
+    off = bench_malloc(sizeof(*off) * n * (size_t)counts[ncounts - 1]);
+    for (k = 0; k < (int)(n * (size_t)counts[ncounts - 1]); k++)
+        off[k] = bench_rng() % (size - 8);
+
+    memset(cs, 0, sizeof(cs));
+    bench_fmt_size(wsize, sizeof(wsize), window);
+    cs[0].label = "mmap";
+    snprintf(cs[0].mode, sizeof(cs[0].mode), "whole file");
+    cs[0].kind = THR_MMAP;
+    cs[1].label = "smmap_cursor_at";
+    snprintf(cs[1].mode, sizeof(cs[1].mode),
+             "sliding %s, the 16 windows cached (switching)", wsize);
+    cs[1].kind = THR_SWITCH;
+    cs[1].m = bench_new_manager(window, size + window, 0, 0, 0);
+    cs[1].f = bench_open_smmap(cs[1].m, cfg->big_path);
+    warm_windows(cs[1].f, size, window);
+    cs[2].label = "smmap_cursor_at";
+    bench_fmt_size(wsize, sizeof(wsize), size);
+    snprintf(cs[2].mode, sizeof(cs[2].mode),
+             "one %s window (the hit path)", wsize);
+    cs[2].kind = THR_ONE_WINDOW;
+    cs[2].m = bench_new_manager(size, size, 0, 0, 0);
+    cs[2].f = bench_open_smmap(cs[2].m, cfg->big_path);
+    warm_windows(cs[2].f, size, size);
+
+    for (ci = 0; ci < ncounts; ci++) {
+        double samples[3][MAX_REPS];
+        smmap_stats before[3];
+        int threads = counts[ci];
+        for (k = 0; k < 3; k++) {
+            thr_run *run = &runs[k];
+            run->kind = cs[k].kind;
+            run->base = base;
+            run->file = cs[k].f;
+            run->n = n;
+            run->threads = threads;
+            for (t = 0; t < threads; t++) {
+                memset(&run->workers[t], 0, sizeof(run->workers[t]));
+                run->workers[t].run = run;
+                run->workers[t].off = off + (size_t)t * n;
+            }
+            if (cs[k].m != NULL) {
+                cursors_init(run, cs[k].f, threads);
+                smmap_manager_stats(cs[k].m, &before[k]);
+            }
+            (void)run_once(run); /* warm-up */
+        }
+        /* Interleaved, so that the machine's noise falls on all alike. */
+        for (rep = 0; rep < cfg->reps; rep++)
+            for (k = 0; k < 3; k++)
+                samples[k][rep] = run_once(&runs[k]);
+        for (k = 0; k < 3; k++) {
+            if (cs[k].m != NULL) {
+                cursors_release(&runs[k], threads);
+                smmap_manager_stats(cs[k].m, &st);
+                cs[k].maps += st.maps - before[k].maps;
+            }
+            qsort(samples[k], (size_t)cfg->reps, sizeof(double), cmp_double);
+            cs[k].rate[ci] = samples[k][cfg->reps / 2];
+        }
+    }
+
+    snprintf(title, sizeof(title),
+             "Workload 8: threads sharing one manager, each with its own "
+             "cursor, random 8-byte reads over a %" PRIu64 " MiB file "
+             "(T = 1, 2%s; %ld online processors)",
+             size / MIB, ncounts > 2 ? " and every processor" : "", online);
+    printf("\n### %s\n\n", title);
+    printf("| case | mode | T=1 M reads/s |");
+    for (ci = 1; ci < ncounts; ci++)
+        printf(" T=%d M reads/s | scaling x%d |", counts[ci], counts[ci]);
+    printf(" 1 thread, x mmap time | maps in the timed runs |\n|---|---|---:|");
+    for (ci = 1; ci < ncounts; ci++)
+        printf("---:|---:|");
+    printf("---:|---:|\n");
+    for (k = 0; k < 3; k++) {
+        printf("| %s | %s | %.1f |", cs[k].label, cs[k].mode,
+               cs[k].rate[0] / 1e6);
+        for (ci = 1; ci < ncounts; ci++)
+            printf(" %.1f | %.2f |", cs[k].rate[ci] / 1e6,
+                   cs[k].rate[ci] / cs[k].rate[0]);
+        printf(" %.2f | %" PRIu64 " |\n", cs[0].rate[0] / cs[k].rate[0],
+               cs[k].maps);
+    }
+    fflush(stdout);
+
+    bench_target("W8 switching, 2 threads / 1 thread (raw mmap gives about 2)",
+                 cs[1].rate[1] / cs[1].rate[0], 1.9, 1);
+    snprintf(text, sizeof(text),
+             "W8 switching, 1 thread: time per read / raw mmap's");
+    bench_target(text, cs[0].rate[0] / cs[1].rate[0], 2.0, 0);
+    if (ncounts > 2) {
+        snprintf(text, sizeof(text),
+                 "W8 switching, scaling to %d threads / raw mmap's scaling",
+                 counts[2]);
+        bench_target(text,
+                     (cs[1].rate[2] / cs[1].rate[0]) /
+                         (cs[0].rate[2] / cs[0].rate[0]),
+                     0.9, 1);
+    }
+    for (k = 1; k < 3; k++) {
+        smmap_file_close(cs[k].f);
+        smmap_manager_free(cs[k].m);
+    }
+    free(off);
+    free(runs);
+    munmap((void *)base, (size_t)size);
+    close(fd);
+}
