@@ -38,6 +38,7 @@
  */
 #include "smmap_int.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- pins ---------------------------------------------------------------- */
@@ -50,7 +51,9 @@ static void unpark(smmap_manager *m, smmap_region *r);
 void smmap__region_unpin_fast(smmap_manager *m, smmap_region *r,
                               uint64_t uses)
 {
-    uint64_t old = smmap__fetch_sub_release(&r->state, 1 + uses);
+    uint64_t old;
+    SMMAP__HG_BEFORE(&r->state);
+    old = smmap__fetch_sub_release(&r->state, 1 + uses);
     assert((old & SMMAP__PINS) > 0 && !(old & SMMAP__DEAD));
     if ((old & SMMAP__PINS) == 1 && (old & SMMAP__PARKED)) {
         smmap__mutex_lock(&m->lock);
@@ -149,7 +152,9 @@ static void unpark(smmap_manager *m, smmap_region *r)
 
 void smmap__region_unpin(smmap_manager *m, smmap_region *r)
 {
-    uint64_t old = smmap__fetch_sub_release(&r->state, (uint64_t)1);
+    uint64_t old;
+    SMMAP__HG_BEFORE(&r->state);
+    old = smmap__fetch_sub_release(&r->state, (uint64_t)1);
     assert((old & SMMAP__PINS) > 0);
     if ((old & SMMAP__PINS) != 1)
         return;
@@ -182,6 +187,7 @@ static smmap_region *claim_head(smmap_manager *m, int force)
                 return NULL; /* the caller counts and asks again */
             }
         } else if (smmap__cas(&r->state, &s, s | SMMAP__DEAD)) {
+            SMMAP__HG_AFTER(&r->state);
             return r;
         }
         /* a failed compare-and-swap: a cursor pinned or left r meanwhile;
@@ -274,6 +280,7 @@ static smmap_hints *hints_new(uint32_t shift, uint64_t nbuckets)
     if (h == NULL)
         return NULL;
     memset(h, 0, size);
+    SMMAP__HG_ATOMIC(h->slot, (size_t)(2 * nbuckets) * sizeof(h->slot[0]));
     h->shift = shift;
     h->mask = nbuckets - 1;
     return h;
@@ -354,6 +361,7 @@ static void hint_put(smmap_hints *h, smmap_region *r)
     smmap_region **b = &h->slot[2 * ((r->offset >> h->shift) & h->mask)];
     if (b[0] == r)
         return;
+    SMMAP__HG_BEFORE(r);
     if (b[1] != r && b[0] != NULL)
         smmap__store_release(&b[1], b[0]);
     smmap__store_release(&b[0], r);
@@ -392,6 +400,7 @@ static void hints_grow(smmap_entry *e)
         return;
     hint_tree(h, e->tree);
     h->retired = old;
+    SMMAP__HG_BEFORE(&e->hints);
     smmap__store_release(&e->hints, h);
 }
 
@@ -406,6 +415,7 @@ void smmap__index_install(smmap_entry *e, smmap_index_alloc *a)
 {
     if (a->hints != NULL && e->hints == NULL) {
         hint_tree(a->hints, e->tree);
+        SMMAP__HG_BEFORE(&e->hints);
         smmap__store_release(&e->hints, a->hints);
         a->hints = NULL;
     }
@@ -503,6 +513,7 @@ static size_t detach_unused_of(smmap_manager *m, smmap_region *r,
         uint64_t s = smmap__load_relaxed(&r->state);
         while (!(s & SMMAP__PINS)) {
             if (smmap__cas(&r->state, &s, s | SMMAP__DEAD)) {
+                SMMAP__HG_AFTER(&r->state);
                 smmap__region_detach(m, r, chain);
                 count++;
                 break;
@@ -537,8 +548,10 @@ int smmap__entry_claim_all(smmap_entry *e)
         while (!busy && !(s & SMMAP__DEAD)) {
             if (s & SMMAP__PINS)
                 busy = 1;
-            else if (smmap__cas(&r->state, &s, s | SMMAP__DEAD))
+            else if (smmap__cas(&r->state, &s, s | SMMAP__DEAD)) {
+                SMMAP__HG_AFTER(&r->state);
                 break;
+            }
         }
         if (r->left)
             stack[top++] = r->left;
@@ -610,6 +623,9 @@ smmap_region *smmap__region_alloc(smmap_manager *m)
             smmap_region *d = (smmap_region *)(first + i * stride);
             memset(d, 0, sizeof(*d));
             d->state = SMMAP__DEAD;
+            /* What lock-free switches read is only accessed atomically
+             * (helgrind cannot tell; TSan checks it). */
+            SMMAP__HG_ATOMIC(d, offsetof(smmap_region, max_end));
             d->lru_next = m->free_regions;
             m->free_regions = d;
         }
@@ -688,12 +704,14 @@ void smmap__region_init(smmap_region *r, smmap_entry *e, uint64_t offset,
     smmap__store_relaxed(&r->entry, e);
     smmap__store_relaxed(&r->past_end, (uint8_t)0);
     smmap__store_relaxed(&r->first_hold, (uint8_t)1);
-    smmap__store_relaxed(&r->served, (uint64_t)0);
+    smmap__store_relaxed(&r->served, (uint32_t)0);
     r->heap = (uint8_t)(heap != 0);
     r->transient = 0;
     r->left = r->right = NULL;
     r->lru_prev = r->lru_next = NULL;
     r->height = 0;
     r->max_end = offset + size;
+    SMMAP__HG_BEFORE(&r->state);
+    SMMAP__HG_BEFORE(r);
     smmap__store_release(&r->state, (uint64_t)1); /* pinned by its cursor */
 }

@@ -260,6 +260,8 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
         smmap__os.free(entry_path);
         return -ENOMEM;
     }
+    /* Only ever accessed atomically (helgrind cannot tell). */
+    SMMAP__HG_ATOMIC(&spare->hints, sizeof(spare->hints));
     smmap__mutex_lock(&m->lock);
     if (m->stats.files + 1 > m->nbuckets) {
         spare_count = m->nbuckets * 2;

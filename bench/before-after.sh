@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# before-after.sh - the benchmark of this tree, built twice in one run:
+# against the library of an earlier commit (BEFORE, default 0534bdd, the
+# last commit whose windows switched under the manager lock) and against
+# the library of this working tree, then run alternately on the same data,
+# so that both sides see the same machine and the same noise.
+#
+#   bench/before-after.sh [smmap-bench options]     e.g. --workloads 1,6,8
+#
+# Environment: BEFORE (a commit), ROUNDS (alternations, default 1), OUT
+# (a folder for the two builds and the outputs; default a temporary one).
+# The benchmark's sources are this tree's in both builds (they use only
+# the public header, and bench_memory.c the allocator table of src/os.h,
+# taken from each side's own src/). Prints each side's output, then a
+# summary of the targets side by side. Exit 1 when a build or a run fails.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BEFORE="${BEFORE:-0534bdd}"
+ROUNDS="${ROUNDS:-1}"
+OUT="${OUT:-$(mktemp -d /tmp/smmap-before-after.XXXXXX)}"
+JOBS="${JOBS:-2}"
+mkdir -p "$OUT"
+
+build_side() { # name source-dir
+    local name="$1" src="$2" b="$OUT/$1"
+    mkdir -p "$b/lib"
+    cmake -S "$src" -B "$b/lib" -DCMAKE_BUILD_TYPE=Release \
+        -DSMMAP_BUILD_TESTS=OFF >"$b/cmake.log" 2>&1 ||
+        { echo "before-after: cmake of $name failed ($b/cmake.log)" >&2; return 1; }
+    cmake --build "$b/lib" -j"$JOBS" --target smmap_static >"$b/build.log" 2>&1 ||
+        { echo "before-after: build of $name failed ($b/build.log)" >&2; return 1; }
+    local lib
+    lib="$(find "$b/lib" -name libsmmap.a | head -1)"
+    [ -n "$lib" ] || { echo "before-after: no libsmmap.a for $name" >&2; return 1; }
+    local objs=()
+    for f in "$ROOT"/bench/*.c; do
+        case "$(basename "$f")" in
+        hitpath.c | trace_replay.c) continue ;;
+        esac
+        local o="$b/$(basename "$f" .c).o"
+        cc -O2 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -I"$src/include" \
+            -I"$ROOT/bench" -I"$src/src" -c "$f" -o "$o" 2>>"$b/build.log" ||
+            { echo "before-after: $f does not compile against $name ($b/build.log)" >&2; return 1; }
+        objs+=("$o")
+    done
+    cc -o "$b/smmap-bench" "${objs[@]}" "$lib" -lpthread 2>>"$b/build.log" ||
+        { echo "before-after: link of $name failed ($b/build.log)" >&2; return 1; }
+}
+
+src_before="$OUT/src-before"
+rm -rf "$src_before"
+mkdir -p "$src_before"
+git -C "$ROOT" archive "$BEFORE" | tar -x -C "$src_before" ||
+    { echo "before-after: cannot extract $BEFORE" >&2; exit 1; }
+build_side before "$src_before"
+build_side after "$ROOT"
+
+data="$OUT/data"
+mkdir -p "$data"
+for ((r = 1; r <= ROUNDS; r++)); do
+    for side in before after; do
+        echo "== $side (round $r): $("$OUT/$side/smmap-bench" --help >/dev/null 2>&1 && echo built)" >&2
+        "$OUT/$side/smmap-bench" --dir "$data" --keep "$@" \
+            >"$OUT/$side-$r.md" 2>"$OUT/$side-$r.err" ||
+            { echo "before-after: the $side run failed ($OUT/$side-$r.err)" >&2; exit 1; }
+    done
+done
+for ((r = 1; r <= ROUNDS; r++)); do
+    for side in before after; do
+        echo
+        echo "# $side ($([ "$side" = before ] && echo "$BEFORE" || echo "this tree")), round $r"
+        cat "$OUT/$side-$r.md"
+    done
+done
+echo
+echo "Outputs in $OUT"
