@@ -73,6 +73,9 @@ int smmap__budget_reserve(smmap_manager *m, uint64_t len, uint64_t min_len,
     }
     s->mapped_bytes += len;
     s->regions++;
+    /* The peaks count a reservation at once, so that no snapshot taken
+     * while the map runs shows regions above peak_regions. */
+    smmap__stats_peaks(s);
     *chosen = len;
     return 0;
 }
