@@ -233,9 +233,9 @@ int smmap__cache_has_unused(smmap_manager *m)
  * file that grew) are searched.
  */
 #define SLOT_BITS_MAX 65536u
-/* Hints: two regions per bucket; at least HINT_MIN_BUCKETS buckets, and
+/* Hints: two regions per bucket; at least 2^HINT_MIN_BITS buckets, and
  * at least as many as the entry has regions (doubled when it passes). */
-#define HINT_MIN_BUCKETS 4u
+#define HINT_MIN_BITS 2u /* 4 buckets */
 
 /* The largest power of two not above the window (the whole file in static
  * mode), coarser until the slots of a file of size bytes fit in max. */
@@ -272,17 +272,19 @@ static size_t slot_words(uint64_t nbits)
     return (size_t)((nbits + 63) / 64);
 }
 
-static smmap_hints *hints_new(uint32_t shift, uint64_t nbuckets)
+static smmap_hints *hints_new(uint32_t shift, uint32_t bits)
 {
+    uint64_t nways = 2ull << bits;
     size_t size = sizeof(smmap_hints) +
-                  (size_t)(2 * nbuckets - 1) * sizeof(smmap_region *);
+                  (size_t)(nways - 2) * sizeof(uintptr_t);
     smmap_hints *h = smmap__os.malloc(size);
     if (h == NULL)
         return NULL;
     memset(h, 0, size);
-    SMMAP__HG_ATOMIC(h->slot, (size_t)(2 * nbuckets) * sizeof(h->slot[0]));
+    SMMAP__HG_ATOMIC(h->way, (size_t)nways * sizeof(h->way[0]));
     h->shift = shift;
-    h->mask = nbuckets - 1;
+    h->bits = bits;
+    h->mask = (1ull << bits) - 1;
     return h;
 }
 
@@ -301,7 +303,7 @@ int smmap__index_plan(const smmap_manager *m, const smmap_entry *e,
 
 void smmap__index_alloc(const smmap_manager *m, smmap_index_alloc *a)
 {
-    a->hints = hints_new(hint_shift_for(m), HINT_MIN_BUCKETS);
+    a->hints = hints_new(hint_shift_for(m), HINT_MIN_BITS);
     if (a->bits_n != 0) {
         a->bits = smmap__os.malloc(slot_words(a->bits_n) * 8);
         if (a->bits != NULL)
@@ -358,23 +360,27 @@ int smmap__slot_may_cover(const smmap_entry *e, uint64_t off)
  * bucket keeps the two newest; the older one moves to the second way. */
 static void hint_put(smmap_hints *h, smmap_region *r)
 {
-    smmap_region **b = &h->slot[2 * ((r->offset >> h->shift) & h->mask)];
-    if (b[0] == r)
+    uint64_t slot = r->offset >> h->shift;
+    uintptr_t *b = &h->way[2 * (slot & h->mask)], way;
+    way = smmap__hint_way(h, r, slot);
+    if (b[0] == way)
         return;
     SMMAP__HG_BEFORE(r);
-    if (b[1] != r && b[0] != NULL)
+    if (b[1] != way && b[0] != 0)
         smmap__store_release(&b[1], b[0]);
-    smmap__store_release(&b[0], r);
+    smmap__store_release(&b[0], way);
 }
 
 static void hint_drop(smmap_hints *h, const smmap_region *r)
 {
-    smmap_region **b = &h->slot[2 * ((r->offset >> h->shift) & h->mask)];
-    if (b[1] == r)
-        smmap__store_release(&b[1], (smmap_region *)NULL);
-    if (b[0] == r) {
+    uint64_t slot = r->offset >> h->shift;
+    uintptr_t *b = &h->way[2 * (slot & h->mask)];
+    uintptr_t way = smmap__hint_way(h, r, slot);
+    if (b[1] == way)
+        smmap__store_release(&b[1], (uintptr_t)0);
+    if (b[0] == way) {
         smmap__store_release(&b[0], b[1]);
-        smmap__store_release(&b[1], (smmap_region *)NULL);
+        smmap__store_release(&b[1], (uintptr_t)0);
     }
 }
 
@@ -395,7 +401,7 @@ static void hints_grow(smmap_entry *e)
     smmap_hints *old = e->hints, *h;
     if (old == NULL || e->nregions <= old->mask + 1)
         return;
-    h = hints_new(old->shift, 2 * (old->mask + 1));
+    h = hints_new(old->shift, old->bits + 1);
     if (h == NULL)
         return;
     hint_tree(h, e->tree);
@@ -598,7 +604,9 @@ uint64_t smmap__cache_uses(const smmap_manager *m)
 #define REGIONS_PER_BLOCK 16u
 #define LINE 64u
 /* 96 bytes apart (a descriptor is 96 bytes on 64-bit platforms): the
- * first 40 bytes of one never share a line with another's state word. */
+ * first 40 bytes of one never share a line with another's state word, and
+ * every address is a multiple of 32, which leaves the 5 low bits of a hint
+ * free for its tag. */
 #define STRIDE ((sizeof(smmap_region) + 31) / 32 * 32)
 
 typedef struct region_block {
@@ -621,6 +629,7 @@ smmap_region *smmap__region_alloc(smmap_manager *m)
                 ~(uintptr_t)(LINE - 1);
         for (i = 0; i < REGIONS_PER_BLOCK; i++) {
             smmap_region *d = (smmap_region *)(first + i * stride);
+            assert(((uintptr_t)d & SMMAP__HINT_TAG) == 0);
             memset(d, 0, sizeof(*d));
             d->state = SMMAP__DEAD;
             /* What lock-free switches read is only accessed atomically

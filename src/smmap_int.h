@@ -69,19 +69,29 @@ struct smmap_region {
     int16_t height;  /* AVL height of the subtree rooted here */
 };
 
-/* Hints (cache.c): a table of regions by slot of 2^shift bytes of the
- * file, direct-mapped (slot & mask), lossy: a slot holds the region last
- * mapped or found there, or NULL. Replaced by a larger one as the entry's
- * regions grow; a replaced table is kept until the entry is freed, since a
- * lock-free reader may still be reading it. */
+/* Hints (cache.c): a table of regions by the slot of 2^shift bytes they
+ * start in, 2^bits buckets of two ways (bucket: slot & mask), lossy: a way
+ * holds a region last mapped or found there, or 0. Each way is the
+ * region's address (32-byte aligned, see cache.c) tagged in its low 5 bits
+ * with the slot's bits above the bucket's, so that a reader skips another
+ * slot's region without loading it. Replaced by a larger table as the
+ * entry's regions grow; a replaced table is kept until the entry is freed,
+ * since a lock-free reader may still be reading it. */
+#define SMMAP__HINT_TAG 31u
 typedef struct smmap_hints {
     struct smmap_hints *retired; /* the tables it replaced */
     uint64_t mask;
     uint32_t shift;
-    uint32_t filled; /* regions inserted since it was made (a load
-                        estimate: it grows at mask / 4) */
-    smmap_region *slot[1];
+    uint32_t bits;
+    uintptr_t way[2]; /* 2 << bits of them */
 } smmap_hints;
+
+/* The tagged way of r in h (r starts in slot). */
+static inline uintptr_t smmap__hint_way(const smmap_hints *h,
+                                        const smmap_region *r, uint64_t slot)
+{
+    return (uintptr_t)r | (uintptr_t)((slot >> h->bits) & SMMAP__HINT_TAG);
+}
 
 struct smmap_entry {
     smmap_hints *hints; /* read by lock-free switches; NULL until the
@@ -486,11 +496,15 @@ static inline smmap_region *smmap__cache_find_pin(smmap_entry *e,
      * or the one before: two buckets of two. */
     t = off >> h->shift;
     for (i = 0; i < 4; i++) {
-        smmap_region *r = smmap__load_acquire(
-            &h->slot[2 * ((t - (uint64_t)(i >> 1)) & h->mask) + (i & 1)]);
+        uint64_t slot = t - (uint64_t)(i >> 1);
+        uintptr_t way = smmap__load_acquire(
+            &h->way[2 * (slot & h->mask) + (uint64_t)(i & 1)]);
+        smmap_region *r;
         uint64_t ro, state;
-        if (r == NULL)
+        if (way == 0 ||
+            (way & SMMAP__HINT_TAG) != ((slot >> h->bits) & SMMAP__HINT_TAG))
             continue;
+        r = (smmap_region *)(way & ~(uintptr_t)SMMAP__HINT_TAG);
         SMMAP__HG_AFTER(r);
         ro = smmap__load_relaxed(&r->offset);
         if (!(ro <= off && end - ro <= smmap__load_relaxed(&r->size)))

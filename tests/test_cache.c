@@ -100,7 +100,7 @@ static void test_cache__hints_find_every_region_as_they_grow(void)
     map_windows(f, 1);
     first = f->entry->hints;
     REQUIRE_EQ(first != NULL, 1);
-    CHECK_EQ(first->mask + 1, 4); /* HINT_MIN_BUCKETS */
+    CHECK_EQ(first->mask + 1, 4); /* 2^HINT_MIN_BITS */
     map_windows(f, 300);
     CHECK_EQ(test_stats(m).regions, 300);
     /* Grown to a bucket per region at least, the old tables kept. */
