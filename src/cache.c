@@ -275,8 +275,7 @@ static size_t slot_words(uint64_t nbits)
 static smmap_hints *hints_new(uint32_t shift, uint32_t bits)
 {
     uint64_t nways = 2ull << bits;
-    size_t size = sizeof(smmap_hints) +
-                  (size_t)(nways - 2) * sizeof(uintptr_t);
+    size_t size = sizeof(smmap_hints) + (size_t)nways * sizeof(uintptr_t);
     smmap_hints *h = smmap__os.malloc(size);
     if (h == NULL)
         return NULL;

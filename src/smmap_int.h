@@ -83,7 +83,7 @@ typedef struct smmap_hints {
     uint64_t mask;
     uint32_t shift;
     uint32_t bits;
-    uintptr_t way[2]; /* 2 << bits of them */
+    uintptr_t way[]; /* 2 << bits of them */
 } smmap_hints;
 
 /* The tagged way of r in h (r starts in slot). */
