@@ -192,6 +192,10 @@ int switching_make_files(const char *dir)
     window = 64 * 1024;
     if (window % granule != 0)
         window = granule > window ? granule : (window / granule + 1) * granule;
+    /* Reads of up to a window less a granule need a window of two granules
+     * at least (64 KiB granularity: 128 KiB windows). */
+    if (window < 2 * granule)
+        window = 2 * granule;
     snprintf(dir_path, sizeof(dir_path), "%s", dir);
     for (i = 0; i < HOT_FILES; i++)
         if (write_file(&hot[i], names[i], 10 + i, windows[i] * window +
