@@ -710,7 +710,10 @@ void smmap__region_init(smmap_region *r, smmap_entry *e, uint64_t offset,
     smmap__store_relaxed(&r->size, size);
     smmap__store_relaxed(&r->base, (const unsigned char *)base);
     smmap__store_relaxed(&r->entry, e);
-    smmap__store_relaxed(&r->past_end, (uint8_t)0);
+    /* Set before the region can be pinned: a reader with a stale hint to
+     * this descriptor may pin it as soon as its state is stored. */
+    smmap__store_relaxed(&r->past_end,
+                         (uint8_t)(offset + size > smmap__entry_seen_end(e)));
     smmap__store_relaxed(&r->first_hold, (uint8_t)1);
     smmap__store_relaxed(&r->served, (uint32_t)0);
     r->heap = (uint8_t)(heap != 0);

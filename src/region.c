@@ -401,7 +401,6 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
         smmap__region_recycle(m, r);
     } else {
         smmap__region_init(r, e, a, (size_t)len, job.base, job.filled);
-        smmap__region_mark_past_end(r);
         smmap__cache_insert(m, e, r);
         e->tree_inserts++;
         if (e->nregions++ == 0)
