@@ -148,7 +148,10 @@
  *     CAVEATS), and the rest of the page that holds a new end that is not
  *     page-aligned reads as zeros through every mapping: until the library
  *     sees the truncation, smmap_read may return those zeros as file bytes
- *     with a positive count. It sees it by any check it makes: a fault in
+ *     with a positive count. While the truncation runs, a read racing it
+ *     may also see zeros past a page-aligned end, up to the end of the
+ *     large folio (at most 2 MiB) the kernel caches those bytes in: Linux
+ *     zeroes a large folio's truncated tail in place before it drops it. It sees it by any check it makes: a fault in
  *     smmap_read, a pread that ends early, a new window, a reopen, or a
  *     refresh (an open that finds the file smaller than another handle
  *     proves nothing: that handle's size may be newer). From

@@ -44,7 +44,13 @@
  *     largest size (truncations, and appends after one) in shared memory
  *     BEFORE making it; a zero at an offset p is "zeros" when some logged
  *     end e of the handle's lineage has e <= p < e rounded up to the page,
- *     and a wrong byte otherwise.
+ *     or up to the largest folio (FOLIO_MAX) while a read races the
+ *     truncation: Linux caches files in large folios (ext4 since 6.x), and
+ *     a truncation that ends inside one zeroes the folio's tail in place
+ *     (truncate_inode_partial_folio) before it splits and drops it, so a
+ *     mapping sees zeros spreading from e, then the old bytes after them,
+ *     even past a page-aligned end (seen once: zeros from a truncation to
+ *     24576 up to 27281, old bytes after). A wrong byte otherwise.
  *   - smmap_read must return exactly min(len, size - off) bytes (0 at or
  *     past the end) or an error; another count is a failure ("count
  *     mismatch"). A window from smmap_cursor_use must hold the requested
@@ -239,8 +245,13 @@ static slot *slot_of(uint32_t lineage)
     return &slots[lineage];
 }
 
-/* Zeros at p are allowed if the lineage had an end e in p's page at or
- * before p (logged before it was made). */
+/* The largest folio the page cache may hold a file's bytes in (a PMD on
+ * x86-64 and arm64 with 4 KiB pages): the zeros a racing truncation
+ * writes into a large folio reach at most to its end. */
+#define FOLIO_MAX (2u * 1024 * 1024)
+
+/* Zeros at p are allowed if the lineage had an end e at or before p in
+ * p's page, or in p's largest possible folio (logged before it was made). */
 static int zero_explained(uint32_t lineage, uint64_t p)
 {
     slot *s = slot_of(lineage);
@@ -250,7 +261,9 @@ static int zero_explained(uint32_t lineage, uint64_t p)
     n = atomic_load_explicit(&s->nends, memory_order_acquire);
     for (k = 0; k < n && k < NENDS; k++) {
         uint64_t e = atomic_load_explicit(&s->ends[k], memory_order_relaxed);
-        if (e <= p && p < (e + page - 1) / page * page)
+        uint64_t folio = page > FOLIO_MAX ? page : FOLIO_MAX;
+        if (e <= p && (p < (e + page - 1) / page * page ||
+                       p / folio == e / folio))
             return 1;
     }
     return 0;
