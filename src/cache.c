@@ -167,8 +167,9 @@ void smmap__region_unpin(smmap_manager *m, smmap_region *r)
 /*
  * The head of the clock list, claimed (DEAD) if it may be evicted now:
  * pinned ones are parked, referenced ones get their second chance. NULL
- * when no region is unused. With force, the reference flags are ignored
- * (collect, and a sweep that went round twice).
+ * when no region is unused, or after a second chance (the caller asks
+ * again). With force, the reference flags are ignored (a sweep that has
+ * given every region its chance).
  */
 static smmap_region *claim_head(smmap_manager *m, int force)
 {
