@@ -19,7 +19,7 @@ from smmap import SlidingWindowMapBuffer, SlidingWindowMapManager, WindowCursor
 from conftest import PAGE, PYTHON_DIR, write_file
 
 
-# ---------------------------------------------------------------- true LRU
+# -------------------------- eviction order (CLOCK: here as exact LRU would)
 
 def lru_steps(lib, path):
     man = lib.SlidingWindowMapManager(window_size=PAGE, max_memory_size=3 * PAGE)
