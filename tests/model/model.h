@@ -165,6 +165,9 @@ typedef struct model_version_figures {
     uint64_t version_reads; /* reads, uses and at()s of version files */
     uint64_t estale, eio;   /* answers allowed by the versions */
     uint64_t zeros_seen;    /* reads that showed the zeros of a new end */
+    uint64_t choice_resyncs; /* moves with more eviction choices than the
+                                replays cover: state taken from the
+                                library (see move_both in model.c) */
     uint64_t resyncs;       /* model states taken from the library after
                                an answer whose side effects DESIGN leaves
                                open (see resync in model.c) */

@@ -540,6 +540,16 @@ static int resync(model_run *r, int is_read, const char *what)
     return 0;
 }
 
+/* A move whose eviction choices were too many to replay (a read through
+ * many windows under a tight budget): take the library's state, checked
+ * against what DESIGN fixes (held regions stay, budgets, counters that add
+ * up), as for an answer the versions allow. */
+int model__resync_choices(model_run *r, int is_read, const char *what)
+{
+    model_figures.choice_resyncs++;
+    return resync(r, is_read, what);
+}
+
 /*
  * The library answered got where the model predicted expect, for an
  * operation of handle slot (-1: none). Returns 0 when the prediction

@@ -249,6 +249,7 @@ void model__take_snapshot(model_run *r, int cursor);
 /* The library answered got where the model predicted expect: 0 the
  * prediction stands, 2 another allowed answer (the library's state is now
  * the model's), 1 a failure. */
+int model__resync_choices(model_run *r, int is_read, const char *what);
 int model__settle(model_run *r, int slot, int64_t got, int64_t expect,
                   int eio_ok, int is_read, const char *what);
 

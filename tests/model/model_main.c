@@ -192,9 +192,12 @@ static void print_version_figures(void)
            (unsigned long long)f->resyncs);
     printf("choices: %llu cursor moves, %llu with more than one allowed "
            "outcome (victims, covering regions), %llu replays to find the "
-           "library's; %llu evictions followed\n",
+           "library's, %llu states taken from the library when they did "
+           "not; %llu evictions followed\n",
            (unsigned long long)f->moves, (unsigned long long)f->chosen_moves,
-           (unsigned long long)f->replays, (unsigned long long)f->evictions);
+           (unsigned long long)f->replays,
+           (unsigned long long)f->choice_resyncs,
+           (unsigned long long)f->evictions);
 }
 
 /* One seed. Returns 0 if it passed. */
