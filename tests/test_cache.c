@@ -123,7 +123,8 @@ static void test_cache__reuse_count_folds_exactly(void)
     smmap_cursor c;
     smmap_region *r;
     smmap_stats st;
-    uint64_t near = (1ull << 31) - 3; /* three reuses short of the fold */
+    /* three reuses short of the fold ("near" is a macro on Windows) */
+    uint64_t start_uses = (1ull << 31) - 3;
     unsigned i;
 
     setup();
@@ -136,10 +137,10 @@ static void test_cache__reuse_count_folds_exactly(void)
     smmap_cursor_release(&c);
     /* Pretend the region served that many reuses already. */
     smmap__mutex_lock(&m->lock);
-    __atomic_fetch_add(&r->state, (near - 1) * SMMAP__USE, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->state, (start_uses - 1) * SMMAP__USE, __ATOMIC_RELAXED);
     smmap__mutex_unlock(&m->lock);
     st = test_stats(m);
-    CHECK_EQ(st.reuses, near);
+    CHECK_EQ(st.reuses, start_uses);
     /* Ten switches onto it (from the other window): the fold happens in
      * the middle of them, through the lock-free path. */
     smmap_cursor_init(&c, f);
@@ -149,10 +150,10 @@ static void test_cache__reuse_count_folds_exactly(void)
     }
     smmap_cursor_release(&c);
     st = test_stats(m);
-    CHECK_EQ(st.reuses, near + 20);
+    CHECK_EQ(st.reuses, start_uses + 20);
     CHECK((smmap__load_relaxed(&r->state) >> 32) < (1ull << 31));
     CHECK_EQ(smmap_manager_collect(m), 2);
-    CHECK_EQ(test_stats(m).reuses, near + 20);
+    CHECK_EQ(test_stats(m).reuses, start_uses + 20);
     smmap_file_close(f);
     smmap_manager_free(m);
 }
