@@ -132,6 +132,10 @@ populate=$(sed -n 's/^populate=\([a-z]*\).*/\1/p' <<<"$probe_out")
 # there (and so that the list is no wider than the defect).
 siaddr_excluded=(
     os:test_os__guarded_copy_of_a_lost_page_is_eio
+    # Passed under qemu until the library's layout changed (17ec4c7 on):
+    # whether the emulator's swapped address still lets the copy finish
+    # depends on where things land, not on the guard.
+    os:test_os__guarded_copy_hole_in_a_large_copy_is_eio
     hostile_truncation_under_readers
     hostile_foreign_sigbus_reaches_application
     hostile_application_owns_the_handler
