@@ -238,14 +238,12 @@ int smmap__cache_has_unused(smmap_manager *m)
  * at least as many as the entry has regions (doubled when it passes). */
 #define HINT_MIN_BITS 2u /* 4 buckets */
 
-/* The largest power of two not above the window (the whole file in static
- * mode), coarser until the slots of a file of size bytes fit in max. */
+/* The largest power of two not above the window (sliding mode), coarser
+ * until the slots of a file of size bytes fit in max. */
 static uint32_t slot_shift_for(const smmap_manager *m, uint64_t size,
                                uint64_t max)
 {
     uint32_t sh = 0;
-    if (m->opt.window_size == 0)
-        return 63;
     /* window_size is below 2^63 (validated), so the first loop ends with
      * sh <= 62. */
     while (sh < 62 && (2ull << sh) <= m->opt.window_size)
@@ -410,9 +408,8 @@ static void hints_grow(smmap_entry *e)
     smmap__store_release(&e->hints, h);
 }
 
-void smmap__cache_hint(smmap_entry *e, smmap_region *r, uint64_t off)
+void smmap__cache_hint(smmap_entry *e, smmap_region *r)
 {
-    (void)off;
     if (e->hints != NULL)
         hint_put(e->hints, r);
 }
@@ -466,7 +463,7 @@ void smmap__cache_insert(smmap_manager *m, smmap_entry *e, smmap_region *r)
 /* ---- removal and accounting (with the lock held) ------------------------ */
 
 /* Called with the lock held, for a region out of every list and index. */
-static void account_removed(smmap_manager *m, smmap_region *r)
+void smmap__region_unaccount(smmap_manager *m, smmap_region *r)
 {
     smmap_entry *e = r->entry;
     assert(m->stats.mapped_bytes >= r->size && m->stats.regions > 0);
@@ -498,14 +495,9 @@ void smmap__region_detach(smmap_manager *m, smmap_region *r,
         if (r->entry->hints != NULL)
             hint_drop(r->entry->hints, r);
     }
-    account_removed(m, r);
+    smmap__region_unaccount(m, r);
     r->lru_next = *chain;
     *chain = r;
-}
-
-void smmap__region_unaccount(smmap_manager *m, smmap_region *r)
-{
-    account_removed(m, r);
 }
 
 /* Kill the unused regions of a list (pinned ones of the clock list are

@@ -73,7 +73,13 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
 {
     smmap_file *f = c->file;
     smmap_region *r;
-    int err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
+    int err;
+    if (smmap__cursor_switch_cached(c, off, off + need, &r)) {
+        c->served = 0;
+        set_window(c, f, r);
+        return 0;
+    }
+    err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
     c->served = 0;
     if (err != 0) {
         /* acquire released the old window whenever it failed (or chose a
@@ -91,7 +97,6 @@ static inline int use_range(smmap_cursor *c, uint64_t offset, size_t need,
                             size_t want)
 {
     smmap_file *f;
-    smmap_region *r;
     uint64_t avail, n, min;
 
     if (c == NULL)
@@ -110,11 +115,6 @@ static inline int use_range(smmap_cursor *c, uint64_t offset, size_t need,
         /* Those bytes were seen truncated away: no window shows them. */
         smmap_cursor_release(c);
         return c->error = -ESTALE;
-    }
-    if (smmap__cursor_switch_cached(c, offset, offset + min, &r)) {
-        set_window(c, f, r);
-        c->served = 0;
-        return 0;
     }
     n = smmap__min_u64(want, avail);
     if (n < min)

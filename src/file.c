@@ -116,9 +116,6 @@ static void fd_lru_unlink(smmap_manager *m, smmap_entry *e)
     m->fd_idle--;
 }
 
-/* Membership only: an entry joins at the tail (most recently used) when its
- * descriptor becomes idle and closable, and leaves when it stops being so;
- * its place among the others does not change otherwise. */
 smmap_os_fd smmap__entry_adopt_fd(smmap_manager *m, smmap_entry *e,
                                   smmap_os_fd fd)
 {
@@ -130,6 +127,9 @@ smmap_os_fd smmap__entry_adopt_fd(smmap_manager *m, smmap_entry *e,
     return SMMAP_OS_NO_FD;
 }
 
+/* Membership only: an entry joins at the tail (most recently used) when its
+ * descriptor becomes idle and closable, and leaves when it stops being so;
+ * its place among the others does not change otherwise. */
 void smmap__fd_lru_update(smmap_manager *m, smmap_entry *e)
 {
     int want = e->fd != SMMAP_OS_NO_FD && e->fd_busy == 0 && closable(e);

@@ -268,7 +268,7 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
             smmap__region_fold_locked(m, r);
         if (smmap__load_relaxed(&r->first_hold))
             smmap__region_credit(r, 1);
-        smmap__cache_hint(e, r, off);
+        smmap__cache_hint(e, r);
     } else {
         r = NULL;
     }
@@ -427,8 +427,6 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
 {
     smmap_manager *m = c->file->manager;
     smmap_entry *e = c->file->entry;
-    if (smmap__cursor_switch_cached(c, off, off + need, out))
-        return 0;
     smmap__mutex_lock(&m->lock);
     *out = find_and_pin(m, e, off, off + need, c->region, c->served);
     if (*out == NULL) {
@@ -451,9 +449,9 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
         }
         return acquire_miss(c, off, need, n, direct_fd, out);
     }
-    /* As in acquire_cached: start the caller's next read (switching among
-     * 16 cached 64 MiB windows under the lock: 200-230 -> 110-125 ns per
-     * read here, alternating runs). */
+    /* As in smmap__cache_find_pin: start the caller's next read
+     * (switching among 16 cached 64 MiB windows under the lock: 200-230 ->
+     * 110-125 ns per read here, alternating runs). */
     smmap__prefetch((*out)->base + (size_t)(off - (*out)->offset));
     if (c->holds_fd)
         smmap__cursor_drop_fd(m, c);

@@ -218,8 +218,8 @@ void smmap__region_unpin(smmap_manager *m, smmap_region *r);
 /* A new region (pinned once, by its cursor) joins e's tree, slot filter
  * and hints, and the tail of the clock list. */
 void smmap__cache_insert(smmap_manager *m, smmap_entry *e, smmap_region *r);
-/* Remember r (found for off) in e's hints. */
-void smmap__cache_hint(smmap_entry *e, smmap_region *r, uint64_t off);
+/* Remember r (found by a tree search) in e's hints. */
+void smmap__cache_hint(smmap_entry *e, smmap_region *r);
 /* Claim (mark dead) the unused region eviction takes next, or NULL when
  * every region is pinned; the caller detaches it. */
 smmap_region *smmap__cache_evict(smmap_manager *m);
@@ -230,7 +230,7 @@ int smmap__slot_may_cover(const smmap_entry *e, uint64_t off);
 /* Detach a region from every list, index and counter; it joins *chain. */
 void smmap__region_detach(smmap_manager *m, smmap_region *r,
                           smmap_region **chain);
-/* The counters of a region leaving (a pressure window's). */
+/* The counters of a region leaving, out of every list and index. */
 void smmap__region_unaccount(smmap_manager *m, smmap_region *r);
 /* Detach every unused region into *chain; returns how many. */
 size_t smmap__region_detach_unused(smmap_manager *m, smmap_region **chain);
@@ -275,7 +275,8 @@ void smmap__index_destroy(smmap_entry *e);
  * direct_fd is given and the read policy prefers a pread: then SMMAP__DIRECT
  * is returned, nothing is pinned, and the descriptor to pread from is held
  * busy for smmap__read_direct (SMMAP_OS_NO_FD: it must be reopened). Called
- * without the lock. */
+ * without the lock, by smmap__cursor_move once the lock-free switch
+ * (smmap__cursor_switch_cached) found nothing: this is the locked path. */
 #define SMMAP__DIRECT 1
 int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                           uint64_t n, smmap_os_fd *direct_fd,
@@ -331,8 +332,9 @@ smmap_os_fd smmap__entry_adopt_fd(smmap_manager *m, smmap_entry *e,
 int64_t smmap__read_direct(smmap_cursor *c, smmap_os_fd fd, uint64_t off,
                            void *dst, size_t len);
 
-/* cursor.c: move c to a window holding [off, off + need), placed for
- * [off, off + n) if it must be mapped; SMMAP__DIRECT (cursor released, the
+/* cursor.c: move c to a window holding [off, off + need) (a cached one
+ * without the lock if it can), placed for [off, off + n) if it must be
+ * mapped; SMMAP__DIRECT (cursor released, the
  * descriptor in *direct_fd) when direct_fd is given and a pread is
  * preferred. */
 int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,

@@ -225,7 +225,7 @@ static void test_cache__stale_hint_to_reused_descriptor_is_refused(void)
     /* A stale hint of f naming it (as a reader that loaded it before the
      * eviction would hold) must not give h's region to f. */
     smmap__mutex_lock(&m->lock);
-    smmap__cache_hint(f->entry, old, 3 * g);
+    smmap__cache_hint(f->entry, old);
     smmap__mutex_unlock(&m->lock);
     CHECK_EQ(hints_find(f, 3 * g), 0);
     CHECK_EQ(smmap__region_pins(old), 1); /* only c's pin, none leaked */
