@@ -20,6 +20,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/build-library.sh"
 BEFORE="${BEFORE:-0534bdd}"
 ROUNDS="${ROUNDS:-1}"
 OUT="${OUT:-$(mktemp -d /tmp/smmap-before-after.XXXXXX)}"
@@ -27,16 +28,10 @@ JOBS="${JOBS:-2}"
 mkdir -p "$OUT"
 
 build_side() { # name source-dir
-    local name="$1" src="$2" b="$OUT/$1"
-    mkdir -p "$b/lib"
-    cmake -S "$src" -B "$b/lib" -DCMAKE_BUILD_TYPE=Release \
-        -DSMMAP_BUILD_TESTS=OFF >"$b/cmake.log" 2>&1 ||
-        { echo "before-after: cmake of $name failed ($b/cmake.log)" >&2; return 1; }
-    cmake --build "$b/lib" -j"$JOBS" --target smmap_static >"$b/build.log" 2>&1 ||
-        { echo "before-after: build of $name failed ($b/build.log)" >&2; return 1; }
-    local lib
-    lib="$(find "$b/lib" -name libsmmap.a | head -1)"
-    [ -n "$lib" ] || { echo "before-after: no libsmmap.a for $name" >&2; return 1; }
+    local name="$1" src="$2" b="$OUT/$1" lib
+    mkdir -p "$b"
+    lib="$(smmap_build_static "$src" "$b/lib" "$b/build.log" "$JOBS")" ||
+        { echo "before-after: the library of $name does not build ($b/build.log)" >&2; return 1; }
     local objs=()
     for f in "$ROOT"/bench/*.c; do
         case "$(basename "$f")" in
@@ -57,8 +52,7 @@ build_side() { # name source-dir
 
 src_before="$OUT/src-before"
 rm -rf "$src_before"
-mkdir -p "$src_before"
-git -C "$ROOT" archive "$BEFORE" | tar -x -C "$src_before" ||
+smmap_extract "$ROOT" "$BEFORE" "$src_before" ||
     { echo "before-after: cannot extract $BEFORE" >&2; exit 1; }
 build_side before "$src_before"
 build_side after "$ROOT"

@@ -44,6 +44,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/bench/build-library.sh"
 EXACT="${SMMAP_EXACT_LRU_COMMIT:-0534bdd}"
 CURRENT="${SMMAP_CURRENT_COMMIT:-}"
 OPS="${SMMAP_EQ_OPS:-1000000}"
@@ -65,18 +66,9 @@ done
 # build NAME SOURCE_DIR: the static library into $WORK/NAME-build, then
 # trace_replay (this tree's bench/trace_replay.c) against it.
 build() {
-    local name=$1 src=$2 b="$WORK/$1-build"
-    if ! cmake -S "$src" -B "$b" -DCMAKE_BUILD_TYPE=Release \
-            -DSMMAP_BUILD_TESTS=OFF -DSMMAP_BUILD_TOOLS=OFF \
-            -DSMMAP_BUILD_BENCH=OFF >"$WORK/$name-build.log" 2>&1 ||
-       ! cmake --build "$b" --target smmap_static -j "$JOBS" \
-            >>"$WORK/$name-build.log" 2>&1; then
-        tail -20 "$WORK/$name-build.log" >&2
-        return 1
-    fi
-    local lib
-    lib="$(find "$b" -maxdepth 2 -name 'libsmmap.a' | head -1)"
-    [ -n "$lib" ] || { echo "no libsmmap.a in $b" >&2; return 1; }
+    local name=$1 src=$2 lib
+    lib="$(smmap_build_static "$src" "$WORK/$name-build" \
+        "$WORK/$name-build.log" "$JOBS")" || return 1
     cc -std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L \
         -D_FILE_OFFSET_BITS=64 -I"$src/include" "$ROOT/bench/trace_replay.c" \
         "$lib" -pthread -o "$WORK/replay-$name"
@@ -84,8 +76,7 @@ build() {
 
 # extract COMMIT DIR
 extract() {
-    mkdir -p "$2"
-    git -C "$ROOT" archive "$1" | tar -x -C "$2"
+    smmap_extract "$ROOT" "$1" "$2"
 }
 
 exact_sha="$(git -C "$ROOT" rev-parse --verify --quiet "$EXACT^{commit}")" ||
