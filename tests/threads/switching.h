@@ -8,6 +8,16 @@
 
 #include <stdint.h>
 
+/* xorshift64: the random numbers of the whole thread test (s nonzero). */
+static inline uint64_t next_rand(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
 /* Write the phase's files (sw-hot-a0, sw-hot-a1, sw-hot-b0, sw-hot-b1 and
  * sw-cold, a few MiB each) into the directory dir. Returns 0 or -1. */
 int switching_make_files(const char *dir);

@@ -68,15 +68,6 @@ static unsigned char expected_byte(int file, uint64_t off)
     return (unsigned char)(x >> 56);
 }
 
-static uint64_t next_rand(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 static int make_files(void)
 {
     int i;
