@@ -367,6 +367,14 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+double bench_median(const double *samples, int n)
+{
+    double sorted[MAX_REPS];
+    memcpy(sorted, samples, sizeof(double) * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof(double), cmp_double);
+    return sorted[n / 2];
+}
+
 /*
  * Run every case reps times, interleaved: repetition r runs case 0, 1, ...
  * before repetition r + 1 starts. Each case first runs a calibration pass
@@ -401,13 +409,8 @@ void bench_measure(bcase *cases, int ncases, const bench_config *cfg)
     for (r = 0; r < cfg->reps; r++)
         for (i = 0; i < ncases; i++)
             bench_timed_run(&cases[i]);
-    for (i = 0; i < ncases; i++) {
-        bcase *c = &cases[i];
-        double sorted[MAX_REPS];
-        memcpy(sorted, c->samples, sizeof(double) * (size_t)c->nsamples);
-        qsort(sorted, (size_t)c->nsamples, sizeof(double), cmp_double);
-        c->ns = sorted[c->nsamples / 2];
-    }
+    for (i = 0; i < ncases; i++)
+        cases[i].ns = bench_median(cases[i].samples, cases[i].nsamples);
 }
 
 size_t bench_ops(const bench_config *cfg, size_t full)

@@ -223,6 +223,8 @@ bcase bench_case(const char *strategy, const char *mode, enum kind k,
  * to about cfg->target_s per repetition; fills in ops, samples and ns.
  */
 void bench_measure(bcase *cases, int ncases, const bench_config *cfg);
+/* The median of n samples (n <= MAX_REPS; the array is left as it is). */
+double bench_median(const double *samples, int n);
 /* One timed repetition of c->ops operations (what bench_measure repeats;
  * the cold cases call it once). */
 void bench_timed_run(bcase *c);

@@ -111,12 +111,6 @@ static double run_once(thr_run *run)
     return (double)run->n * run->threads * 1e9 / (double)(last - first);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct thr_case {
     const char *label;
     char mode[96];
@@ -230,8 +224,7 @@ void bench_workload_threads(const bench_config *cfg)
                 smmap_manager_stats(cs[k].m, &st);
                 cs[k].maps += st.maps - before[k].maps;
             }
-            qsort(samples[k], (size_t)cfg->reps, sizeof(double), cmp_double);
-            cs[k].rate[ci] = samples[k][cfg->reps / 2];
+            cs[k].rate[ci] = bench_median(samples[k], cfg->reps);
         }
     }
 
