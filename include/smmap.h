@@ -388,6 +388,9 @@ typedef struct smmap_cursor {
     uint64_t served; /* smmap_read copies from this window, not yet counted */
     uint32_t holds_fd; /* holds its file's descriptor for direct reads and
                           pressure windows (1), or for one pread (2) */
+    uint32_t by_hazard; /* region is held by hazard, not by a pin count */
+    struct smmap_hazard *hazard; /* its hazard slots, from its first switch
+                                    to its release */
 } smmap_cursor;
 
 /* Fill *o with the platform defaults above. */

@@ -164,16 +164,30 @@ void smmap__region_unpin(smmap_manager *m, smmap_region *r)
         unpark(m, r);
 }
 
+/* What claim_head did. */
+enum { CLAIM_NONE, CLAIM_AGAIN, CLAIM_GIVE_UP };
+
+/* Move the head of the clock list to its tail (a second chance). */
+static void to_tail(smmap_manager *m, smmap_region *r)
+{
+    list_unlink(&m->lru_head, &m->lru_tail, r);
+    list_append(&m->lru_head, &m->lru_tail, r);
+}
+
 /*
- * The head of the clock list, claimed (DEAD) if it may be evicted now:
- * pinned ones are parked, referenced ones get their second chance. NULL
- * when no region is unused, or after a second chance (the caller asks
- * again). With force, the reference flags are ignored (a sweep that has
- * given every region its chance).
+ * The head of the clock list, claimed (DEAD) into *out if it may be
+ * evicted now: pinned ones are parked, referenced ones and those a hazard
+ * slot holds get a second chance. Returns CLAIM_NONE (with *out, or none
+ * when no region is unused), CLAIM_AGAIN after a second chance (the
+ * caller counts and asks again), CLAIM_GIVE_UP when the hazard slots
+ * cannot be checked. With force, the reference flags are ignored (a sweep
+ * that has given every region its chance).
  */
-static smmap_region *claim_head(smmap_manager *m, int force)
+static int claim_head(smmap_manager *m, int force, smmap_region **out)
 {
     smmap_region *r;
+    int held;
+    *out = NULL;
     while ((r = m->lru_head) != NULL) {
         uint64_t s = smmap__load_relaxed(&r->state);
         assert(!(s & (SMMAP__DEAD | SMMAP__PARKED)));
@@ -183,28 +197,45 @@ static smmap_region *claim_head(smmap_manager *m, int force)
         } else if ((s & SMMAP__REFERENCED) && !force) {
             if (smmap__cas(&r->state, &s,
                            s & ~(uint64_t)SMMAP__REFERENCED)) {
-                list_unlink(&m->lru_head, &m->lru_tail, r);
-                list_append(&m->lru_head, &m->lru_tail, r);
-                return NULL; /* the caller counts and asks again */
+                to_tail(m, r);
+                return CLAIM_AGAIN;
             }
+        } else if (smmap__hazard_holds(m, r)) {
+            to_tail(m, r); /* seen held: no barrier spent on it */
+            return CLAIM_AGAIN;
         } else if (smmap__cas(&r->state, &s, s | SMMAP__DEAD)) {
             SMMAP__HG_AFTER(&r->state);
-            return r;
+            r->doomed = 1;
+            held = smmap__hazard_confirm(m);
+            if (held < 0) {
+                r->doomed = 0;
+                __atomic_fetch_and(&r->state, ~(uint64_t)SMMAP__DEAD,
+                                   __ATOMIC_RELAXED);
+                return CLAIM_GIVE_UP;
+            }
+            if (held) {
+                to_tail(m, r); /* spared: a cursor took it meanwhile */
+                return CLAIM_AGAIN;
+            }
+            r->doomed = 0;
+            *out = r;
+            return CLAIM_NONE;
         }
         /* a failed compare-and-swap: a cursor pinned or left r meanwhile;
          * look at it again */
     }
-    return NULL;
+    return CLAIM_NONE;
 }
 
 smmap_region *smmap__cache_evict(smmap_manager *m)
 {
     /* Each second chance moves one region to the tail; after as many as
-     * the list holds, every region has had its chance. */
+     * the list holds, every region has had its chance, and after as many
+     * again, each was found held by a hazard slot. */
     uint32_t chances = 0, limit = m->stats.regions + 1;
-    while (m->lru_head != NULL) {
-        smmap_region *r = claim_head(m, chances > limit);
-        if (r != NULL)
+    smmap_region *r;
+    while (m->lru_head != NULL && chances <= 2 * limit) {
+        if (claim_head(m, chances > limit, &r) != CLAIM_AGAIN)
             return r;
         chances++;
     }
@@ -485,6 +516,7 @@ void smmap__region_detach(smmap_manager *m, smmap_region *r,
          * it, the caller's bug) killed here all the same. */
         uint64_t s = __atomic_fetch_or(&r->state, SMMAP__DEAD,
                                        __ATOMIC_ACQ_REL);
+        r->doomed = 0;
         if (s & SMMAP__PARKED)
             list_unlink(&m->parked_head, NULL, r);
         else
@@ -500,22 +532,36 @@ void smmap__region_detach(smmap_manager *m, smmap_region *r,
     *chain = r;
 }
 
-/* Kill the unused regions of a list (pinned ones of the clock list are
- * parked); returns how many went to *chain. */
-static size_t detach_unused_of(smmap_manager *m, smmap_region *r,
-                               smmap_region **chain)
+/* Claim the unused regions of a list and mark them doomed. */
+static void doom_unused_of(smmap_region *r)
 {
-    size_t count = 0;
-    while (r != NULL) {
-        smmap_region *next = r->lru_next;
+    for (; r != NULL; r = r->lru_next) {
         uint64_t s = smmap__load_relaxed(&r->state);
         while (!(s & SMMAP__PINS)) {
             if (smmap__cas(&r->state, &s, s | SMMAP__DEAD)) {
                 SMMAP__HG_AFTER(&r->state);
-                smmap__region_detach(m, r, chain);
-                count++;
+                r->doomed = 1;
                 break;
             }
+        }
+    }
+}
+
+/* The doomed regions of a list: detached into *chain (evict), or spared;
+ * returns how many were detached. */
+static size_t end_doomed_of(smmap_manager *m, smmap_region *r, int evict,
+                            smmap_region **chain)
+{
+    size_t count = 0;
+    while (r != NULL) {
+        smmap_region *next = r->lru_next;
+        if (r->doomed && evict) {
+            smmap__region_detach(m, r, chain);
+            count++;
+        } else if (r->doomed) {
+            r->doomed = 0;
+            __atomic_fetch_and(&r->state, ~(uint64_t)SMMAP__DEAD,
+                               __ATOMIC_RELAXED);
         }
         r = next;
     }
@@ -524,9 +570,16 @@ static size_t detach_unused_of(smmap_manager *m, smmap_region *r,
 
 size_t smmap__region_detach_unused(smmap_manager *m, smmap_region **chain)
 {
-    size_t count = detach_unused_of(m, m->lru_head, chain);
+    size_t count;
+    int evict;
+    doom_unused_of(m->lru_head);
     /* A parked region whose last cursor is on its way to unpark it. */
-    count += detach_unused_of(m, m->parked_head, chain);
+    doom_unused_of(m->parked_head);
+    /* The slots spare what they hold; the rest goes, unless they cannot
+     * be checked. */
+    evict = smmap__hazard_confirm(m) >= 0;
+    count = end_doomed_of(m, m->lru_head, evict, chain);
+    count += end_doomed_of(m, m->parked_head, evict, chain);
     (void)smmap__cache_has_unused(m); /* parks the pinned rest */
     return count;
 }
@@ -548,6 +601,7 @@ int smmap__entry_claim_all(smmap_entry *e)
                 busy = 1;
             else if (smmap__cas(&r->state, &s, s | SMMAP__DEAD)) {
                 SMMAP__HG_AFTER(&r->state);
+                r->doomed = 1;
                 break;
             }
         }
@@ -568,6 +622,7 @@ void smmap__entry_unclaim_all(smmap_entry *e)
     while (top > 0) {
         r = stack[--top];
         /* Only this lock holder claims regions that stay in a tree. */
+        r->doomed = 0;
         __atomic_fetch_and(&r->state, ~(uint64_t)SMMAP__DEAD,
                            __ATOMIC_RELAXED);
         if (r->left)

@@ -2,9 +2,10 @@
  * cursor.c - cursors: caller-allocated views that pin one region at a time.
  *
  * The hit path (smmap_cursor_at inside the window) lives in smmap.h and
- * touches only the cursor. A switch to a cached window and a release pin
- * and unpin with one atomic each (cache.c); the rest takes the manager
- * lock once.
+ * touches only the cursor. A switch to a cached window and a release take
+ * no lock: a cursor that switches holds its region in its hazard slots
+ * (hazard.c), with plain stores; one that has none yet pins with one
+ * atomic (cache.c). The rest takes the manager lock once.
  */
 #include "smmap_int.h"
 
@@ -39,7 +40,18 @@ void smmap_cursor_init(smmap_cursor *c, smmap_file *f)
     clear_window(c);
     c->error = 0;
     c->holds_fd = 0;
+    c->by_hazard = 0;
+    c->hazard = NULL;
     c->file = f;
+}
+
+/* Give back c's hazard slots (its region already let go). */
+static void free_hazard(smmap_cursor *c)
+{
+    if (c->hazard != NULL) {
+        smmap__hazard_free(c->hazard);
+        c->hazard = NULL;
+    }
 }
 
 void smmap_cursor_release(smmap_cursor *c)
@@ -53,19 +65,21 @@ void smmap_cursor_release(smmap_cursor *c)
     if (r != NULL && !c->holds_fd && !r->transient &&
         !smmap__load_relaxed(&r->first_hold)) {
         /* Nothing to tell the read policy: no lock. */
+        smmap__cursor_unhold(c, 0);
         clear_window(c);
-        smmap__region_unpin_fast(m, r, 0);
+        free_hazard(c);
         return;
     }
     smmap__mutex_lock(&m->lock);
     if (c->region != NULL) {
         smmap__region_credit(c->region, c->served);
         smmap__policy_left(m, c->region);
-        smmap__region_unpin(m, c->region);
+        smmap__cursor_unhold(c, 1);
     }
     smmap__cursor_drop_fd(m, c);
     smmap__mutex_unlock(&m->lock);
     clear_window(c);
+    free_hazard(c);
 }
 
 int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
@@ -81,6 +95,8 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
     }
     err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
     c->served = 0;
+    /* acquire let go of the old window, unless it returned it (still held
+     * as it was); a region it found or mapped is pinned. */
     if (err != 0) {
         /* acquire released the old window whenever it failed (or chose a
          * direct read) */
@@ -134,6 +150,19 @@ int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
     return use_range(c, offset, need, need);
 }
 
+/* Pin src's region for a copy. One held by hazard may be claimed for a
+ * moment by an eviction that will spare it: under the lock, none is. */
+static uint64_t copy_pin(smmap_manager *m, const smmap_cursor *src)
+{
+    uint64_t state;
+    if (!src->by_hazard)
+        return smmap__region_try_pin(src->region, 0);
+    smmap__mutex_lock(&m->lock);
+    state = smmap__region_try_pin(src->region, 0);
+    smmap__mutex_unlock(&m->lock);
+    return state;
+}
+
 void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)
 {
     smmap_manager *m;
@@ -155,7 +184,7 @@ void smmap_cursor_copy(smmap_cursor *dst, const smmap_cursor *src)
         __atomic_fetch_add(&src->region->state, (uint64_t)1,
                            __ATOMIC_RELAXED);
         smmap__mutex_unlock(&m->lock);
-    } else if (smmap__region_try_pin(src->region, 0) == 0) {
+    } else if (copy_pin(m, src) == 0) {
         smmap_cursor_release(dst);
         dst->file = src->file;
         dst->error = -EMFILE;

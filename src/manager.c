@@ -139,6 +139,7 @@ int smmap_manager_new(smmap_manager **out, const smmap_options *o)
     memset(m, 0, sizeof(*m));
     m->opt = opt;
     m->granularity = granularity;
+    smmap__hazard_init(m);
     smmap__policy_init(m);
     m->nbuckets = INITIAL_BUCKETS;
     m->buckets = smmap__os.malloc(m->nbuckets * sizeof(*m->buckets));
@@ -165,6 +166,7 @@ void smmap__manager_destroy(smmap_manager *m)
     live_remove(m);
     smmap__region_free_spare(m);
     smmap__region_blocks_free(m);
+    smmap__hazard_blocks_free(m);
     smmap__mutex_destroy(&m->lock);
     smmap__os.free(m->buckets);
     smmap__os.free(m);
@@ -274,6 +276,12 @@ int smmap_manager_release_path(smmap_manager *m, const char *prefix)
         return -EINVAL;
     smmap__mutex_lock(&m->lock);
     err = for_each_match(m, prefix, claim_idle, NULL);
+    if (err == 0) {
+        /* A region held by a hazard slot is spared: busy after all. */
+        err = smmap__hazard_confirm(m);
+        if (err > 0)
+            err = -EBUSY;
+    }
     if (err == 0)
         (void)for_each_match(m, prefix, release_entry, &chain);
     else

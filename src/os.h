@@ -78,6 +78,17 @@ typedef struct smmap_os {
     /* fstat, plus the generation (gen): for opens and reopens, where the
      * identity of the file is established or checked. */
     int (*identify)(smmap_os_fd fd, smmap_os_stat *out);
+    /* The asymmetric barrier of the hazard slots (hazard.c): when barrier
+     * returns 0, every thread of the process has run a full memory
+     * barrier since the call began, so a store it made before that is
+     * visible to the caller, and a load it makes after sees what the
+     * caller stored before the call. Readers then need no fence of their
+     * own. membarrier(2) (MEMBARRIER_CMD_PRIVATE_EXPEDITED) on Linux,
+     * FlushProcessWriteBuffers on Windows. barrier_init registers the
+     * process for it: 0, or a negative errno where there is none
+     * (-ENOSYS elsewhere): readers then fence themselves. */
+    int (*barrier_init)(void);
+    int (*barrier)(void);
 } smmap_os;
 
 #define SMMAP_OS_POPULATE 16

@@ -42,6 +42,7 @@
 #ifndef FS_IOC_GETVERSION
 #define FS_IOC_GETVERSION _IOR('v', 1, long)
 #endif
+#include <sys/syscall.h>
 #endif
 
 int64_t smmap__guarded_copy_posix(void *dst, const void *src, size_t len);
@@ -257,13 +258,49 @@ static int unix_advise(void *addr, size_t len, int advice)
     return 0;
 }
 
+#if defined(__linux__) && defined(SYS_membarrier)
+/* membarrier(2)'s commands, as the kernel's ABI defines them (a libc's
+ * toolchain may come without <linux/membarrier.h>). Linux 4.14 on; an
+ * older kernel, or a sandbox that filters the call, gives an error and
+ * the readers fence themselves. The registration is inherited by fork()
+ * and dropped by exec(). */
+#define UNIX_MEMBARRIER_PRIVATE_EXPEDITED (1 << 3)
+#define UNIX_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+
+static int unix_membarrier(int cmd)
+{
+    return syscall(SYS_membarrier, cmd, 0, 0) == 0 ? 0 : -errno;
+}
+
+static int unix_barrier_init(void)
+{
+    return unix_membarrier(UNIX_MEMBARRIER_REGISTER_PRIVATE_EXPEDITED);
+}
+
+static int unix_barrier(void)
+{
+    return unix_membarrier(UNIX_MEMBARRIER_PRIVATE_EXPEDITED);
+}
+#else
+/* No asymmetric barrier (macOS, the BSDs): the readers fence. */
+static int unix_barrier_init(void)
+{
+    return -ENOSYS;
+}
+
+static int unix_barrier(void)
+{
+    return -ENOSYS;
+}
+#endif
+
 #define UNIX_OS_TABLE                                                       \
     {                                                                       \
         unix_open_ro, unix_dup_fd, unix_close, unix_fstat, unix_map,        \
             unix_unmap, unix_pread, malloc, free, unix_granularity,         \
             unix_max_map_count, unix_max_open_files, unix_advise,           \
             smmap__guarded_copy_posix, smmap__guard_install_posix,          \
-            unix_identify,                                                  \
+            unix_identify, unix_barrier_init, unix_barrier,                 \
     }
 
 const smmap_os smmap__os_default = UNIX_OS_TABLE;

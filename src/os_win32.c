@@ -570,12 +570,26 @@ SMMAP_API int smmap_handle_fault(int sig, void *siginfo, void *ucontext)
     return handle_exception(siginfo, ucontext);
 }
 
+/* FlushProcessWriteBuffers (Vista on) is the asymmetric barrier: every
+ * processor running a thread of the process flushes its write buffer. */
+static int win32_barrier_init(void)
+{
+    return 0;
+}
+
+static int win32_barrier(void)
+{
+    FlushProcessWriteBuffers();
+    return 0;
+}
+
 #define WIN32_OS_TABLE                                                      \
     {                                                                       \
         win32_open_ro, win32_dup_fd, win32_close, win32_fstat, win32_map,   \
             win32_unmap, win32_pread, malloc, free, win32_granularity,      \
             win32_max_map_count, win32_max_open_files, win32_advise,        \
             win32_guarded_copy, win32_guard_install, win32_fstat,           \
+            win32_barrier_init, win32_barrier,                              \
     }
 
 const smmap_os smmap__os_default = WIN32_OS_TABLE;

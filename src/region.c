@@ -232,22 +232,48 @@ void smmap__stats_peaks(smmap_stats *s)
         s->peak_regions = s->regions;
 }
 
+/* Under the lock: a region of e's tree covering [off, end), pinned, or
+ * NULL. */
+static smmap_region *pin_covering(smmap_manager *m, smmap_entry *e,
+                                  uint64_t off, uint64_t end)
+{
+    smmap_region *r = smmap__slot_may_cover(e, off)
+                          ? smmap__tree_find_covering(e->tree, off, end)
+                          : NULL;
+    uint64_t state;
+    /* A region in a tree is never dead under the lock; a pin fails only
+     * when 2^29 cursors hold it (then the caller maps another). */
+    if (r == NULL || (state = smmap__region_try_pin(r, SMMAP__USE)) == 0)
+        return NULL;
+    if (state & SMMAP__USES_FOLD)
+        smmap__region_fold_locked(m, r);
+    if (smmap__load_relaxed(&r->first_hold))
+        smmap__region_credit(r, 1);
+    smmap__cache_hint(e, r);
+    return r;
+}
+
 /* Under the lock: a region of e covering [off, end), pinned, or NULL. The
  * cursor's current region (held) is credited with the reads it served and
- * unpinned either way. */
+ * let go either way. A cursor switching away from a region gets hazard
+ * slots, so that its next switches take no lock. */
 static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
                                   uint64_t off, uint64_t end,
-                                  smmap_region *held, uint64_t served)
+                                  smmap_cursor *c)
 {
-    smmap_region *r;
-    uint64_t reach, state;
+    smmap_region *r, *held = c->region;
+    uint64_t reach;
     if (held != NULL) {
-        smmap__region_credit(held, served);
+        smmap__region_credit(held, c->served);
         if (held->offset <= off && end <= held->offset + held->size) {
-            if (smmap__region_count_use(held))
+            if (c->by_hazard)
+                smmap__cursor_count_reuse(c, held);
+            else if (smmap__region_count_use(held))
                 smmap__region_fold_locked(m, held);
             return held;
         }
+        if (c->hazard == NULL && !held->transient)
+            c->hazard = smmap__hazard_alloc(m);
         /* Moving on to bytes that touch the window: a scan, which windows
          * serve well, though the reads a cursor made in place were not
          * counted (smmap_cursor_at's hits count nothing). From a pressure
@@ -258,23 +284,10 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
             end + reach >= held->offset)
             smmap__policy_scanned(held);
     }
-    r = smmap__slot_may_cover(e, off)
-            ? smmap__tree_find_covering(e->tree, off, end)
-            : NULL;
-    /* A region in a tree is never dead under the lock; a pin fails only
-     * when 2^29 cursors hold it (then the caller maps another). */
-    if (r != NULL && (state = smmap__region_try_pin(r, SMMAP__USE)) != 0) {
-        if (state & SMMAP__USES_FOLD)
-            smmap__region_fold_locked(m, r);
-        if (smmap__load_relaxed(&r->first_hold))
-            smmap__region_credit(r, 1);
-        smmap__cache_hint(e, r);
-    } else {
-        r = NULL;
-    }
+    r = pin_covering(m, e, off, end);
     if (held != NULL) {
         smmap__policy_left(m, held);
-        smmap__region_unpin(m, held);
+        smmap__cursor_unhold(c, 1);
     }
     return r;
 }
@@ -393,7 +406,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
      * (only if one was inserted meanwhile): ours is given up. */
     *out = e->tree_inserts == inserts
                ? NULL
-               : find_and_pin(m, e, off, off + need, NULL, 0);
+               : pin_covering(m, e, off, off + need);
     if (*out != NULL) {
         if (!job.filled)
             m->stats.unmaps++;
@@ -428,7 +441,7 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
     smmap_manager *m = c->file->manager;
     smmap_entry *e = c->file->entry;
     smmap__mutex_lock(&m->lock);
-    *out = find_and_pin(m, e, off, off + need, c->region, c->served);
+    *out = find_and_pin(m, e, off, off + need, c);
     if (*out == NULL) {
         int err = smmap__entry_may_map(e, c->file);
         if (err != 0) {
@@ -449,7 +462,7 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
         }
         return acquire_miss(c, off, need, n, direct_fd, out);
     }
-    /* As in smmap__cache_find_pin: start the caller's next read
+    /* As in smmap__cache_find_hold: start the caller's next read
      * (switching among 16 cached 64 MiB windows under the lock: 200-230 ->
      * 110-125 ns per read here, alternating runs). */
     smmap__prefetch((*out)->base + (size_t)(off - (*out)->offset));

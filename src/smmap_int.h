@@ -67,7 +67,22 @@ struct smmap_region {
                                            transients, a to-unmap chain,
                                            or the free descriptors */
     int16_t height;  /* AVL height of the subtree rooted here */
+    uint8_t doomed;  /* claimed by an eviction that has not yet checked
+                        the hazard slots (hazard.c) */
 };
+
+/* Hazard slots (hazard.c): how a cursor that switches among cached windows
+ * holds its region without a locked instruction. One line per cursor,
+ * written by that cursor only. */
+typedef struct smmap_hazard {
+    /* slot[cur]: the region its cursor holds by hazard (or NULL);
+     * slot[cur ^ 1]: one it is checking on a switch (or NULL). */
+    smmap_region *slot[2];
+    uint64_t uses;  /* reuses counted through it (relaxed; one writer) */
+    uint32_t cur;
+    uint32_t owner; /* 1 while a cursor has it (released with release) */
+    uint32_t fence; /* no asymmetric barrier: the reader fences itself */
+} smmap_hazard;
 
 /* Hints (cache.c): a table of regions by the slot of 2^shift bytes they
  * start in, 2^bits buckets of two ways (bucket: slot & mask), lossy: a way
@@ -163,6 +178,9 @@ struct smmap_manager {
     smmap_region *free_regions;        /* descriptors to reuse */
     void *region_blocks;               /* their allocations, freed with
                                           the manager */
+    void *hazard_blocks;               /* the hazard slots (hazard.c) */
+    uint32_t hazard_next;              /* where the next allocation looks */
+    int barrier;                       /* smmap__os.barrier is available */
     smmap_entry *fd_head, *fd_tail;    /* head: idle longest */
     uint32_t fd_idle;                  /* entries in that list */
     smmap_entry **buckets;             /* current entries by (dev, ino) */
@@ -268,6 +286,23 @@ void smmap__index_alloc(const smmap_manager *m, smmap_index_alloc *a);
 void smmap__index_install(smmap_entry *e, smmap_index_alloc *a);
 void smmap__index_free(smmap_index_alloc *a);
 void smmap__index_destroy(smmap_entry *e);
+
+/* hazard.c (see its top comment). With the lock held, but for free. */
+void smmap__hazard_init(smmap_manager *m);
+/* A free line of slots for a cursor, or NULL (no memory: it pins). */
+smmap_hazard *smmap__hazard_alloc(smmap_manager *m);
+/* Without the lock: give h back (its slots already cleared). */
+void smmap__hazard_free(smmap_hazard *h);
+/* Whether some slot holds r now (no barrier: a hint for eviction). */
+int smmap__hazard_holds(const smmap_manager *m, const smmap_region *r);
+/* After regions were claimed (DEAD) and marked doomed: spare (undoom and
+ * revive) every doomed region a slot holds. 1 when some was spared, 0
+ * when none, or a negative errno when the barrier failed: then the caller
+ * must spare them all. */
+int smmap__hazard_confirm(smmap_manager *m);
+/* The reuses counted through slots. */
+uint64_t smmap__hazard_uses(const smmap_manager *m);
+void smmap__hazard_blocks_free(smmap_manager *m);
 
 /* region.c. Pin a region holding [off, off + need) of f, and unpin held (may be
  * NULL), crediting it with served reads. A region already mapped is reused;
@@ -479,13 +514,54 @@ static inline uint64_t smmap__region_try_pin(smmap_region *r, uint64_t use)
 }
 
 /*
- * Without the lock: a region of e covering [off, end) from e's hints,
- * pinned and counted as a reuse; NULL when the hints know none (which does
- * not prove a miss). A region seen in a hint may have been evicted and its
- * descriptor reused since: after the pin, it is checked again.
+ * Hold r for a cursor: in its hazard slot h (free slot: h->cur ^ 1) when
+ * it has one, else with a pin on r's state word that counts a reuse. The
+ * state seen (non-zero), or 0 when r is dead (or held by 2^29 cursors);
+ * then h's slot may still name r, which is harmless (the caller clears it
+ * or stores another).
  */
-static inline smmap_region *smmap__cache_find_pin(smmap_entry *e,
-                                                  uint64_t off, uint64_t end)
+static inline uint64_t smmap__region_try_hold(smmap_region *r,
+                                              smmap_hazard *h)
+{
+    uint64_t s;
+    if (h == NULL)
+        return smmap__region_try_pin(r, SMMAP__USE);
+    SMMAP__HG_BEFORE(h);
+    smmap__store_relaxed(&h->slot[h->cur ^ 1], r);
+    /* The store before the load below: the evictor's barrier orders them
+     * (hazard.c), or the reader's own fence where there is none. */
+    if (h->fence)
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    else
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    /* Acquire: what made r live (its descriptor's fields) happens before. */
+    s = smmap__load_acquire(&r->state);
+    if (s & SMMAP__DEAD)
+        return 0;
+    SMMAP__HG_AFTER(&r->state);
+    if (!(s & SMMAP__REFERENCED))
+        __atomic_fetch_or(&r->state, SMMAP__REFERENCED, __ATOMIC_RELAXED);
+    return s | SMMAP__REFERENCED;
+}
+
+/* Let go of r, held with smmap__region_try_hold but not kept. */
+static inline void smmap__region_drop_hold(smmap_entry *e, smmap_region *r,
+                                           smmap_hazard *h)
+{
+    if (h == NULL)
+        smmap__region_unpin_fast(e->manager, r, SMMAP__USE);
+}
+
+/*
+ * Without the lock: a region of e covering [off, end) from e's hints, held
+ * (see smmap__region_try_hold) and counted as a reuse; NULL when the hints
+ * know none (which does not prove a miss). A region seen in a hint may
+ * have been evicted and its descriptor reused since: once held, it is
+ * checked again.
+ */
+static inline smmap_region *smmap__cache_find_hold(smmap_entry *e,
+                                                   uint64_t off, uint64_t end,
+                                                   smmap_hazard *hz)
 {
     /* Acquire: the table's shift and mask were written before. */
     smmap_hints *h = smmap__load_acquire(&e->hints);
@@ -515,18 +591,53 @@ static inline smmap_region *smmap__cache_find_pin(smmap_entry *e,
          * start it now (a prefetch never faults, even if the region is
          * evicted meanwhile). */
         smmap__prefetch(smmap__load_relaxed(&r->base) + (size_t)(off - ro));
-        state = smmap__region_try_pin(r, SMMAP__USE);
+        state = smmap__region_try_hold(r, hz);
         if (state == 0)
             continue;
-        /* Pinned: nothing below changes until it is unpinned. */
-        if (r->entry == e && r->offset <= off && end - r->offset <= r->size) {
-            if (state & SMMAP__USES_FOLD)
+        /* Held: nothing below changes until it is let go. */
+        ro = smmap__load_relaxed(&r->offset);
+        if (smmap__load_relaxed(&r->entry) == e && ro <= off &&
+            end - ro <= smmap__load_relaxed(&r->size)) {
+            if (hz == NULL && (state & SMMAP__USES_FOLD))
                 smmap__region_fold(e->manager, r);
             return r;
         }
-        smmap__region_unpin_fast(e->manager, r, SMMAP__USE);
+        smmap__region_drop_hold(e, r, hz);
     }
     return NULL;
+}
+
+/* Count a reuse of r, which c holds already. */
+static inline void smmap__cursor_count_reuse(smmap_cursor *c,
+                                             smmap_region *r)
+{
+    smmap_hazard *h = c->hazard;
+    if (c->by_hazard) {
+        smmap__store_relaxed(&h->uses, smmap__load_relaxed(&h->uses) + 1);
+        if (smmap__load_relaxed(&r->first_hold))
+            smmap__region_credit(r, 1);
+    } else if (smmap__region_count_use(r)) {
+        smmap__region_fold(c->file->manager, r);
+    }
+}
+
+/* c lets go of its region (held by hazard or by a pin); the caller clears
+ * the window. With the lock held when locked is 1. */
+static inline void smmap__cursor_unhold(smmap_cursor *c, int locked)
+{
+    smmap_region *r = c->region;
+    smmap_hazard *h = c->hazard;
+    if (r == NULL)
+        return;
+    if (c->by_hazard) {
+        SMMAP__HG_BEFORE(h);
+        smmap__store_release(&h->slot[h->cur], (smmap_region *)NULL);
+        c->by_hazard = 0;
+    } else if (locked) {
+        smmap__region_unpin(c->file->manager, r);
+    } else {
+        smmap__region_unpin_fast(c->file->manager, r, 0);
+    }
 }
 
 /*
@@ -534,43 +645,53 @@ static inline smmap_region *smmap__cache_find_pin(smmap_entry *e,
  * covers [off, end), or the hints know a region that does. Not for a
  * cursor that must tell the read policy something (it leaves a window's
  * first hold or a pressure window) or holds a descriptor: those take the
- * lock. 1 when *out is pinned (the held region, or another and the held
- * one released), 0 when the caller must take the locked path.
+ * lock. Nor for a cursor switching before it has hazard slots: the locked
+ * path gives it some. 1 when *out is held (the held region, or another and
+ * the held one let go), 0 when the caller must take the locked path.
  */
 static inline int smmap__cursor_switch_cached(smmap_cursor *c, uint64_t off,
                                               uint64_t end, smmap_region **out)
 {
     smmap_region *held = c->region, *r;
+    smmap_hazard *hz = c->hazard;
     if (c->holds_fd)
         return 0;
     if (held != NULL) {
         if (held->offset <= off && end - held->offset <= held->size) {
             smmap__region_credit(held, c->served);
-            if (smmap__region_count_use(held))
-                smmap__region_fold(c->file->manager, held);
+            smmap__cursor_count_reuse(c, held);
             *out = held;
             return 1;
         }
-        if (held->transient || smmap__load_relaxed(&held->first_hold))
+        if (hz == NULL || held->transient ||
+            smmap__load_relaxed(&held->first_hold))
             return 0;
     }
-    r = smmap__cache_find_pin(c->file->entry, off, end);
-    if (r == NULL)
+    r = smmap__cache_find_hold(c->file->entry, off, end, hz);
+    if (hz != NULL) {
+        if (r == NULL) {
+            smmap__store_relaxed(&hz->slot[hz->cur ^ 1], (smmap_region *)NULL);
+            return 0;
+        }
+        /* r stays in the slot it was checked in; the held region's slot
+         * is cleared (release: its reads happen before any unmap). */
+        smmap__cursor_unhold(c, 0);
+        smmap__store_relaxed(&hz->cur, hz->cur ^ 1);
+        c->by_hazard = 1;
+        smmap__store_relaxed(&hz->uses, smmap__load_relaxed(&hz->uses) + 1);
+    } else if (r == NULL) {
         return 0;
+    }
     if (smmap__load_relaxed(&r->first_hold))
         smmap__region_credit(r, 1);
-    if (held != NULL)
-        smmap__region_unpin_fast(c->file->manager, held, 0);
     *out = r;
     return 1;
 }
 
-/* The pins on r (none: unused). Any lock state; exact under the lock only
- * for a region no other thread can reach. */
-static inline uint32_t smmap__region_pins(const smmap_region *r)
-{
-    return (uint32_t)(smmap__load_relaxed(&r->state) & SMMAP__PINS);
-}
+/* The cursors holding r: its pins and the hazard slots naming it. Under
+ * the lock, for tests and checks; exact for a region of a tree when no
+ * cursor is switching. */
+uint32_t smmap__region_pins(const smmap_region *r);
 
 /* Whether bytes more mapped and regions more live stay within the budgets.
  * With the lock held. */

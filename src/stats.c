@@ -16,7 +16,8 @@ void smmap_manager_stats(smmap_manager *m, smmap_stats *out)
     }
     smmap__mutex_lock(&m->lock);
     *out = m->stats;
-    /* Reuses are counted on the regions (see cache.c). */
-    out->reuses += smmap__cache_uses(m);
+    /* Reuses are counted on the regions and the hazard slots (see
+     * cache.c and hazard.c). */
+    out->reuses += smmap__cache_uses(m) + smmap__hazard_uses(m);
     smmap__mutex_unlock(&m->lock);
 }

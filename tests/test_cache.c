@@ -80,7 +80,7 @@ static void test_cache__switches_count_every_reuse(void)
 /* Under the lock: the hints of f's entry find the region covering off. */
 static int hints_find(smmap_file *f, uint64_t off)
 {
-    smmap_region *r = smmap__cache_find_pin(f->entry, off, off + 1);
+    smmap_region *r = smmap__cache_find_hold(f->entry, off, off + 1, NULL);
     if (r == NULL)
         return 0;
     smmap__region_unpin_fast(f->manager, r, SMMAP__USE);
