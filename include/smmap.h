@@ -76,15 +76,30 @@
  * read, so one thread mapping a window never stalls another thread's hits.
  *
  * A switch of a cursor to a window that is already mapped, and the release
- * of a window, take no lock: the cursor pins the region with one atomic
- * compare-and-swap on the region itself (and unpins the one it leaves with
- * one atomic subtraction), and finds it through a per-file table read
- * without the lock. Threads switching among the same cached windows share
- * no lock and no counter, only the cache lines of the regions they pin.
- * The manager lock is taken to map, to evict, by collect, release_path,
- * stats, opens and closes, and by a cursor whose move the read policy must
- * hear of (the first cursor leaving a window it mapped, a pressure window,
- * a cursor holding a descriptor for direct reads).
+ * of a window, take no lock, and no locked instruction once the cursor has
+ * switched once: from its first switch away from a window to its release,
+ * a cursor owns a cache line of "hazard slots" (64 bytes, reused after the
+ * release) and holds its region by storing its address there. Eviction
+ * makes that safe with an asymmetric barrier (membarrier(2) on Linux,
+ * FlushProcessWriteBuffers on Windows) before it checks the slots: a
+ * system call in the evicting thread, paid only while some cursor owns
+ * slots, which interrupts the other running threads of the process for a
+ * moment (microseconds). Where the system has no such barrier (macOS, the
+ * BSDs, a kernel older than 4.14, a sandbox that filters the call), the
+ * cursor fences each switch itself. Before its first switch, a cursor
+ * pins with one atomic compare-and-swap on the region. Cursors find
+ * cached regions through a per-file table read without the lock, so
+ * threads switching among the same cached windows share no lock, no
+ * counter and no written cache line. The manager lock is taken to map,
+ * to evict, by collect, release_path, stats, opens and closes, and by a
+ * cursor whose move the read policy must hear of (the first cursor
+ * leaving a window it mapped, a pressure window, a cursor holding a
+ * descriptor for direct reads).
+ *
+ * A cursor is a plain struct: smmap_cursor_init a cursor before its first
+ * use and smmap_cursor_release it when done (also before smmap_cursor_init
+ * is called on it again): a cursor dropped while it holds a window keeps
+ * that window mapped, and its slots, until the manager is freed.
  *
  * Statistics are exact whenever no call is in flight; while calls run in
  * other threads, a snapshot may count a reuse whose switch has not
@@ -93,7 +108,7 @@
  * EVICTION
  *
  * The unused region evicted first is chosen by CLOCK (second chance): each
- * pin marks its region referenced; eviction looks at the regions in the
+ * hold marks its region referenced; eviction looks at the regions in the
  * order they were mapped or last passed over, gives a referenced one a
  * second chance (clears the mark, moves it last) and unmaps the first one
  * neither referenced nor held. A region held by a cursor is never unmapped,
@@ -531,7 +546,8 @@ SMMAP_API int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset,
                                      size_t need, size_t want);
 #define SMMAP_HAVE_CURSOR_USE_RANGE 1
 
-/* Release the window the cursor holds; idempotent. NULL is ignored. */
+/* Release the window the cursor holds, and the hazard slots it owns (see
+ * THREADS); idempotent. NULL is ignored. */
 SMMAP_API void smmap_cursor_release(smmap_cursor *c);
 
 /*

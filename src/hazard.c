@@ -63,6 +63,7 @@ static hazard_block *block_new(smmap_manager *m)
     SMMAP__HG_ATOMIC(b->first, LINE * HAZARDS_PER_BLOCK);
     b->next = m->hazard_blocks;
     m->hazard_blocks = b;
+    m->hazards += HAZARDS_PER_BLOCK;
     return b;
 }
 

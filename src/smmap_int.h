@@ -179,6 +179,7 @@ struct smmap_manager {
     void *region_blocks;               /* their allocations, freed with
                                           the manager */
     void *hazard_blocks;               /* the hazard slots (hazard.c) */
+    uint32_t hazards;                  /* lines of slots allocated */
     uint32_t hazard_next;              /* where the next allocation looks */
     int barrier;                       /* smmap__os.barrier is available */
     smmap_entry *fd_head, *fd_tail;    /* head: idle longest */
