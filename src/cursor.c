@@ -183,6 +183,8 @@ static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
     rs = smmap__load_relaxed(&r->size);
     if (off < ro || end - ro > rs)
         return 0;
+    /* Start the caller's read now (a prefetch never faults). */
+    smmap__prefetch(smmap__load_relaxed(&r->base) + (size_t)(off - ro));
     /* As smmap__region_try_hold does; a region that lost its REFERENCED
      * flag takes the general path, which sets it again. */
     smmap__store_relaxed(&hz->slot[hz->cur ^ 1], r);
