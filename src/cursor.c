@@ -161,7 +161,7 @@ static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
     smmap_file *f = c->file;
     smmap_entry *e = f->entry;
     const smmap_hints *h = smmap__load_acquire(&e->hints);
-    uint64_t size = smmap__file_size(f), slot, ro, rs, s;
+    uint64_t size = smmap__file_size(f), slot, ro, rs;
     smmap_region *r;
     uintptr_t way;
     const smmap_region *held = c->region;
@@ -185,18 +185,10 @@ static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
         return 0;
     /* Start the caller's read now (a prefetch never faults). */
     smmap__prefetch(smmap__load_relaxed(&r->base) + (size_t)(off - ro));
-    /* As smmap__region_try_hold does; a region that lost its REFERENCED
-     * flag takes the general path, which sets it again. */
-    smmap__store_relaxed(&hz->slot[hz->cur ^ 1], r);
-    if (hz->fence)
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    else
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    s = smmap__load_acquire(&r->state);
     /* Held, by a slot that names it from here on, if not dead; check that
      * it is still the region the hint named (its descriptor may have been
      * reused). */
-    if ((s & (SMMAP__DEAD | SMMAP__REFERENCED)) != SMMAP__REFERENCED ||
+    if (smmap__hazard_hold(hz, r) == 0 ||
         smmap__load_relaxed(&r->first_hold) ||
         smmap__load_relaxed(&r->entry) != e ||
         smmap__load_relaxed(&r->offset) != ro ||
@@ -204,7 +196,6 @@ static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
         smmap__store_relaxed(&hz->slot[hz->cur ^ 1], (smmap_region *)NULL);
         return 0;
     }
-    SMMAP__HG_AFTER(&r->state);
     SMMAP__HG_BEFORE(hz);
     smmap__store_release(&hz->slot[hz->cur], (smmap_region *)NULL);
     smmap__store_relaxed(&hz->cur, hz->cur ^ 1);

@@ -39,6 +39,9 @@
 #define HAZARDS_PER_BLOCK 32u
 #define LINE 64u
 
+/* A line holds one cursor's slots, so that no two cursors write a line. */
+typedef char smmap__hazard_fits_a_line[sizeof(smmap_hazard) <= LINE ? 1 : -1];
+
 typedef struct hazard_block {
     struct hazard_block *next;
     smmap_hazard *first; /* line aligned, LINE bytes apart */

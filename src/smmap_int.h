@@ -515,18 +515,13 @@ static inline uint64_t smmap__region_try_pin(smmap_region *r, uint64_t use)
 }
 
 /*
- * Hold r for a cursor: in its hazard slot h (free slot: h->cur ^ 1) when
- * it has one, else with a pin on r's state word that counts a reuse. The
- * state seen (non-zero), or 0 when r is dead (or held by 2^29 cursors);
- * then h's slot may still name r, which is harmless (the caller clears it
- * or stores another).
+ * Hold r in hazard slot h->cur ^ 1 (hazard.c): the state seen (marked
+ * REFERENCED), or 0 when r is dead; then the slot still names r, which is
+ * harmless (the caller clears it or stores another).
  */
-static inline uint64_t smmap__region_try_hold(smmap_region *r,
-                                              smmap_hazard *h)
+static inline uint64_t smmap__hazard_hold(smmap_hazard *h, smmap_region *r)
 {
     uint64_t s;
-    if (h == NULL)
-        return smmap__region_try_pin(r, SMMAP__USE);
     SMMAP__HG_BEFORE(h);
     smmap__store_relaxed(&h->slot[h->cur ^ 1], r);
     /* The store before the load below: the evictor's barrier orders them
@@ -543,6 +538,16 @@ static inline uint64_t smmap__region_try_hold(smmap_region *r,
     if (!(s & SMMAP__REFERENCED))
         __atomic_fetch_or(&r->state, SMMAP__REFERENCED, __ATOMIC_RELAXED);
     return s | SMMAP__REFERENCED;
+}
+
+/* Hold r for a cursor: in its hazard slot when it has slots (h), else with
+ * a pin on r's state word that counts a reuse. The state seen (non-zero),
+ * or 0 when r is dead (or held by 2^29 cursors). */
+static inline uint64_t smmap__region_try_hold(smmap_region *r,
+                                              smmap_hazard *h)
+{
+    return h == NULL ? smmap__region_try_pin(r, SMMAP__USE)
+                     : smmap__hazard_hold(h, r);
 }
 
 /* Let go of r, held with smmap__region_try_hold but not kept. */
