@@ -164,12 +164,10 @@ static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
     uint64_t size = smmap__file_size(f), slot, ro, rs;
     smmap_region *r;
     uintptr_t way;
-    const smmap_region *held = c->region;
-    /* The held region first (the general path reuses it), and one the read
-     * policy must hear about leaving. */
+    /* The held window first (the general path reuses it; the cursor's
+     * view of it, not past the handle's size, is what counts here). */
     if (end > size || end > smmap__entry_seen_end(e) ||
-        (held->offset <= off && end - held->offset <= held->size) ||
-        smmap__load_relaxed(&held->first_hold))
+        (c->begin <= off && end - c->begin <= c->size))
         return 0;
     SMMAP__HG_AFTER(&e->hints);
     slot = off >> h->shift;
@@ -200,6 +198,7 @@ static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
     smmap__store_release(&hz->slot[hz->cur], (smmap_region *)NULL);
     smmap__store_relaxed(&hz->cur, hz->cur ^ 1);
     smmap__store_relaxed(&hz->uses, smmap__load_relaxed(&hz->uses) + 1);
+    c->by_hazard = SMMAP__BY_HAZARD_SETTLED;
     c->region = r;
     c->data = smmap__load_relaxed(&r->base);
     c->begin = ro;
@@ -218,9 +217,11 @@ static SMMAP__NOINLINE int use_general(smmap_cursor *c, uint64_t offset,
 int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
 {
     size_t need = size == 0 ? 1 : size;
-    /* by_hazard: it holds a region of a tree, and no descriptor (holds_fd
-     * is for direct reads and pressure windows, which leave it none). */
-    if (c != NULL && c->by_hazard && c->served == 0 &&
+    /* Settled by hazard: it holds a region of a tree that the read policy
+     * need not hear about leaving, and no descriptor (holds_fd is for
+     * direct reads and pressure windows, which leave it none). */
+    if (c != NULL && c->by_hazard == SMMAP__BY_HAZARD_SETTLED &&
+        c->served == 0 &&
         offset + need >= offset && switch_fast(c, offset, offset + need))
         return 0;
     return use_general(c, offset, need);

@@ -71,6 +71,13 @@ struct smmap_region {
                         the hazard slots (hazard.c) */
 };
 
+/* A cursor's by_hazard: its region is held by its hazard slot, not by a
+ * pin; SETTLED: and the region's first hold had ended when it was taken
+ * (first_hold is cleared only once, and the descriptor is not reused while
+ * held), so leaving it tells the read policy nothing. 0: not by hazard. */
+#define SMMAP__BY_HAZARD 1u
+#define SMMAP__BY_HAZARD_SETTLED 2u
+
 /* Hazard slots (hazard.c): how a cursor that switches among cached windows
  * holds its region without a locked instruction. One line per cursor,
  * written by that cursor only. */
@@ -683,7 +690,9 @@ static inline int smmap__cursor_switch_cached(smmap_cursor *c, uint64_t off,
          * is cleared (release: its reads happen before any unmap). */
         smmap__cursor_unhold(c, 0);
         smmap__store_relaxed(&hz->cur, hz->cur ^ 1);
-        c->by_hazard = 1;
+        c->by_hazard = smmap__load_relaxed(&r->first_hold)
+                           ? SMMAP__BY_HAZARD
+                           : SMMAP__BY_HAZARD_SETTLED;
         smmap__store_relaxed(&hz->uses, smmap__load_relaxed(&hz->uses) + 1);
     } else if (r == NULL) {
         return 0;
