@@ -84,9 +84,12 @@
  * FlushProcessWriteBuffers on Windows) before it checks the slots: a
  * system call in the evicting thread, paid only while some cursor owns
  * slots, which interrupts the other running threads of the process for a
- * moment (microseconds). Where the system has no such barrier (macOS, the
+ * moment (microseconds). When evictions are frequent against switches,
+ * the manager measures that the barriers cost more than a fence per
+ * switch would, and has the cursors fence instead (it measures again
+ * every 64 evictions). Where the system has no such barrier (macOS, the
  * BSDs, a kernel older than 4.14, a sandbox that filters the call), the
- * cursor fences each switch itself. Before its first switch, a cursor
+ * cursors always fence. Before its first switch, a cursor
  * pins with one atomic compare-and-swap on the region. Cursors find
  * cached regions through a per-file table read without the lock, so
  * threads switching among the same cached windows share no lock, no

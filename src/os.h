@@ -89,6 +89,8 @@ typedef struct smmap_os {
      * (-ENOSYS elsewhere): readers then fence themselves. */
     int (*barrier_init)(void);
     int (*barrier)(void);
+    /* A monotonic clock in nanoseconds (what a barrier costs is timed). */
+    uint64_t (*clock_ns)(void);
 } smmap_os;
 
 #define SMMAP_OS_POPULATE 16

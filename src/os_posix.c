@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/ioctl.h>
@@ -294,13 +295,21 @@ static int unix_barrier(void)
 }
 #endif
 
+static uint64_t unix_clock_ns(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0)
+        return 0;
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 #define UNIX_OS_TABLE                                                       \
     {                                                                       \
         unix_open_ro, unix_dup_fd, unix_close, unix_fstat, unix_map,        \
             unix_unmap, unix_pread, malloc, free, unix_granularity,         \
             unix_max_map_count, unix_max_open_files, unix_advise,           \
             smmap__guarded_copy_posix, smmap__guard_install_posix,          \
-            unix_identify, unix_barrier_init, unix_barrier,                 \
+            unix_identify, unix_barrier_init, unix_barrier, unix_clock_ns,  \
     }
 
 const smmap_os smmap__os_default = UNIX_OS_TABLE;

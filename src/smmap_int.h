@@ -189,6 +189,12 @@ struct smmap_manager {
     uint32_t hazards;                  /* lines of slots allocated */
     uint32_t hazard_next;              /* where the next allocation looks */
     int barrier;                       /* smmap__os.barrier is available */
+    /* Which side pays (hazard.c): readers fence (fenced) or evictions run
+     * the barrier; chosen anew every 64 confirms. */
+    uint32_t fenced;
+    uint32_t confirms;     /* confirms with slots owned, this window */
+    uint64_t window_uses;  /* reuses through slots when the window began */
+    uint64_t barrier_ns;   /* barriers' time this window (or one probe) */
     smmap_entry *fd_head, *fd_tail;    /* head: idle longest */
     uint32_t fd_idle;                  /* entries in that list */
     smmap_entry **buckets;             /* current entries by (dev, ino) */
@@ -529,16 +535,24 @@ static inline uint64_t smmap__region_try_pin(smmap_region *r, uint64_t use)
 static inline uint64_t smmap__hazard_hold(smmap_hazard *h, smmap_region *r)
 {
     uint64_t s;
+    uint32_t fence = smmap__load_relaxed(&h->fence);
     SMMAP__HG_BEFORE(h);
     smmap__store_relaxed(&h->slot[h->cur ^ 1], r);
     /* The store before the load below: the evictor's barrier orders them
-     * (hazard.c), or the reader's own fence where there is none. */
-    if (h->fence)
+     * (hazard.c), or the reader's own fence when the evictor asks for it
+     * or has no barrier. */
+    if (fence)
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
     else
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
     /* Acquire: what made r live (its descriptor's fields) happens before. */
     s = smmap__load_acquire(&r->state);
+    if (!fence && smmap__load_relaxed(&h->fence)) {
+        /* Readers were just asked to fence: evictions may no longer run
+         * the barrier, so this reader's store must be seen without it. */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        s = smmap__load_acquire(&r->state);
+    }
     if (s & SMMAP__DEAD)
         return 0;
     SMMAP__HG_AFTER(&r->state);

@@ -28,6 +28,15 @@ static int no_barrier_init(void)
     return -ENOSYS;
 }
 
+/* A clock that advances by clock_step at every call: each timed barrier
+ * then costs clock_step. */
+static uint64_t clock_now, clock_step;
+
+static uint64_t stepping_clock(void)
+{
+    return clock_now += clock_step;
+}
+
 static void setup(void)
 {
     g = test_granularity();
@@ -40,6 +49,7 @@ static void teardown(void)
 {
     smmap__os.barrier = smmap__os_default.barrier;
     smmap__os.barrier_init = smmap__os_default.barrier_init;
+    smmap__os.clock_ns = smmap__os_default.clock_ns;
 }
 
 /* Map windows [k * g, (k + 1) * g) for k < n through one cursor, then
@@ -296,12 +306,63 @@ static void test_hazard__slots_are_reused(void)
     teardown();
 }
 
+static void test_hazard__costly_barriers_turn_readers_to_fences(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c;
+    unsigned i, calls;
+
+    setup();
+    clock_now = 0;
+    clock_step = 1000000; /* a barrier costs 1 ms */
+    smmap__os.clock_ns = stepping_clock;
+    /* Every miss mapped (not served by pread): an eviction each. */
+    m = test_manager(g, 4 * g, 4, 8, SMMAP_ALWAYS_MAP);
+    REQUIRE_EQ(m->barrier, 1);
+    f = test_open(m, fixture_file("data", 8 * g));
+    smmap_cursor_init(&c, f);
+    /* Eight windows through a budget of four, in an order that misses
+     * every time: an eviction (and a barrier) per switch. */
+    for (i = 0; i < 200; i++)
+        switch_to(&c, (i * 3) % 8);
+    REQUIRE_EQ(c.hazard != NULL, 1);
+    /* 64 barriers of 1 ms against 64 ns per switch: readers fence. */
+    CHECK_EQ(m->fenced, 1);
+    CHECK_EQ(c.hazard->fence, 1);
+    calls = barrier_calls;
+    for (i = 0; i < 40; i++)
+        switch_to(&c, (i * 3 + 1) % 8);
+    /* No barrier for those evictions (but a probe per 64 of them). */
+    CHECK(barrier_calls <= calls + 1);
+    CHECK(pattern_matches(c.data, c.begin, c.size));
+    /* Barriers turn cheap and switches among cached windows many: back to
+     * barriers, after the window's probe. */
+    clock_step = 1;
+    for (i = 0; i < 64 && m->fenced; i++) {
+        unsigned k;
+        for (k = 0; k < 2000; k++)
+            switch_to(&c, k % 2 == 0 ? (i * 3) % 8 : c.begin == 0 ? 1 : 0);
+        switch_to(&c, (i * 3 + 5) % 8);
+        for (k = 0; k < 3; k++)
+            switch_to(&c, (i + k * 3) % 8);
+    }
+    CHECK_EQ(m->fenced, 0);
+    CHECK_EQ(c.hazard->fence, 0);
+    CHECK(test_stats(m).evictions > 64);
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+    teardown();
+}
+
 static const test_case tests[] = {
     TEST_ENTRY(test_hazard__switching_cursor_holds_by_hazard),
     TEST_ENTRY(test_hazard__region_a_reader_just_stored_is_spared),
     TEST_ENTRY(test_hazard__failed_barrier_unmaps_nothing),
     TEST_ENTRY(test_hazard__without_barrier_readers_fence),
     TEST_ENTRY(test_hazard__slots_are_reused),
+    TEST_ENTRY(test_hazard__costly_barriers_turn_readers_to_fences),
 };
 
 TEST_MAIN(tests)
