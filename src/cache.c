@@ -95,8 +95,11 @@ void smmap__region_fold(smmap_manager *m, smmap_region *r)
 
 void smmap__region_credit(smmap_region *r, uint64_t served)
 {
-    /* The policy takes at most 2^20 of it: stop far from wrapping. */
-    if (served != 0 && smmap__load_relaxed(&r->served) < (1u << 30))
+    /* The policy samples it when the first hold ends, and takes at most
+     * 2^20 of it: nothing to count after that (a credit racing with the
+     * end of the first hold may count or not), nor far from wrapping. */
+    if (served != 0 && smmap__load_relaxed(&r->first_hold) &&
+        smmap__load_relaxed(&r->served) < (1u << 30))
         smmap__fetch_add_relaxed(&r->served,
                                  (uint32_t)smmap__min_u64(served, 1u << 30));
 }

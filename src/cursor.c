@@ -82,68 +82,6 @@ void smmap_cursor_release(smmap_cursor *c)
     free_hazard(c);
 }
 
-int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
-                       uint64_t n, smmap_os_fd *direct_fd)
-{
-    smmap_file *f = c->file;
-    smmap_region *r;
-    int err;
-    if (smmap__cursor_switch_cached(c, off, off + need, &r)) {
-        c->served = 0;
-        set_window(c, f, r);
-        return 0;
-    }
-    err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
-    c->served = 0;
-    /* acquire let go of the old window, unless it returned it (still held
-     * as it was); a region it found or mapped is pinned. */
-    if (err != 0) {
-        /* acquire released the old window whenever it failed (or chose a
-         * direct read) */
-        clear_window(c);
-        return err == SMMAP__DIRECT ? err : (c->error = err);
-    }
-    set_window(c, f, r);
-    return 0;
-}
-
-/* smmap_cursor_use and smmap_cursor_use_range, inlined into both: the
- * switch among cached windows is one call from smmap_cursor_at. */
-static inline int use_range(smmap_cursor *c, uint64_t offset, size_t need,
-                            size_t want)
-{
-    smmap_file *f;
-    uint64_t avail, n, min;
-
-    if (c == NULL)
-        return -EINVAL;
-    f = c->file;
-    if (f == NULL)
-        return c->error = -EINVAL;
-    avail = smmap__file_size(f);
-    if (offset >= avail) {
-        smmap_cursor_release(c);
-        return c->error = -ERANGE;
-    }
-    avail -= offset;
-    min = need == 0 ? 1 : smmap__min_u64(need, avail);
-    if (offset + min > smmap__entry_seen_end(f->entry)) {
-        /* Those bytes were seen truncated away: no window shows them. */
-        smmap_cursor_release(c);
-        return c->error = -ESTALE;
-    }
-    n = smmap__min_u64(want, avail);
-    if (n < min)
-        n = min;
-    return smmap__cursor_move(c, offset, min, n, NULL);
-}
-
-int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
-                           size_t want)
-{
-    return use_range(c, offset, need, want);
-}
-
 /*
  * The switch of a cursor holding its region by hazard to a cached window
  * found in the first way of its slot's bucket (where a window aligned to
@@ -200,11 +138,80 @@ static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
     smmap__store_relaxed(&hz->uses, smmap__load_relaxed(&hz->uses) + 1);
     c->by_hazard = SMMAP__BY_HAZARD_SETTLED;
     c->region = r;
+    c->served = 0;
     c->data = smmap__load_relaxed(&r->base);
     c->begin = ro;
     c->size = (size_t)smmap__min_u64(rs, size - ro);
     c->error = 0;
     return 1;
+}
+
+int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
+                       uint64_t n, smmap_os_fd *direct_fd)
+{
+    smmap_file *f = c->file;
+    smmap_region *r;
+    int err;
+    /* smmap_read's misses come here (smmap_cursor_use tries first). */
+    if (c->by_hazard == SMMAP__BY_HAZARD_SETTLED &&
+        switch_fast(c, off, off + need)) {
+        c->served = 0;
+        return 0;
+    }
+    if (smmap__cursor_switch_cached(c, off, off + need, &r)) {
+        c->served = 0;
+        set_window(c, f, r);
+        return 0;
+    }
+    err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
+    c->served = 0;
+    /* acquire let go of the old window, unless it returned it (still held
+     * as it was); a region it found or mapped is pinned. */
+    if (err != 0) {
+        /* acquire released the old window whenever it failed (or chose a
+         * direct read) */
+        clear_window(c);
+        return err == SMMAP__DIRECT ? err : (c->error = err);
+    }
+    set_window(c, f, r);
+    return 0;
+}
+
+/* smmap_cursor_use and smmap_cursor_use_range, inlined into both: the
+ * switch among cached windows is one call from smmap_cursor_at. */
+static inline int use_range(smmap_cursor *c, uint64_t offset, size_t need,
+                            size_t want)
+{
+    smmap_file *f;
+    uint64_t avail, n, min;
+
+    if (c == NULL)
+        return -EINVAL;
+    f = c->file;
+    if (f == NULL)
+        return c->error = -EINVAL;
+    avail = smmap__file_size(f);
+    if (offset >= avail) {
+        smmap_cursor_release(c);
+        return c->error = -ERANGE;
+    }
+    avail -= offset;
+    min = need == 0 ? 1 : smmap__min_u64(need, avail);
+    if (offset + min > smmap__entry_seen_end(f->entry)) {
+        /* Those bytes were seen truncated away: no window shows them. */
+        smmap_cursor_release(c);
+        return c->error = -ESTALE;
+    }
+    n = smmap__min_u64(want, avail);
+    if (n < min)
+        n = min;
+    return smmap__cursor_move(c, offset, min, n, NULL);
+}
+
+int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
+                           size_t want)
+{
+    return use_range(c, offset, need, want);
 }
 
 /* Out of line, so that the short path above saves no registers for it. */
@@ -218,10 +225,10 @@ int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
 {
     size_t need = size == 0 ? 1 : size;
     /* Settled by hazard: it holds a region of a tree that the read policy
-     * need not hear about leaving, and no descriptor (holds_fd is for
-     * direct reads and pressure windows, which leave it none). */
+     * need not hear about leaving (nor be told the reads it served), and
+     * no descriptor (holds_fd is for direct reads and pressure windows,
+     * which leave it none). */
     if (c != NULL && c->by_hazard == SMMAP__BY_HAZARD_SETTLED &&
-        c->served == 0 &&
         offset + need >= offset && switch_fast(c, offset, offset + need))
         return 0;
     return use_general(c, offset, need);

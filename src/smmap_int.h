@@ -243,7 +243,8 @@ int smmap__region_count_use(smmap_region *r);
  * manager's count (the first takes the lock, the second has it). */
 void smmap__region_fold(smmap_manager *m, smmap_region *r);
 void smmap__region_fold_locked(smmap_manager *m, smmap_region *r);
-/* Credit r with reads served through a cursor (atomic; any lock state). */
+/* Credit r with reads served through a cursor during its first hold, the
+ * read policy's sample (atomic; any lock state). */
 void smmap__region_credit(smmap_region *r, uint64_t served);
 /* With the lock held. */
 void smmap__region_unpin(smmap_manager *m, smmap_region *r);
