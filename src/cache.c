@@ -660,7 +660,7 @@ uint64_t smmap__cache_uses(const smmap_manager *m)
 #define STRIDE ((sizeof(smmap_region) + 31) / 32 * 32)
 
 typedef struct region_block {
-    struct region_block *next;
+    void *next; /* the next block (smmap__blocks_free) */
 } region_block;
 
 smmap_region *smmap__region_alloc(smmap_manager *m)
@@ -707,14 +707,18 @@ void smmap__region_recycle(smmap_manager *m, smmap_region *chain)
     }
 }
 
+void smmap__blocks_free(void *head)
+{
+    while (head != NULL) {
+        void *next = *(void **)head;
+        smmap__os.free(head);
+        head = next;
+    }
+}
+
 void smmap__region_blocks_free(smmap_manager *m)
 {
-    region_block *b = m->region_blocks;
-    while (b != NULL) {
-        region_block *next = b->next;
-        smmap__os.free(b);
-        b = next;
-    }
+    smmap__blocks_free(m->region_blocks);
     m->region_blocks = NULL;
     m->free_regions = NULL;
 }

@@ -53,7 +53,7 @@
 typedef char smmap__hazard_fits_a_line[sizeof(smmap_hazard) <= LINE ? 1 : -1];
 
 typedef struct hazard_block {
-    struct hazard_block *next;
+    void *next; /* the next block (smmap__blocks_free) */
     smmap_hazard *first; /* line aligned, LINE bytes apart */
 } hazard_block;
 
@@ -291,11 +291,6 @@ uint64_t smmap__hazard_uses(const smmap_manager *m)
 
 void smmap__hazard_blocks_free(smmap_manager *m)
 {
-    hazard_block *b = m->hazard_blocks;
-    while (b != NULL) {
-        hazard_block *next = b->next;
-        smmap__os.free(b);
-        b = next;
-    }
+    smmap__blocks_free(m->hazard_blocks);
     m->hazard_blocks = NULL;
 }

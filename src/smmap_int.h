@@ -281,6 +281,9 @@ void smmap__region_init(smmap_region *r, smmap_entry *e, uint64_t offset,
 /* Give unmapped descriptors back for reuse. */
 void smmap__region_recycle(smmap_manager *m, smmap_region *chain);
 void smmap__region_blocks_free(smmap_manager *m);
+/* Free a list of allocations that each begin with the next one's address
+ * (the blocks of descriptors and of hazard slots). */
+void smmap__blocks_free(void *head);
 /* Without the lock: unmap a chain; returns the descriptors to recycle
  * (pressure windows are freed). */
 smmap_region *smmap__region_unmap_only(smmap_region *chain);

@@ -233,6 +233,17 @@ smmap_manager *test_manager(uint64_t window, uint64_t max_mapped,
     return m;
 }
 
+void test_map_windows(smmap_file *f, unsigned n)
+{
+    uint64_t g = test_granularity();
+    smmap_cursor c;
+    unsigned k;
+    smmap_cursor_init(&c, f);
+    for (k = 0; k < n; k++)
+        REQUIRE_EQ(smmap_cursor_at(&c, (uint64_t)k * g, 1) != NULL, 1);
+    smmap_cursor_release(&c);
+}
+
 smmap_file *test_open(smmap_manager *m, const char *path)
 {
     smmap_file *f = NULL;

@@ -100,6 +100,9 @@ uint64_t test_system_max_open_files(void);
 smmap_manager *test_manager(uint64_t window, uint64_t max_mapped,
                             uint32_t max_regions, uint32_t max_files,
                             uint32_t flags);
+/* Map windows [k * g, (k + 1) * g) of f for k < n (g: the granularity)
+ * through one cursor, then release it: n cached regions, none held. */
+void test_map_windows(smmap_file *f, unsigned n);
 /* Open path in m (exits on failure). */
 smmap_file *test_open(smmap_manager *m, const char *path);
 /* The manager's statistics. */

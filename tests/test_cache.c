@@ -20,17 +20,6 @@ static void setup(void)
     g = test_granularity();
 }
 
-/* Map windows [k * g, (k + 1) * g) for k < n through c, then release. */
-static void map_windows(smmap_file *f, unsigned n)
-{
-    smmap_cursor c;
-    unsigned k;
-    smmap_cursor_init(&c, f);
-    for (k = 0; k < n; k++)
-        REQUIRE_EQ(smmap_cursor_at(&c, (uint64_t)k * g, 1) != NULL, 1);
-    smmap_cursor_release(&c);
-}
-
 static void test_cache__switches_count_every_reuse(void)
 {
     smmap_manager *m;
@@ -42,7 +31,7 @@ static void test_cache__switches_count_every_reuse(void)
     setup();
     m = test_manager(g, 64 * g, 64, 8, 0);
     f = test_open(m, fixture_file("data", 16 * g));
-    map_windows(f, 16);
+    test_map_windows(f, 16);
     before = test_stats(m);
     CHECK_EQ(before.maps, 16);
     smmap_cursor_init(&a, f);
@@ -97,11 +86,11 @@ static void test_cache__hints_find_every_region_as_they_grow(void)
     setup();
     m = test_manager(g, 1024 * g, 1024, 8, 0);
     f = test_open(m, fixture_file("data", 300 * g));
-    map_windows(f, 1);
+    test_map_windows(f, 1);
     first = f->entry->hints;
     REQUIRE_EQ(first != NULL, 1);
     CHECK_EQ(first->mask + 1, 4); /* 2^HINT_MIN_BITS */
-    map_windows(f, 300);
+    test_map_windows(f, 300);
     CHECK_EQ(test_stats(m).regions, 300);
     /* Grown to a bucket per region at least, the old tables kept. */
     CHECK(f->entry->hints->mask + 1 >= 300);
@@ -130,7 +119,7 @@ static void test_cache__reuse_count_folds_exactly(void)
     setup();
     m = test_manager(g, 64 * g, 64, 8, 0);
     f = test_open(m, fixture_file("data", 4 * g));
-    map_windows(f, 2);
+    test_map_windows(f, 2);
     smmap_cursor_init(&c, f);
     REQUIRE_EQ(smmap_cursor_at(&c, 0, 1) != NULL, 1);
     r = c.region;
