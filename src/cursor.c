@@ -91,9 +91,11 @@ void smmap_cursor_release(smmap_cursor *c)
  * far as its reorder buffer (some 200-500 instructions) reaches past the
  * oldest. At 160 instructions a switch (the general path), reads ran one
  * miss at a time, 6-7x the time of reads through one map; this path is
- * about 50.
+ * about 65 (BENCHMARKS.md, "Hazard slots"). Inlined into both callers:
+ * a call would cost its spills.
  */
-static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
+static SMMAP__ALWAYS_INLINE int switch_fast(smmap_cursor *c, uint64_t off,
+                                             uint64_t end)
 {
     smmap_hazard *hz = c->hazard;
     smmap_file *f = c->file;
@@ -104,7 +106,7 @@ static inline int switch_fast(smmap_cursor *c, uint64_t off, uint64_t end)
     uintptr_t way;
     /* The held window first (the general path reuses it; the cursor's
      * view of it, not past the handle's size, is what counts here). */
-    if (end > size || end > smmap__entry_seen_end(e) ||
+    if (h == NULL || end > size || end > smmap__entry_seen_end(e) ||
         (c->begin <= off && end - c->begin <= c->size))
         return 0;
     SMMAP__HG_AFTER(&e->hints);
@@ -154,10 +156,8 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
     int err;
     /* smmap_read's misses come here (smmap_cursor_use tries first). */
     if (c->by_hazard == SMMAP__BY_HAZARD_SETTLED &&
-        switch_fast(c, off, off + need)) {
-        c->served = 0;
+        switch_fast(c, off, off + need))
         return 0;
-    }
     if (smmap__cursor_switch_cached(c, off, off + need, &r)) {
         c->served = 0;
         set_window(c, f, r);
@@ -165,8 +165,6 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
     }
     err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
     c->served = 0;
-    /* acquire let go of the old window, unless it returned it (still held
-     * as it was); a region it found or mapped is pinned. */
     if (err != 0) {
         /* acquire released the old window whenever it failed (or chose a
          * direct read) */

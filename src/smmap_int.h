@@ -467,6 +467,12 @@ void smmap__manager_destroy(smmap_manager *m);
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
+#define SMMAP__ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SMMAP__ALWAYS_INLINE inline
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
 #define SMMAP__NOINLINE __attribute__((noinline))
 #elif defined(_MSC_VER)
 #define SMMAP__NOINLINE __declspec(noinline)
