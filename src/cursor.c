@@ -136,6 +136,8 @@ static SMMAP__ALWAYS_INLINE int switch_fast(smmap_cursor *c, uint64_t off,
     }
     SMMAP__HG_BEFORE(hz);
     smmap__store_release(&hz->slot[hz->cur], (smmap_region *)NULL);
+    /* smmap__hazard_took, written out: through the helper, gcc 12 saves
+     * three registers more here (133 -> 139 instructions per switch). */
     smmap__store_relaxed(&hz->cur, hz->cur ^ 1);
     smmap__store_relaxed(&hz->uses, smmap__load_relaxed(&hz->uses) + 1);
     c->by_hazard = SMMAP__BY_HAZARD_SETTLED;

@@ -127,14 +127,14 @@ void smmap__hazard_free(smmap_hazard *h)
     smmap__store_release(&h->owner, (uint32_t)0);
 }
 
-/* Apply fn to each region in a slot of an owned hazard; 1 if any. */
-static int each_held(const smmap_manager *m,
-                     int (*fn)(smmap_region *r, const void *arg),
-                     const void *arg)
+/* Apply fn to each region in a slot of an owned line: how many times it
+ * returned non-zero. */
+static uint32_t each_held(const smmap_manager *m,
+                          int (*fn)(smmap_region *r, const void *arg),
+                          const void *arg)
 {
     const hazard_block *b;
-    uint32_t i, k;
-    int any = 0;
+    uint32_t i, k, n = 0;
     for (b = m->hazard_blocks; b != NULL; b = b->next) {
         for (i = 0; i < HAZARDS_PER_BLOCK; i++) {
             smmap_hazard *h = hazard_at(b, i);
@@ -144,11 +144,11 @@ static int each_held(const smmap_manager *m,
                 smmap_region *r = smmap__load_acquire(&h->slot[k]);
                 SMMAP__HG_AFTER(h);
                 if (r != NULL && fn(r, arg))
-                    any = 1;
+                    n++;
             }
         }
     }
-    return any;
+    return n;
 }
 
 static int is_region(smmap_region *r, const void *arg)
@@ -158,22 +158,13 @@ static int is_region(smmap_region *r, const void *arg)
 
 int smmap__hazard_holds(const smmap_manager *m, const smmap_region *r)
 {
-    return each_held(m, is_region, r);
+    return each_held(m, is_region, r) != 0;
 }
 
 uint32_t smmap__region_pins(const smmap_region *r)
 {
-    const smmap_manager *m = r->entry->manager;
-    const hazard_block *b;
-    uint32_t n = (uint32_t)(smmap__load_relaxed(&r->state) & SMMAP__PINS), i,
-             k;
-    for (b = m->hazard_blocks; b != NULL; b = b->next)
-        for (i = 0; i < HAZARDS_PER_BLOCK; i++)
-            for (k = 0; k < 2; k++)
-                if (smmap__load_acquire(&hazard_at(b, i)->owner) &&
-                    smmap__load_relaxed(&hazard_at(b, i)->slot[k]) == r)
-                    n++;
-    return n;
+    return (uint32_t)(smmap__load_relaxed(&r->state) & SMMAP__PINS) +
+           each_held(r->entry->manager, is_region, r);
 }
 
 static int any_owned(const smmap_manager *m)
@@ -233,7 +224,7 @@ static void set_fences(smmap_manager *m, uint32_t fence)
  */
 static void choose_side(smmap_manager *m)
 {
-    uint64_t uses = smmap__hazard_uses(m), barriers, fences;
+    uint64_t uses = smmap__hazard_uses(m), fences;
     fences = (uses - m->window_uses) * SMMAP__FENCE_NS;
     if (m->fenced) {
         m->barrier_ns = 0;
@@ -243,8 +234,7 @@ static void choose_side(smmap_manager *m)
             set_fences(m, 0);
         }
     } else {
-        barriers = m->barrier_ns;
-        if (barriers > fences) {
+        if (m->barrier_ns > fences) {
             set_fences(m, 1);
             m->fenced = 1;
             if (smmap__os.barrier() != 0) {
@@ -260,7 +250,8 @@ static void choose_side(smmap_manager *m)
 
 int smmap__hazard_confirm(smmap_manager *m)
 {
-    int err, spared;
+    int err;
+    uint32_t spared;
     /* No slot is owned, and none can become so while the lock is held. */
     if (!any_owned(m))
         return 0;
@@ -275,7 +266,7 @@ int smmap__hazard_confirm(smmap_manager *m)
     spared = each_held(m, spare, NULL);
     if (m->barrier && ++m->confirms >= SMMAP__HAZARD_WINDOW)
         choose_side(m);
-    return spared;
+    return (int)spared;
 }
 
 uint64_t smmap__hazard_uses(const smmap_manager *m)

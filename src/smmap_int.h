@@ -88,7 +88,8 @@ typedef struct smmap_hazard {
     uint64_t uses;  /* reuses counted through it (relaxed; one writer) */
     uint32_t cur;
     uint32_t owner; /* 1 while a cursor has it (released with release) */
-    uint32_t fence; /* no asymmetric barrier: the reader fences itself */
+    uint32_t fence; /* the reader fences itself (no asymmetric barrier,
+                       or the manager chose fences: hazard.c) */
 } smmap_hazard;
 
 /* Hints (cache.c): a table of regions by the slot of 2^shift bytes they
@@ -314,9 +315,9 @@ void smmap__hazard_free(smmap_hazard *h);
 /* Whether some slot holds r now (no barrier: a hint for eviction). */
 int smmap__hazard_holds(const smmap_manager *m, const smmap_region *r);
 /* After regions were claimed (DEAD) and marked doomed: spare (undoom and
- * revive) every doomed region a slot holds. 1 when some was spared, 0
- * when none, or a negative errno when the barrier failed: then the caller
- * must spare them all. */
+ * revive) every doomed region a slot holds. How many slots named one (0:
+ * none spared), or a negative errno when the barrier failed: then the
+ * caller must spare them all. */
 int smmap__hazard_confirm(smmap_manager *m);
 /* The reuses counted through slots. */
 uint64_t smmap__hazard_uses(const smmap_manager *m);
@@ -571,6 +572,20 @@ static inline uint64_t smmap__hazard_hold(smmap_hazard *h, smmap_region *r)
     return s | SMMAP__REFERENCED;
 }
 
+/* Count a reuse made through h (its cursor is the only writer). */
+static inline void smmap__hazard_count_use(smmap_hazard *h)
+{
+    smmap__store_relaxed(&h->uses, smmap__load_relaxed(&h->uses) + 1);
+}
+
+/* The region held in slot h->cur ^ 1 (smmap__hazard_hold) becomes the
+ * cursor's, the other slot already cleared: one more reuse. */
+static inline void smmap__hazard_took(smmap_hazard *h)
+{
+    smmap__store_relaxed(&h->cur, h->cur ^ 1);
+    smmap__hazard_count_use(h);
+}
+
 /* Hold r for a cursor: in its hazard slot when it has slots (h), else with
  * a pin on r's state word that counts a reuse. The state seen (non-zero),
  * or 0 when r is dead (or held by 2^29 cursors). */
@@ -650,7 +665,7 @@ static inline void smmap__cursor_count_reuse(smmap_cursor *c,
 {
     smmap_hazard *h = c->hazard;
     if (c->by_hazard) {
-        smmap__store_relaxed(&h->uses, smmap__load_relaxed(&h->uses) + 1);
+        smmap__hazard_count_use(h);
         if (smmap__load_relaxed(&r->first_hold))
             smmap__region_credit(r, 1);
     } else if (smmap__region_count_use(r)) {
@@ -713,11 +728,10 @@ static inline int smmap__cursor_switch_cached(smmap_cursor *c, uint64_t off,
         /* r stays in the slot it was checked in; the held region's slot
          * is cleared (release: its reads happen before any unmap). */
         smmap__cursor_unhold(c, 0);
-        smmap__store_relaxed(&hz->cur, hz->cur ^ 1);
+        smmap__hazard_took(hz);
         c->by_hazard = smmap__load_relaxed(&r->first_hold)
                            ? SMMAP__BY_HAZARD
                            : SMMAP__BY_HAZARD_SETTLED;
-        smmap__store_relaxed(&hz->uses, smmap__load_relaxed(&hz->uses) + 1);
     } else if (r == NULL) {
         return 0;
     }
