@@ -47,7 +47,7 @@ static uint64_t rng(void)
 /* The same reads through whole-file maps: best of 5, ns per read (-1 when
  * a file cannot be mapped). */
 static double raw_reads(const char *dir, const uint32_t *fi,
-                        const uint64_t *of, size_t n, uint32_t nreg)
+                        const uint64_t *of, size_t n)
 {
     static const unsigned char *base[NFILES];
     char path[4096];
@@ -55,7 +55,6 @@ static double raw_reads(const char *dir, const uint32_t *fi,
     uint64_t sum = 0;
     size_t i;
     int k, r;
-    (void)nreg;
     for (k = 0; k < NFILES; k++) {
         int fd;
         void *p;
@@ -168,7 +167,7 @@ int main(int argc, char **argv)
     smmap_manager_stats(m, &st);
     printf("%s: %u regions, %.1f ns per read (best of 5), maps %llu; raw "
            "mmap of the same reads %.1f ns%s\n", argv[2], nreg, best,
-           (unsigned long long)st.maps, raw_reads(argv[3], fi, of, n, nreg),
+           (unsigned long long)st.maps, raw_reads(argv[3], fi, of, n),
            sum == 1 ? " " : "");
     for (k = 0; k < NFILES; k++)
         smmap_file_close(f[k]);
