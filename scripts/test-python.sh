@@ -14,7 +14,9 @@
 # 4. installs the wheel into a fresh venv (--system-site-packages), then runs
 #    there smmap 5.0's own test files, unmodified (Debian's python3-smmap),
 #    copied beside our own smmap.test (its __init__.py and lib.py, nothing
-#    of upstream's), and python/tests (parity, fixes, the named argument
+#    of upstream's) with scripts/upstream-conftest.py as their conftest.py
+#    (`random` seeded per test: test_buf's randint(0, fsize) can draw one
+#    past the end, a fault of the test), and python/tests (parity, fixes, the named argument
 #    errors, gitdb and GitPython on a real repo, also after git freshens its
 #    pack and after git repack -a -d: issue 12);
 # 5. runs the install commands of README.md and python/README.md exactly as
@@ -106,6 +108,8 @@ place_upstream_tests() {
         echo "$site/smmap/test/lib.py is upstream's" >&2; return 1
     fi
     cp "$UPSTREAM"/test_*.py "$site/smmap/test/"
+    # a fixed seed per test: upstream's test_buf can draw one past the end
+    cp "$ROOT/scripts/upstream-conftest.py" "$site/smmap/test/conftest.py"
     (cd "$site" && "$python" - "$site" <<'PYEOF'
 import os, sys
 site = os.path.realpath(sys.argv[1])
@@ -114,7 +118,7 @@ for mod in (smmap, smmap._csmmap, smmap.test.lib):
     assert os.path.realpath(mod.__file__).startswith(os.path.join(site, "smmap") + os.sep), mod.__file__
 assert issubclass(smmap.mman.WindowCursor, smmap._csmmap.WindowCursor)
 print("smmap 5.0's tests run on", os.path.dirname(smmap.__file__), "with",
-      os.path.basename(smmap._csmmap.__file__), "and our smmap.test.lib")
+      os.path.basename(smmap._csmmap.__file__), "and our smmap.test.lib; random seeded per test")
 PYEOF
     )
 }
