@@ -186,12 +186,8 @@ cmake -S "$root" -B "$build" "${cmake_args[@]}"
 # Keep going past a target that does not build, so that every test that
 # does build still runs and the counts below are complete; a test whose
 # program is missing counts as failed, and so does the build.
-keep_going=-k
-[ "${CMAKE_GENERATOR:-}" = Ninja ] && keep_going="-k 0"
-build_ok=1
-# shellcheck disable=SC2086 # keep_going is one or two words
-cmake --build "$build" -j "$jobs" -- $keep_going || build_ok=0
-[ "$build_ok" = 1 ] || echo "$name $target: THE BUILD FAILED (see above); running what was built" >&2
+. "$root/scripts/ctest-build-run.sh"
+ctest_build_keep_going "$name $target" "$build" "$jobs"
 
 # Every test's command (the emulator included) and directory, from ctest.
 tests_json=$build/tests.json
@@ -248,20 +244,11 @@ log="$build/ctest.log"
 ctest_args=(--output-on-failure -j "$jobs" --timeout 600
             --test-output-size-failed 200000)
 [ -n "$exclude_regex" ] && ctest_args+=(-E "$exclude_regex")
-set +e
-(cd "$build" && ctest "${ctest_args[@]}") 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
-if [ -z "$summary" ]; then
-    echo "$name $target: ctest printed no summary (no tests?)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
-total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
-passed=$((total - failed))
-[ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=$((failed + 1))
+ctest_tee "$build" "$log" "${ctest_args[@]}"
+ctest_counts "$name $target" "$log" || exit 1
+failed=$ctest_failed
+passed=$((ctest_total - ctest_failed))
+[ "$ctest_status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=$((failed + 1))
 
 # One replacement run: LABEL, then the command. Counts as one test.
 extra_failed=()

@@ -48,31 +48,9 @@ if ! grep -q 'CMAKE_C_SIZEOF_DATA_PTR "4"' \
     exit 1
 fi
 # Keep going past a target that does not build, so that every test that
-# does build still runs and the counts below are complete; a test whose
-# program is missing counts as failed, and so does the build.
-keep_going=-k
-[ "${CMAKE_GENERATOR:-}" = Ninja ] && keep_going="-k 0"
-build_ok=1
-# shellcheck disable=SC2086 # keep_going is one or two words
-cmake --build "$build" -j "$jobs" -- $keep_going || build_ok=0
-[ "$build_ok" = 1 ] || echo "test-m32: THE BUILD FAILED (see above); running what was built" >&2
-
-log="$build/ctest.log"
-set +e
-(cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 600) 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-
-# ctest: "100% tests passed, 0 tests failed out of 23"
-summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
-if [ -z "$summary" ]; then
-    echo "test-m32: ctest printed no summary (no tests?)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
-total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
-[ "$build_ok" = 1 ] || echo "test-m32: the build failed (tests it did not build count as failed)"
-echo "test-m32 (32-bit, gcc -m32):"
-echo "$((total - failed)) passed, $failed failed"
-[ "$build_ok" = 1 ] && [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$total" -gt 0 ]
+# does build still runs and the counts below are complete.
+. "$root/scripts/ctest-build-run.sh"
+ctest_build_keep_going test-m32 "$build" "$jobs"
+ctest_tee "$build" "$build/ctest.log" --output-on-failure -j "$jobs" --timeout 600
+ctest_counts test-m32 "$build/ctest.log" || exit 1
+ctest_verdict test-m32 "test-m32 (32-bit, gcc -m32):"

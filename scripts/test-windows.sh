@@ -89,30 +89,9 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw64.cmake" \
     -DCMAKE_CROSSCOMPILING_EMULATOR="$wine"
 # Keep going past a target that does not build, so that every test that
-# does build still runs and the counts below are complete; a test whose
-# program is missing counts as failed, and so does the build.
-keep_going=-k
-[ "${CMAKE_GENERATOR:-}" = Ninja ] && keep_going="-k 0"
-build_ok=1
-# shellcheck disable=SC2086 # keep_going is one or two words
-cmake --build "$build" -j "$jobs" -- $keep_going || build_ok=0
-[ "$build_ok" = 1 ] || echo "test-windows: THE BUILD FAILED (see above); running what was built" >&2
-
-log="$build/ctest.log"
-set +e
-(cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 300) 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-
-summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1 || true)
-if [ -z "$summary" ]; then
-    echo "test-windows: ctest printed no summary (no tests?)" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
-total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
-[ "$build_ok" = 1 ] || echo "test-windows: the build failed (tests it did not build count as failed)"
-echo "test-windows (win64 under wine64):"
-echo "$((total - failed)) passed, $failed failed"
-[ "$build_ok" = 1 ] && [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$total" -gt 0 ]
+# does build still runs and the counts below are complete.
+. "$root/scripts/ctest-build-run.sh"
+ctest_build_keep_going test-windows "$build" "$jobs"
+ctest_tee "$build" "$build/ctest.log" --output-on-failure -j "$jobs" --timeout 300
+ctest_counts test-windows "$build/ctest.log" || exit 1
+ctest_verdict test-windows "test-windows (win64 under wine64):"
