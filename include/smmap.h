@@ -549,6 +549,18 @@ SMMAP_API int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset,
                                      size_t need, size_t want);
 #define SMMAP_HAVE_CURSOR_USE_RANGE 1
 
+/*
+ * As smmap_cursor_use(c, offset, len), for exactly len bytes (len == 0
+ * means 1): when the file ends before offset + len (or offset is at or
+ * past its end) it returns -ERANGE and the cursor keeps the window it
+ * held; nothing is mapped. smmap_cursor_at moves the cursor with it.
+ *
+ * @return as smmap_cursor_use
+ */
+SMMAP_API int smmap_cursor_use_exact(smmap_cursor *c, uint64_t offset,
+                                     size_t len);
+#define SMMAP_HAVE_CURSOR_USE_EXACT 1
+
 /* Release the window the cursor holds, and the hazard slots it owns (see
  * THREADS); idempotent. NULL is ignored. */
 SMMAP_API void smmap_cursor_release(smmap_cursor *c);
@@ -567,12 +579,13 @@ static inline int smmap_cursor_includes(const smmap_cursor *c, uint64_t offset)
 
 /*
  * A pointer to len contiguous bytes at file offset offset, or NULL with
- * c->error set (-ERANGE when offset + len exceeds the file size).
+ * c->error set (-ERANGE when offset + len exceeds the file size: then the
+ * cursor keeps the window it held, and nothing is mapped).
  *
  * When [offset, offset + len) lies in the cursor's window this is two
  * comparisons and an add, with no call, lock or atomic; otherwise it moves
- * the cursor with smmap_cursor_use(). The pointer lives as long as the
- * window (see CAVEATS).
+ * the cursor with smmap_cursor_use_exact(). The pointer lives as long as
+ * the window (see CAVEATS).
  */
 static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
                                                    uint64_t offset, size_t len)
@@ -580,14 +593,9 @@ static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
     uint64_t rel = offset - c->begin;
     if (rel < (uint64_t)c->size && (uint64_t)len <= (uint64_t)c->size - rel)
         return c->data + (size_t)rel;
-    if (smmap_cursor_use(c, offset, len) != 0)
+    if (smmap_cursor_use_exact(c, offset, len) != 0)
         return NULL;
-    rel = offset - c->begin;
-    if ((uint64_t)len > (uint64_t)c->size - rel) {
-        c->error = -ERANGE;
-        return NULL;
-    }
-    return c->data + (size_t)rel;
+    return c->data + (size_t)(offset - c->begin);
 }
 
 /*

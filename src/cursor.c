@@ -177,10 +177,12 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
     return 0;
 }
 
-/* smmap_cursor_use and smmap_cursor_use_range, inlined into both: the
- * switch among cached windows is one call from smmap_cursor_at. */
+/* smmap_cursor_use, smmap_cursor_use_range and smmap_cursor_use_exact,
+ * inlined into each: the switch among cached windows is one call from
+ * smmap_cursor_at. exact: need bytes past the end are refused with
+ * -ERANGE, and nothing moves. */
 static inline int use_range(smmap_cursor *c, uint64_t offset, size_t need,
-                            size_t want)
+                            size_t want, int exact)
 {
     smmap_file *f;
     uint64_t avail, n, min;
@@ -191,6 +193,8 @@ static inline int use_range(smmap_cursor *c, uint64_t offset, size_t need,
     if (f == NULL)
         return c->error = -EINVAL;
     avail = smmap__file_size(f);
+    if (exact && (offset >= avail || need > avail - offset))
+        return c->error = -ERANGE;
     if (offset >= avail) {
         smmap_cursor_release(c);
         return c->error = -ERANGE;
@@ -211,27 +215,49 @@ static inline int use_range(smmap_cursor *c, uint64_t offset, size_t need,
 int smmap_cursor_use_range(smmap_cursor *c, uint64_t offset, size_t need,
                            size_t want)
 {
-    return use_range(c, offset, need, want);
+    return use_range(c, offset, need, want, 0);
 }
 
-/* Out of line, so that the short path above saves no registers for it. */
+/* Out of line, so that the short path below saves no registers for them. */
 static SMMAP__NOINLINE int use_general(smmap_cursor *c, uint64_t offset,
                                        size_t need)
 {
-    return use_range(c, offset, need, need);
+    return use_range(c, offset, need, need, 0);
+}
+
+static SMMAP__NOINLINE int use_exact_general(smmap_cursor *c, uint64_t offset,
+                                             size_t need)
+{
+    return use_range(c, offset, need, need, 1);
+}
+
+/* The short path of smmap_cursor_use and smmap_cursor_use_exact: a region
+ * that covers [offset, offset + need) lies inside the file, so a switch to
+ * one serves both. */
+static inline int use_short(smmap_cursor *c, uint64_t offset, size_t need)
+{
+    /* Settled by hazard: it holds a region of a tree that the read policy
+     * need not hear about leaving (nor be told the reads it served), and
+     * no descriptor (holds_fd is for direct reads and pressure windows,
+     * which leave it none). */
+    return c != NULL && c->by_hazard == SMMAP__BY_HAZARD_SETTLED &&
+           offset + need >= offset && switch_fast(c, offset, offset + need);
 }
 
 int smmap_cursor_use(smmap_cursor *c, uint64_t offset, size_t size)
 {
     size_t need = size == 0 ? 1 : size;
-    /* Settled by hazard: it holds a region of a tree that the read policy
-     * need not hear about leaving (nor be told the reads it served), and
-     * no descriptor (holds_fd is for direct reads and pressure windows,
-     * which leave it none). */
-    if (c != NULL && c->by_hazard == SMMAP__BY_HAZARD_SETTLED &&
-        offset + need >= offset && switch_fast(c, offset, offset + need))
+    if (use_short(c, offset, need))
         return 0;
     return use_general(c, offset, need);
+}
+
+int smmap_cursor_use_exact(smmap_cursor *c, uint64_t offset, size_t len)
+{
+    size_t need = len == 0 ? 1 : len;
+    if (use_short(c, offset, need))
+        return 0;
+    return use_exact_general(c, offset, need);
 }
 
 /* Pin src's region for a copy. One held by hazard may be claimed for a

@@ -11,7 +11,7 @@ static void test_cursor__at_hits_and_moves(void)
     smmap_file *f = test_open(m, fixture_file("data", 10 * g));
     smmap_cursor c;
     const unsigned char *p;
-    uint64_t maps;
+    uint64_t maps, begin;
 
     smmap_cursor_init(&c, f);
     CHECK(c.data == NULL);
@@ -33,15 +33,26 @@ static void test_cursor__at_hits_and_moves(void)
     REQUIRE_EQ(p != NULL, 1);
     CHECK(pattern_matches(p, 2 * g - 4, 8));
     CHECK_EQ(test_stats(m).maps, maps + 1);
-    /* Past the end, and a range that ends past it. */
+    /* Past the end, and a range that ends past it: refused, and the cursor
+     * keeps its window; nothing is mapped. */
+    maps = test_stats(m).maps;
+    begin = c.begin;
     CHECK(smmap_cursor_at(&c, 10 * g, 1) == NULL);
     CHECK_EQ(c.error, -ERANGE);
-    CHECK(c.data == NULL);
+    CHECK(c.data != NULL && c.begin == begin);
     CHECK(smmap_cursor_at(&c, 10 * g - 4, 8) == NULL);
     CHECK_EQ(c.error, -ERANGE);
-    /* The failed call still moved the cursor to the window of the file's
-     * last bytes; the inline hit that follows changes nothing, not even the
-     * error, which only calls set. */
+    CHECK(c.data != NULL && c.begin == begin);
+    CHECK(smmap_cursor_at(&c, 0, 10 * g + 1) == NULL);
+    CHECK_EQ(c.error, -ERANGE);
+    CHECK_EQ(test_stats(m).maps, maps);
+    CHECK(pattern_matches(c.data, c.begin, c.size));
+    /* The last bytes: the cursor moves; an inline hit that follows changes
+     * nothing, not even the error, which only calls set. */
+    REQUIRE_EQ(smmap_cursor_use_exact(&c, 10 * g - 4, 4), 0);
+    CHECK(pattern_matches(c.data, c.begin, c.size));
+    CHECK(c.begin + c.size == 10 * g);
+    c.error = -ERANGE;
     p = smmap_cursor_at(&c, 10 * g - 4, 4);
     REQUIRE_EQ(p != NULL, 1);
     CHECK(pattern_matches(p, 10 * g - 4, 4));
@@ -51,6 +62,42 @@ static void test_cursor__at_hits_and_moves(void)
     smmap_cursor_release(&c);
     smmap_file_close(f);
     smmap_manager_free(m);
+}
+
+/* smmap_cursor_at for bytes past the end maps nothing first: not the rest
+ * of the file in one oversized window (which a hard budget refused with
+ * -ENOMEM, and a soft one took over budget), only -ERANGE. */
+static void test_cursor__at_past_end_maps_nothing(void)
+{
+    uint64_t g = test_granularity();
+    uint32_t hard;
+    for (hard = 0; hard <= 1; hard++) {
+        smmap_manager *m = test_manager(4 * g, 4 * g, 10, 10,
+                                        hard ? SMMAP_HARD_LIMITS : 0);
+        smmap_file *f = test_open(m, fixture_file("data", 20 * g));
+        smmap_cursor c;
+        smmap_stats st;
+        smmap_cursor_init(&c, f);
+        CHECK(smmap_cursor_at(&c, 0, 20 * g + 1) == NULL);
+        CHECK_EQ(c.error, -ERANGE);
+        CHECK(smmap_cursor_at(&c, 16 * g, 4 * g + 1) == NULL);
+        CHECK_EQ(c.error, -ERANGE);
+        CHECK_EQ(smmap_cursor_use_exact(&c, 20 * g - 1, 2), -ERANGE);
+        CHECK_EQ(smmap_cursor_use_exact(&c, 20 * g, 0), -ERANGE);
+        CHECK_EQ(smmap_cursor_use_exact(&c, UINT64_MAX, SIZE_MAX), -ERANGE);
+        CHECK_EQ(smmap_cursor_use_exact(NULL, 0, 1), -EINVAL);
+        st = test_stats(m);
+        CHECK_EQ(st.maps, 0);
+        CHECK_EQ(st.mapped_bytes, 0);
+        CHECK(c.data == NULL);
+        /* The same bytes a window holds are given as usual. */
+        REQUIRE_EQ(smmap_cursor_at(&c, 16 * g, 4 * g) != NULL, 1);
+        CHECK(pattern_matches(c.data, c.begin, c.size));
+        CHECK(test_stats(m).mapped_bytes <= 4 * g);
+        smmap_cursor_release(&c);
+        smmap_file_close(f);
+        smmap_manager_free(m);
+    }
 }
 
 static void test_cursor__use_errors(void)
@@ -178,6 +225,7 @@ static void test_cursor__use_range_reuses_any_containing_region(void)
 static const test_case tests[] = {
     TEST_ENTRY(test_cursor__use_range_reuses_any_containing_region),
     TEST_ENTRY(test_cursor__at_hits_and_moves),
+    TEST_ENTRY(test_cursor__at_past_end_maps_nothing),
     TEST_ENTRY(test_cursor__use_errors),
     TEST_ENTRY(test_cursor__copy_shares_and_pins),
     TEST_ENTRY(test_cursor__release_is_idempotent),

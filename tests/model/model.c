@@ -968,13 +968,15 @@ static int64_t model_move_use(model_run *r, mcursor *c, const model_op *op)
 
 static int64_t model_move_at(model_run *r, mcursor *c, const model_op *op)
 {
-    int64_t expect;
+    /* smmap_cursor_use_exact: bytes past the handle's end are refused
+     * before anything moves (the cursor keeps its window). */
+    if (c->handle >= 0) {
+        uint64_t fsize = r->handles[c->handle].size;
+        if (op->off >= fsize || op->len > fsize - op->off)
+            return -ERANGE;
+    }
     note_move_risk(r, c->handle, op->off, op->len);
-    expect = model_use(r, c, op->off, op->len);
-    /* model_use succeeds only with a file and off below its size. */
-    if (expect == 0 && op->len > r->handles[c->handle].size - op->off)
-        expect = -ERANGE;
-    return expect;
+    return model_use(r, c, op->off, op->len);
 }
 
 static int64_t model_move_use_range(model_run *r, mcursor *c,
