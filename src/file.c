@@ -541,9 +541,10 @@ int smmap__entry_probe_size(smmap_manager *m, smmap_entry *e, uint64_t *size)
 }
 
 /*
- * The handle's size becomes the file's size now if that is larger. The
- * file is looked up by its path when it has one, so that a replacement is
- * reported. Sizes only grow: a stat older than another thread's refresh
+ * The handle's size becomes the file's size now if that is larger. A
+ * handle opened by path looks the file up by that path, so that a
+ * replacement is reported; one opened from a descriptor asks the
+ * descriptor. Sizes only grow: a stat older than another thread's refresh
  * may find less than the handle has now, and is no truncation; only a
  * size below what the handle had before this call began is one.
  */
@@ -560,7 +561,9 @@ int smmap_file_refresh(smmap_file *f)
     m = f->manager;
     e = f->entry;
     before = smmap__file_size(f);
-    err = stat_now(m, e, 1, &st);
+    /* A handle from a descriptor asks the descriptor (which stays open for
+     * it), even when a handle opened by path gave the entry a path. */
+    err = stat_now(m, e, !f->from_fd, &st);
     if (err == 0 && smmap__entry_mtime_differs(e, &st))
         err = -ESTALE;
     smmap__mutex_lock(&m->lock);

@@ -201,6 +201,56 @@ static void test_version__replaced_with_reused_inode(void)
     smmap_manager_free(m);
 }
 
+/* A handle opened from a descriptor is refreshed through it, even when a
+ * handle opened by path (since closed) gave the entry that path, and the
+ * path now names another file: its own file grew, and refresh takes that
+ * (it gave -ESTALE, looking the file up by the other handle's path). */
+static void test_version__refresh_of_descriptor_handle_asks_the_descriptor(void)
+{
+    smmap_manager *m = test_manager(16 * KIB, 1 * MIB, 100, 8,
+                                    SMMAP_ALWAYS_MAP);
+    smmap_file *byfd = NULL, *bypath;
+    smmap_cursor c;
+    unsigned char chunk[4096], buf[64];
+    char tmp[4096];
+    int order, fd, nfd;
+
+    memset(chunk, 0x6B, sizeof(chunk));
+    for (order = 0; order < 2; order++) {
+        const char *path = fixture_file(order == 0 ? "fdlog0" : "fdlog1", 64 * KIB);
+        fd = open(path, O_RDWR);
+        REQUIRE_EQ(fd >= 0, 1);
+        /* the path handle opened before the descriptor's, then after */
+        bypath = order == 0 ? test_open(m, path) : NULL;
+        REQUIRE_EQ(smmap_file_open_fd(m, fd, &byfd), 0);
+        if (bypath == NULL)
+            bypath = test_open(m, path);
+        CHECK_EQ(test_stats(m).files, 1);
+        smmap_file_close(bypath);
+        /* the path now names another file; the descriptor's grows */
+        snprintf(tmp, sizeof(tmp), "%s.new", path);
+        nfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        REQUIRE_EQ(nfd >= 0, 1);
+        CHECK_EQ(write(nfd, chunk, 100), 100);
+        close(nfd);
+        REQUIRE_EQ(rename(tmp, path), 0);
+        CHECK_EQ(pwrite(fd, chunk, sizeof(chunk), (off_t)(64 * KIB)),
+                 (ssize_t)sizeof(chunk));
+        CHECK_EQ(smmap_file_refresh(byfd), 0);
+        CHECK_EQ(smmap_file_size(byfd), 68 * KIB);
+        smmap_cursor_init(&c, byfd);
+        CHECK_EQ(smmap_read(&c, 64 * KIB, buf, 64), 64);
+        CHECK(all_bytes(buf, 64, 0x6B));
+        CHECK_EQ(smmap_read(&c, 100, buf, 64), 64);
+        CHECK(pattern_matches(buf, 100, 64));
+        smmap_cursor_release(&c);
+        smmap_file_close(byfd);
+        byfd = NULL;
+        close(fd);
+    }
+    smmap_manager_free(m);
+}
+
 /* Case 2 (b): a later open of a grown file does not raise what an earlier
  * handle needs: after a truncation that leaves the earlier handle's bytes,
  * it keeps mapping new windows; the later, larger handle gets -ESTALE. */
@@ -720,6 +770,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_version__touch_keeps_reading_after_reopen),
     TEST_ENTRY(test_version__replaced_with_reused_inode),
     TEST_ENTRY(test_version__later_open_changes_no_earlier_handle),
+    TEST_ENTRY(test_version__refresh_of_descriptor_handle_asks_the_descriptor),
     TEST_ENTRY(test_version__concurrent_refresh_of_growing_file),
     TEST_ENTRY(test_version__opens_of_a_growing_file_from_threads),
     TEST_ENTRY(test_version__populate_of_truncated_file_touching),
