@@ -60,6 +60,8 @@
  *            budget that pinned regions fill, or a region larger than the
  *            address space can hold (a whole 6 GiB file in a 32-bit process)
  *   -EMFILE  max_regions reached with every region held by a cursor
+ *            (for both: a miss whose bytes another thread is mapping at
+ *            that moment waits for that map and shares its region)
  *   -EBUSY   smmap_manager_release_path() while a cursor holds a region of
  *            a matching file
  *   -ESTALE  the file changed on disk since it was opened (replaced,
@@ -169,7 +171,8 @@
  *     with a positive count. While the truncation runs, a read racing it
  *     may also see zeros past a page-aligned end, up to the end of the
  *     large folio (at most 2 MiB) the kernel caches those bytes in: Linux
- *     zeroes a large folio's truncated tail in place before it drops it. It sees it by any check it makes: a fault in
+ *     zeroes a large folio's truncated tail in place before it drops it.
+ *     The library sees the truncation by any check it makes: a fault in
  *     smmap_read, a pread that ends early, a new window, a reopen, or a
  *     refresh (an open that finds the file smaller than another handle
  *     proves nothing: that handle's size may be newer). From
@@ -182,6 +185,13 @@
  *     cannot ask the file its size after a fault (its descriptor closed
  *     and its path naming another file), it takes 0: no read of that
  *     version is served any more.
+ *   - Windows filled by pread (SMMAP_NO_MMAP, a file switched to the read
+ *     backend, pressure windows) are copies taken when they were filled,
+ *     not shared memory: a rewrite in place or a truncation after that
+ *     does not show through them. Their old bytes are served, with a
+ *     positive count and no SIGBUS, until the window is evicted or the
+ *     library sees the truncation as above (new windows read the file
+ *     anew, and a pread that ends early is such a check).
  *
  * CAVEATS (read these)
  *
@@ -265,7 +275,9 @@ typedef struct smmap_region smmap_region;   /* opaque, internal */
  * region is held by a cursor. */
 #define SMMAP_HARD_LIMITS 0x1u
 /* Serve every window from a heap buffer filled by pread instead of mmap:
- * same API, budgets and semantics (max_mapped then bounds heap bytes). The
+ * same API, budgets and semantics (max_mapped then bounds heap bytes),
+ * except that a window is a copy: changes on disk made after it was filled
+ * do not show through it (see VERSIONS OF A FILE). The
  * manager switches a file to this by itself when mmap fails with ENODEV,
  * EACCES or EINVAL (file systems that cannot map), and counts it in
  * smmap_stats.files_no_mmap. Windows of the read backend never raise

@@ -2,7 +2,8 @@
 # The C suite under the dynamic checkers (issue 3, items 3-5):
 #   1. every ctest test built with clang -fsanitize=address,undefined
 #      (-fno-sanitize-recover=all: any report fails the test);
-#   2. the thread, version, model, fault and stress tests built with -fsanitize=thread;
+#   2. the thread, version, region, hazard, model, fault and stress tests
+#      built with -fsanitize=thread;
 #   3. every ctest test that runs a C program under valgrind memcheck
 #      (--error-exitcode=1, definite and indirect leaks are errors), the
 #      long ones with fewer iterations;
@@ -77,11 +78,13 @@ tsan() {
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" || return 1
-  cmake --build build-san-tsan -j "$jobs" --target test_threads test_version test_model test_fault stress_versions >/dev/null || return 1
+  cmake --build build-san-tsan -j "$jobs" --target test_threads test_version test_region test_hazard test_model test_fault stress_versions >/dev/null || return 1
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     build-san-tsan/tests/threads/test_threads --iterations 4000 \
       --switch-ms 1500 --timeout 300 &&
   TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/test_version &&
+  TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/test_region &&
+  TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/test_hazard &&
   TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/stress/stress_versions --seconds 10 \
     --dir build-san-tsan/tests/stress &&
   TSAN_OPTIONS="halt_on_error=1" build-san-tsan/tests/model/test_model --seeds 10 --ops 300 &&
@@ -146,7 +149,7 @@ fuzz() {
 }
 
 stage "asan+ubsan (whole ctest suite)" asan_ubsan
-stage "tsan (threads, version, model, fault, stress)" tsan
+stage "tsan (threads, version, region, hazard, model, fault, stress)" tsan
 stage "valgrind memcheck (whole ctest suite)" memcheck
 stage "helgrind (threads)" helgrind
 stage "libFuzzer ($fuzz_runs runs)" fuzz

@@ -70,7 +70,8 @@ static int validate(smmap_options *o, uint64_t granularity)
  * sides (no lock is held across a system call that blocks, so this waits
  * only for short critical sections). What other threads were doing
  * outside the lock (a map in flight, a cursor holding a region) stays as
- * it was in the child: the region stays pinned, the reservation counted.
+ * it was in the child: the region stays pinned, the reservation counted
+ * (but no miss waits for that map: fork_child).
  */
 static smmap_mutex live_lock = SMMAP_MUTEX_INITIALIZER;
 static smmap_manager *live_managers;
@@ -91,9 +92,20 @@ static void fork_release(void)
     smmap__mutex_unlock(&live_lock);
 }
 
+/* The child: the maps in flight were other threads', which it does not
+ * have; none will finish, so no miss may wait for them (region.c). Their
+ * reservations stay counted. */
+static void fork_child(void)
+{
+    smmap_manager *m;
+    for (m = live_managers; m != NULL; m = m->live_next)
+        m->jobs = NULL;
+    fork_release();
+}
+
 static void live_add(smmap_manager *m)
 {
-    smmap__at_fork(fork_prepare, fork_release, fork_release);
+    smmap__at_fork(fork_prepare, fork_release, fork_child);
     smmap__mutex_lock(&live_lock);
     m->live_prev = NULL;
     m->live_next = live_managers;

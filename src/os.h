@@ -91,6 +91,9 @@ typedef struct smmap_os {
     int (*barrier)(void);
     /* A monotonic clock in nanoseconds (what a barrier costs is timed). */
     uint64_t (*clock_ns)(void);
+    /* Give the processor to another thread (a miss waiting for another
+     * thread's map of its window, region.c): sched_yield, SwitchToThread. */
+    void (*yield)(void);
 } smmap_os;
 
 #define SMMAP_OS_POPULATE 16

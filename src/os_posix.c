@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -303,6 +304,11 @@ static uint64_t unix_clock_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+static void unix_yield(void)
+{
+    (void)sched_yield();
+}
+
 #define UNIX_OS_TABLE                                                       \
     {                                                                       \
         unix_open_ro, unix_dup_fd, unix_close, unix_fstat, unix_map,        \
@@ -310,6 +316,7 @@ static uint64_t unix_clock_ns(void)
             unix_max_map_count, unix_max_open_files, unix_advise,           \
             smmap__guarded_copy_posix, smmap__guard_install_posix,          \
             unix_identify, unix_barrier_init, unix_barrier, unix_clock_ns,  \
+            unix_yield,                                                     \
     }
 
 const smmap_os smmap__os_default = UNIX_OS_TABLE;

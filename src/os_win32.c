@@ -594,13 +594,18 @@ static uint64_t win32_clock_ns(void)
                (uint64_t)freq.QuadPart;
 }
 
+static void win32_yield(void)
+{
+    (void)SwitchToThread();
+}
+
 #define WIN32_OS_TABLE                                                      \
     {                                                                       \
         win32_open_ro, win32_dup_fd, win32_close, win32_fstat, win32_map,   \
             win32_unmap, win32_pread, malloc, free, win32_granularity,      \
             win32_max_map_count, win32_max_open_files, win32_advise,        \
             win32_guarded_copy, win32_guard_install, win32_fstat,           \
-            win32_barrier_init, win32_barrier, win32_clock_ns,              \
+            win32_barrier_init, win32_barrier, win32_clock_ns, win32_yield, \
     }
 
 const smmap_os smmap__os_default = WIN32_OS_TABLE;

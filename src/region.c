@@ -124,6 +124,8 @@ static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base,
 
 /* What one map call needs to know and tells back, outside the lock. */
 typedef struct map_job {
+    struct map_job *next; /* m->jobs, while the map is in flight */
+    const smmap_entry *entry;
     smmap_os_fd fd;  /* SMMAP_OS_NO_FD: reopen first */
     uint64_t need;   /* the size of the handle asking: the file must hold
                         at least this much */
@@ -292,10 +294,37 @@ static smmap_region *find_and_pin(smmap_manager *m, smmap_entry *e,
     return r;
 }
 
+/* With the lock held: whether a map in flight of e will hold [off, end).
+ * Two cursors that miss the same window at once both map it (the second
+ * gives its copy up); under a budget the first one's reservation fills,
+ * the second waits for it instead of failing. */
+static int job_covers(const smmap_manager *m, const smmap_entry *e,
+                      uint64_t off, uint64_t end)
+{
+    const map_job *j;
+    for (j = m->jobs; j != NULL; j = j->next)
+        if (j->entry == e && j->offset <= off && end - j->offset <= j->len)
+            return 1;
+    return 0;
+}
+
+static void job_start(smmap_manager *m, map_job *job, const smmap_entry *e)
+{
+    job->entry = e;
+    job->next = m->jobs;
+    m->jobs = job;
+}
+
 static smmap_os_fd finish_job(smmap_manager *m, smmap_entry *e,
                               const map_job *job, int reopened)
 {
     smmap_os_fd extra = SMMAP_OS_NO_FD;
+    map_job **p;
+    for (p = &m->jobs; *p != NULL; p = &(*p)->next)
+        if (*p == job) {
+            *p = job->next;
+            break;
+        }
     e->fd_busy--;
     if (reopened && job->fd != SMMAP_OS_NO_FD)
         extra = smmap__entry_adopt_fd(m, e, job->fd);
@@ -351,6 +380,9 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
                     : smmap__budget_reserve(m, b - a, min_b - min_a, &len,
                                             &victims);
     if (err != 0) {
+        if ((err == -ENOMEM || err == -EMFILE) && r != NULL &&
+            job_covers(m, e, off, off + need))
+            err = SMMAP__WAIT;
         if (r != NULL)
             smmap__region_recycle(m, r);
         smmap__mutex_unlock(&m->lock);
@@ -370,6 +402,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     reopened = job.fd == SMMAP_OS_NO_FD;
     inserts = e->tree_inserts;
     new_index = smmap__index_plan(m, e, &index);
+    job_start(m, &job, e);
     e->fd_busy++;
     smmap__fd_lru_update(m, e);
     smmap__mutex_unlock(&m->lock);
@@ -434,9 +467,9 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     return 0;
 }
 
-int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
-                          uint64_t n, smmap_os_fd *direct_fd,
-                          smmap_region **out)
+static int acquire_once(smmap_cursor *c, uint64_t off, uint64_t need,
+                        uint64_t n, smmap_os_fd *direct_fd,
+                        smmap_region **out)
 {
     smmap_manager *m = c->file->manager;
     smmap_entry *e = c->file->entry;
@@ -470,4 +503,18 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
         smmap__cursor_drop_fd(m, c);
     smmap__mutex_unlock(&m->lock);
     return 0;
+}
+
+int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
+                          uint64_t n, smmap_os_fd *direct_fd,
+                          smmap_region **out)
+{
+    int err;
+    /* A map in flight will hold the bytes: its thread inserts its region
+     * (or fails and gives its reservation back) without waiting for
+     * anything of this one's, so the loop ends. */
+    while ((err = acquire_once(c, off, need, n, direct_fd, out)) ==
+           SMMAP__WAIT)
+        smmap__os.yield();
+    return err;
 }

@@ -187,6 +187,9 @@ struct smmap_manager {
     void *region_blocks;               /* their allocations, freed with
                                           the manager */
     void *hazard_blocks;               /* the hazard slots (hazard.c) */
+    struct map_job *jobs; /* maps in flight: reserved in the budgets, not
+                             yet in a tree (region.c); emptied in a
+                             fork's child, where their threads are gone */
     uint32_t hazards;                  /* lines of slots allocated */
     uint32_t hazard_next;              /* where the next allocation looks */
     int barrier;                       /* smmap__os.barrier is available */
@@ -332,6 +335,10 @@ void smmap__hazard_blocks_free(smmap_manager *m);
  * without the lock, by smmap__cursor_move once the lock-free switch
  * (smmap__cursor_switch_cached) found nothing: this is the locked path. */
 #define SMMAP__DIRECT 1
+/* acquire's "another thread is mapping a window that covers the request,
+ * and the budgets it holds refused this one": wait for it, then look
+ * again (region.c; never returned by smmap__region_acquire). */
+#define SMMAP__WAIT 2
 int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                           uint64_t n, smmap_os_fd *direct_fd,
                           smmap_region **out);

@@ -402,6 +402,96 @@ static void test_region__os_refusal_collects_and_retries(void)
     smmap_manager_free(m);
 }
 
+/*
+ * Two cursors that miss the same window at once, under a budget the first
+ * one's reservation fills (a hard max_mapped, or max_regions): the second
+ * waits for the first one's map and shares its region, where it gave
+ * -ENOMEM / -EMFILE though no other region existed. The first map is held
+ * inside the OS table's map until the second has yielded once (it yields
+ * only while it waits), so the interleaving is exact, with no sleep.
+ */
+static volatile int inflight_entered, inflight_go, inflight_yields;
+static int inflight_map(smmap_os_fd fd, uint64_t off, size_t len, void **out)
+{
+    __atomic_store_n(&inflight_entered, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&inflight_go, __ATOMIC_SEQ_CST))
+        smmap__os_default.yield();
+    return smmap__os_default.map(fd, off, len, out);
+}
+
+static void inflight_yield(void)
+{
+    __atomic_fetch_add(&inflight_yields, 1, __ATOMIC_SEQ_CST);
+    smmap__os_default.yield();
+}
+
+typedef struct inflight_use {
+    smmap_cursor c;
+    int err, done;
+} inflight_use;
+
+static void inflight_run(void *arg)
+{
+    inflight_use *u = arg;
+    u->err = smmap_cursor_use(&u->c, g, 1);
+    __atomic_store_n(&u->done, 1, __ATOMIC_SEQ_CST);
+}
+
+static void inflight_case(uint32_t flags, uint64_t max_mapped,
+                          uint32_t max_regions)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    inflight_use a, b;
+    port_thread ta, tb;
+    smmap_stats s;
+
+    m = test_manager(4 * g, max_mapped, max_regions, 8,
+                     flags | SMMAP_ALWAYS_MAP);
+    f = test_open(m, fixture_file("data", 4 * g));
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    smmap_cursor_init(&a.c, f);
+    smmap_cursor_init(&b.c, f);
+    inflight_entered = inflight_go = inflight_yields = 0;
+    smmap__os.map = inflight_map;
+    smmap__os.yield = inflight_yield;
+    REQUIRE_EQ(port_thread_start(&ta, inflight_run, &a), 0);
+    while (!__atomic_load_n(&inflight_entered, __ATOMIC_SEQ_CST))
+        smmap__os_default.yield();
+    REQUIRE_EQ(port_thread_start(&tb, inflight_run, &b), 0);
+    /* b either waits (yields) or, wrongly, fails at once */
+    while (!__atomic_load_n(&inflight_yields, __ATOMIC_SEQ_CST) &&
+           !__atomic_load_n(&b.done, __ATOMIC_SEQ_CST))
+        smmap__os_default.yield();
+    CHECK_EQ(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST), 0);
+    __atomic_store_n(&inflight_go, 1, __ATOMIC_SEQ_CST);
+    port_thread_join(&ta);
+    port_thread_join(&tb);
+    smmap__os.map = smmap__os_default.map;
+    smmap__os.yield = smmap__os_default.yield;
+    CHECK_EQ(a.err, 0);
+    CHECK_EQ(b.err, 0);
+    CHECK(a.c.data != NULL && a.c.data == b.c.data);
+    s = test_stats(m);
+    CHECK_EQ(s.maps, 1);
+    CHECK_EQ(s.regions, 1);
+    CHECK_EQ(s.peak_regions, 1);
+    if (b.c.data != NULL)
+        CHECK(pattern_matches(b.c.data, b.c.begin, b.c.size));
+    smmap_cursor_release(&a.c);
+    smmap_cursor_release(&b.c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
+static void test_region__miss_waits_for_the_same_window_in_flight(void)
+{
+    setup();
+    inflight_case(SMMAP_HARD_LIMITS, 4 * g, 100); /* was -ENOMEM */
+    inflight_case(0, 100 * g, 1);                 /* was -EMFILE */
+}
+
 /* SMMAP_POPULATE where the system cannot populate a range in one call
  * (Windows, musl's headers, Linux before 5.14): the library touches the
  * window itself, every page of it, through the guarded copy, though the
@@ -605,6 +695,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_region__populate_touches_every_page),
     TEST_ENTRY(test_region__static_mode_maps_whole_files),
     TEST_ENTRY(test_region__many_regions_found_again),
+    TEST_ENTRY(test_region__miss_waits_for_the_same_window_in_flight),
 };
 
 TEST_MAIN(tests)

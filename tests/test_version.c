@@ -765,6 +765,71 @@ static void test_version__fork_with_threads_inside(void)
     smmap_manager_free(m);
 }
 
+/* A child forked while another thread of the parent is mapping a window
+ * does not wait for that map (region.c waits for a map in flight that
+ * covers its miss when the budget refused it): the map's thread is not in
+ * the child, so the miss gets the budget's answer, -ENOMEM here. */
+static volatile int held_entered, held_go;
+static int held_map(smmap_os_fd fd, uint64_t off, size_t len, void **out)
+{
+    __atomic_store_n(&held_entered, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&held_go, __ATOMIC_SEQ_CST))
+        smmap__os_default.yield();
+    return smmap__os_default.map(fd, off, len, out);
+}
+
+typedef struct held_use {
+    smmap_file *f;
+    int err;
+} held_use;
+
+static void *held_run(void *arg)
+{
+    held_use *u = arg;
+    smmap_cursor c;
+    smmap_cursor_init(&c, u->f);
+    u->err = smmap_cursor_use(&c, 100, 1);
+    smmap_cursor_release(&c);
+    return NULL;
+}
+
+static void test_version__fork_child_does_not_wait_for_a_parent_map(void)
+{
+    const char *path = fixture_file("inflight", 256 * KIB);
+    smmap_manager *m = test_manager(256 * KIB, 256 * KIB, 100, 8,
+                                    SMMAP_HARD_LIMITS | SMMAP_ALWAYS_MAP);
+    smmap_file *f = test_open(m, path);
+    held_use u = {f, 1};
+    pthread_t t;
+    pid_t child;
+    int status = 0;
+
+    held_entered = held_go = 0;
+    smmap__os.map = held_map;
+    REQUIRE_EQ(pthread_create(&t, NULL, held_run, &u), 0);
+    while (!__atomic_load_n(&held_entered, __ATOMIC_SEQ_CST))
+        smmap__os_default.yield();
+    child = fork();
+    if (child == 0) {
+        smmap_cursor c;
+        alarm(10);
+        smmap_cursor_init(&c, f);
+        /* the parent thread's reservation fills the hard budget */
+        _exit(smmap_cursor_use(&c, 200, 1) == -ENOMEM ? 0 : 1);
+    }
+    CHECK(child > 0);
+    if (child > 0) {
+        CHECK_EQ(waitpid(child, &status, 0), child);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    __atomic_store_n(&held_go, 1, __ATOMIC_SEQ_CST);
+    pthread_join(t, NULL);
+    smmap__os.map = smmap__os_default.map;
+    CHECK_EQ(u.err, 0);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 static const test_case tests[] = {
     TEST_ENTRY(test_version__touch_keeps_reading_open_descriptor),
     TEST_ENTRY(test_version__touch_keeps_reading_after_reopen),
@@ -781,6 +846,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_version__fault_under_check_mtime_keeps_bytes_before_end),
     TEST_ENTRY(test_version__absurd_window_size_refused),
     TEST_ENTRY(test_version__fork_with_threads_inside),
+    TEST_ENTRY(test_version__fork_child_does_not_wait_for_a_parent_map),
 };
 
 TEST_MAIN(tests)
