@@ -316,7 +316,10 @@ enum smmap_advice {
  *                 (the page size on POSIX, or the power of two a build set
  *                 with CMake's SMMAP_GRANULARITY where larger; 64 KiB on
  *                 Windows); 0 selects the static mode, where each file is
- *                 mapped whole.
+ *                 mapped whole. A window the system refuses to map
+ *                 (ENOMEM even after unused ones are unmapped: a
+ *                 window_size beyond the address space) is mapped again
+ *                 as the smallest window that holds the bytes asked for.
  * max_mapped:     budget of mapped bytes. Soft by default: when every region
  *                 is held by a cursor the manager maps anyway (as Python's
  *                 smmap does); with SMMAP_HARD_LIMITS it returns -ENOMEM.

@@ -126,6 +126,8 @@ static int fill_window(smmap_os_fd fd, uint64_t a, size_t len, void **base,
 typedef struct map_job {
     struct map_job *next; /* m->jobs, while the map is in flight */
     const smmap_entry *entry;
+    uint64_t cover_offset, cover_len; /* what it reserved (under the lock;
+                                         offset and len may shrink) */
     smmap_os_fd fd;  /* SMMAP_OS_NO_FD: reopen first */
     uint64_t need;   /* the size of the handle asking: the file must hold
                         at least this much */
@@ -303,7 +305,8 @@ static int job_covers(const smmap_manager *m, const smmap_entry *e,
 {
     const map_job *j;
     for (j = m->jobs; j != NULL; j = j->next)
-        if (j->entry == e && j->offset <= off && end - j->offset <= j->len)
+        if (j->entry == e && j->cover_offset <= off &&
+            end - j->cover_offset <= j->cover_len)
             return 1;
     return 0;
 }
@@ -311,6 +314,8 @@ static int job_covers(const smmap_manager *m, const smmap_entry *e,
 static void job_start(smmap_manager *m, map_job *job, const smmap_entry *e)
 {
     job->entry = e;
+    job->cover_offset = job->offset;
+    job->cover_len = job->len;
     job->next = m->jobs;
     m->jobs = job;
 }
@@ -349,7 +354,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     smmap_file *f = c->file;
     smmap_manager *m = f->manager;
     smmap_entry *e = f->entry;
-    uint64_t end = off + n, a, b, min_a, min_b, len = 0;
+    uint64_t end = off + n, a, b, min_a, min_b, need_a, need_b, len = 0;
     smmap_region *r, *victims = NULL;
     smmap_os_fd extra_fd;
     smmap_index_alloc index;
@@ -365,6 +370,7 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     job.need = smmap__file_size(f);
     place(m, e, job.need, off, end, 1, &min_a, &min_b);
     place(m, e, job.need, off, end, 0, &a, &b);
+    place(m, e, job.need, off, off + need, 1, &need_a, &need_b);
     if (min_b - min_a > (uint64_t)(SIZE_MAX >> 1)) {
         /* More than half the address space can never be mapped: refused
          * before anything is evicted for it. */
@@ -413,8 +419,23 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
          * to work, so a failure leaves them out). */
         smmap__index_alloc(m, &index);
     err = map_unlocked(m, e, &job);
+    if (err == -ENOMEM && job.len > need_b - need_a) {
+        /* The system cannot give a window this large (a window_size beyond
+         * the address space): the smallest one that holds the bytes
+         * needed. */
+        job.offset = need_a;
+        job.len = (size_t)(need_b - need_a);
+        job.retried = 0;
+        err = map_unlocked(m, e, &job);
+    }
 
     smmap__mutex_lock(&m->lock);
+    if (job.len != len) {
+        /* shrunk: the budgets give the rest back */
+        m->stats.mapped_bytes -= len - job.len;
+        len = job.len;
+        a = job.offset;
+    }
     smmap__region_recycle(m, victims);
     extra_fd = finish_job(m, e, &job, reopened);
     smmap__entry_saw_end(e, job.seen);

@@ -492,6 +492,53 @@ static void test_region__miss_waits_for_the_same_window_in_flight(void)
     inflight_case(0, 100 * g, 1);                 /* was -EMFILE */
 }
 
+/* A window the system cannot give (mmap refuses it with ENOMEM, as for a
+ * window_size beyond the address space) is tried again as the smallest
+ * window that holds the request, which it gives: the budgets count only
+ * that, and no retry is counted (the collect-and-retry did not help). */
+static uint64_t refuse_above;
+static int refusing_large_map(smmap_os_fd fd, uint64_t off, size_t len,
+                              void **out)
+{
+    if (len > refuse_above)
+        return -ENOMEM;
+    return smmap__os_default.map(fd, off, len, out);
+}
+
+static void test_region__refused_window_shrinks_to_the_request(void)
+{
+    smmap_manager *m;
+    smmap_file *f;
+    smmap_cursor c;
+    smmap_stats s;
+
+    setup();
+    m = test_manager(16 * g, 100 * g, 100, 8, SMMAP_ALWAYS_MAP);
+    f = test_open(m, fixture_file("data", 32 * g));
+    smmap_cursor_init(&c, f);
+    refuse_above = 2 * g;
+    smmap__os.map = refusing_large_map;
+    REQUIRE_EQ(smmap_cursor_use(&c, 5 * g + 10, 100), 0);
+    CHECK_EQ(c.begin, 5 * g);
+    CHECK_EQ(c.size, g);
+    CHECK(pattern_matches(c.data, c.begin, c.size));
+    s = test_stats(m);
+    CHECK_EQ(s.mapped_bytes, g);
+    CHECK_EQ(s.peak_mapped_bytes, 16 * g); /* the reservation */
+    CHECK_EQ(s.maps, 1);
+    CHECK_EQ(s.retries, 0);
+    /* More than the system gives even at its smallest: -ENOMEM, and the
+     * budgets are as they were. */
+    CHECK_EQ(smmap_cursor_use(&c, 8 * g, 3 * g), -ENOMEM);
+    s = test_stats(m);
+    CHECK_EQ(s.mapped_bytes, 0); /* c's window was let go */
+    CHECK_EQ(s.regions, 0);
+    smmap__os.map = smmap__os_default.map;
+    smmap_cursor_release(&c);
+    smmap_file_close(f);
+    smmap_manager_free(m);
+}
+
 /* SMMAP_POPULATE where the system cannot populate a range in one call
  * (Windows, musl's headers, Linux before 5.14): the library touches the
  * window itself, every page of it, through the guarded copy, though the
@@ -696,6 +743,7 @@ static const test_case tests[] = {
     TEST_ENTRY(test_region__static_mode_maps_whole_files),
     TEST_ENTRY(test_region__many_regions_found_again),
     TEST_ENTRY(test_region__miss_waits_for_the_same_window_in_flight),
+    TEST_ENTRY(test_region__refused_window_shrinks_to_the_request),
 };
 
 TEST_MAIN(tests)
