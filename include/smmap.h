@@ -346,7 +346,9 @@ enum smmap_advice {
  *   max_open_files  a quarter of the RLIMIT_NOFILE soft limit, at least 8
  *
  * smmap_manager_new() returns -EINVAL for: a zero max_mapped, max_regions or
- * max_open_files; max_mapped < window_size in sliding mode; unknown flags or
+ * max_open_files; max_mapped < window_size (once rounded up to the
+ * granularity: window_size 1 with max_mapped 1 is refused) in sliding mode;
+ * unknown flags or
  * advice; a window_size above half the address space less the granularity
  * (2^63 - 4096 on 64-bit Linux, 2^31 - 4096 on 32-bit).
  */
