@@ -166,6 +166,14 @@ int smmap__cursor_move(smmap_cursor *c, uint64_t off, uint64_t need,
         return 0;
     }
     err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
+    /* A map in flight will hold the bytes: its thread inserts its region
+     * (or fails and gives its reservation back) without waiting for
+     * anything of this one's, so the loop ends. */
+    while (err == SMMAP__WAIT) {
+        clear_window(c);
+        smmap__os.yield();
+        err = smmap__region_acquire(c, off, need, n, direct_fd, &r);
+    }
     c->served = 0;
     if (err != 0) {
         /* acquire released the old window whenever it failed (or chose a

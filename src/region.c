@@ -488,9 +488,9 @@ static SMMAP__NOINLINE int acquire_miss(smmap_cursor *c, uint64_t off,
     return 0;
 }
 
-static int acquire_once(smmap_cursor *c, uint64_t off, uint64_t need,
-                        uint64_t n, smmap_os_fd *direct_fd,
-                        smmap_region **out)
+int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
+                          uint64_t n, smmap_os_fd *direct_fd,
+                          smmap_region **out)
 {
     smmap_manager *m = c->file->manager;
     smmap_entry *e = c->file->entry;
@@ -526,16 +526,3 @@ static int acquire_once(smmap_cursor *c, uint64_t off, uint64_t need,
     return 0;
 }
 
-int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
-                          uint64_t n, smmap_os_fd *direct_fd,
-                          smmap_region **out)
-{
-    int err;
-    /* A map in flight will hold the bytes: its thread inserts its region
-     * (or fails and gives its reservation back) without waiting for
-     * anything of this one's, so the loop ends. */
-    while ((err = acquire_once(c, off, need, n, direct_fd, out)) ==
-           SMMAP__WAIT)
-        smmap__os.yield();
-    return err;
-}

@@ -335,9 +335,9 @@ void smmap__hazard_blocks_free(smmap_manager *m);
  * without the lock, by smmap__cursor_move once the lock-free switch
  * (smmap__cursor_switch_cached) found nothing: this is the locked path. */
 #define SMMAP__DIRECT 1
-/* acquire's "another thread is mapping a window that covers the request,
- * and the budgets it holds refused this one": wait for it, then look
- * again (region.c; never returned by smmap__region_acquire). */
+/* "Another thread is mapping a window that covers the request, and the
+ * budgets it holds refused this one": the cursor's window was let go (the
+ * caller clears it), and the caller yields and asks again. */
 #define SMMAP__WAIT 2
 int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
                           uint64_t n, smmap_os_fd *direct_fd,

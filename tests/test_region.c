@@ -443,16 +443,23 @@ static void inflight_case(uint32_t flags, uint64_t max_mapped,
     smmap_manager *m;
     smmap_file *f;
     inflight_use a, b;
+    smmap_cursor b2;
     port_thread ta, tb;
     smmap_stats s;
 
     m = test_manager(4 * g, max_mapped, max_regions, 8,
                      flags | SMMAP_ALWAYS_MAP);
-    f = test_open(m, fixture_file("data", 4 * g));
+    f = test_open(m, fixture_file("data", 8 * g));
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
     smmap_cursor_init(&a.c, f);
     smmap_cursor_init(&b.c, f);
+    smmap_cursor_init(&b2, f);
+    /* b leaves a window that b2 still holds: the wait must not let go of
+     * it twice */
+    REQUIRE_EQ(smmap_cursor_use(&b.c, 7 * g, 1), 0);
+    CHECK_EQ(b.c.begin, 4 * g);
+    smmap_cursor_copy(&b2, &b.c);
     inflight_entered = inflight_go = inflight_yields = 0;
     smmap__os.map = inflight_map;
     smmap__os.yield = inflight_yield;
@@ -474,13 +481,18 @@ static void inflight_case(uint32_t flags, uint64_t max_mapped,
     CHECK_EQ(b.err, 0);
     CHECK(a.c.data != NULL && a.c.data == b.c.data);
     s = test_stats(m);
-    CHECK_EQ(s.maps, 1);
-    CHECK_EQ(s.regions, 1);
-    CHECK_EQ(s.peak_regions, 1);
+    CHECK_EQ(s.maps, 2);
+    CHECK_EQ(s.regions, 2);
+    CHECK_EQ(s.peak_regions, 2);
     if (b.c.data != NULL)
         CHECK(pattern_matches(b.c.data, b.c.begin, b.c.size));
+    /* All three windows are held: nothing to collect. */
+    CHECK_EQ(smmap_manager_collect(m), 0);
+    CHECK(pattern_matches(b2.data, b2.begin, b2.size));
     smmap_cursor_release(&a.c);
     smmap_cursor_release(&b.c);
+    smmap_cursor_release(&b2);
+    CHECK_EQ(smmap_manager_collect(m), 2);
     smmap_file_close(f);
     smmap_manager_free(m);
 }
@@ -488,8 +500,8 @@ static void inflight_case(uint32_t flags, uint64_t max_mapped,
 static void test_region__miss_waits_for_the_same_window_in_flight(void)
 {
     setup();
-    inflight_case(SMMAP_HARD_LIMITS, 4 * g, 100); /* was -ENOMEM */
-    inflight_case(0, 100 * g, 1);                 /* was -EMFILE */
+    inflight_case(SMMAP_HARD_LIMITS, 8 * g, 100); /* was -ENOMEM */
+    inflight_case(0, 100 * g, 2);                 /* was -EMFILE */
 }
 
 /* A window the system cannot give (mmap refuses it with ENOMEM, as for a
