@@ -9,7 +9,8 @@
  * callgrind's instruction counts (where the time goes):
  *   read    N smmap_read calls of 8 bytes inside the held window
  *   switch  N smmap_cursor_at calls, each in another of 16 cached 64 KiB
- *           windows (smmap_cursor_use switching to a cached region)
+ *           windows (its miss, smmap_cursor_use_exact, switching to a
+ *           cached region)
  *   map     the same reads with room for 4 regions only (SMMAP_ALWAYS_MAP):
  *           most reads evict a region and map another, under the manager's
  *           lock (check-hitpath.sh's control: callgrind must see the lock)

@@ -612,7 +612,14 @@ static inline const unsigned char *smmap_cursor_at(smmap_cursor *c,
         return c->data + (size_t)rel;
     if (smmap_cursor_use_exact(c, offset, len) != 0)
         return NULL;
-    return c->data + (size_t)(offset - c->begin);
+    /* The same test as the hit's (use_exact makes it true): compilers
+     * then share it, and the hit path stays as short as it can be. */
+    rel = offset - c->begin;
+    if ((uint64_t)len > (uint64_t)c->size - rel) {
+        c->error = -ERANGE;
+        return NULL;
+    }
+    return c->data + (size_t)rel;
 }
 
 /*
