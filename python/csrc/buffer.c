@@ -1,12 +1,19 @@
 /*
  * buffer.c - SlidingWindowMapBuffer: byte access to a file through a
  * cursor, indexes and slices relative to its start offset, across windows.
+ *
+ * Every call that moves or reads through the cursor holds its own
+ * reference to it: the move may run Python code (a path's __fspath__ on
+ * the file's first open) or let another thread run (without the GIL), and
+ * either may give the buffer another cursor, dropping the buffer's
+ * reference to this one.
  */
 #include "csmmap.h"
 
 static int buffer_begin(BufferObject *self, PyObject *cursor,
                         unsigned long long offset, unsigned long long size)
 {
+    WindowCursorObject *w;
     int res;
     uint64_t fsize;
     if (cursor != NULL && cursor != Py_None) {
@@ -17,13 +24,16 @@ static int buffer_begin(BufferObject *self, PyObject *cursor,
         Py_INCREF(cursor);
         Py_XSETREF(self->cur, (WindowCursorObject *)cursor);
     }
-    if (self->cur == NULL || self->cur->file == NULL)
+    w = self->cur;
+    if (w == NULL || w->file == NULL)
         return 0;
     csm_guard_refresh();
-    res = csm_cursor_use(self->cur, offset, size, 0);
+    Py_INCREF(w);
+    res = csm_cursor_use(w, offset, size, 0);
+    fsize = res > 0 && w->file != NULL ? w->file->size : 0;
+    Py_DECREF(w);
     if (res <= 0)
         return res;
-    fsize = self->cur->file->size;
     if (size > fsize)
         size = fsize - offset;
     if (size > (unsigned long long)PY_SSIZE_T_MAX)
@@ -141,10 +151,9 @@ static Py_ssize_t buffer_len(BufferObject *self)
     return self->size;
 }
 
-/* Move the buffer's cursor to hold file offset off (smmap's use_region(i, 1)). */
-static int buffer_reach(BufferObject *self, uint64_t off)
+/* Move the cursor to hold file offset off (smmap's use_region(i, 1)). */
+static int buffer_reach(WindowCursorObject *w, uint64_t off)
 {
-    WindowCursorObject *w = self->cur;
     /* a whole window placed from off, of which one byte is needed */
     int res = csm_cursor_use_need(w, off, 0, 1, 0);
     if (res == 0)
@@ -157,6 +166,7 @@ static PyObject *buffer_item(BufferObject *self, Py_ssize_t i)
     WindowCursorObject *w = self->cur;
     uint64_t off;
     unsigned char b;
+    int ok;
     if (i < 0)
         i += self->size;
     if (i < 0 || i >= self->size || w == NULL) {
@@ -166,26 +176,22 @@ static PyObject *buffer_item(BufferObject *self, Py_ssize_t i)
     if (csm_check_idle(w) < 0)
         return NULL;
     off = self->start + (uint64_t)i;
-    if (!csm_held_has(&w->c, off, 1) && buffer_reach(self, off) < 0)
-        return NULL;
-    if (csm_held_read(&w->c, off, &b, 1) < 0)
-        return NULL;
-    return PyLong_FromLong(b);
+    Py_INCREF(w);
+    ok = (csm_held_has(&w->c, off, 1) || buffer_reach(w, off) == 0) &&
+         csm_held_read(&w->c, off, &b, 1) == 0;
+    Py_DECREF(w);
+    return ok ? PyLong_FromLong(b) : NULL;
 }
 
-/* The bytes [a, b) relative to the start, across windows. */
-static PyObject *buffer_range(BufferObject *self, Py_ssize_t a, Py_ssize_t b)
+/* The n bytes at file offset off through w, across windows. */
+static PyObject *cursor_range(WindowCursorObject *w, uint64_t off,
+                              Py_ssize_t n)
 {
-    WindowCursorObject *w = self->cur;
-    uint64_t off, fsize;
-    Py_ssize_t n = b - a;
+    uint64_t fsize;
     PyObject *out;
     int64_t got;
-    if (n <= 0 || w == NULL)
-        return PyBytes_FromStringAndSize(NULL, 0);
     if (csm_check_idle(w) < 0 || csm_cursor_ensure_open(w) < 0)
         return NULL;
-    off = self->start + (uint64_t)a;
     fsize = w->file->size;
     if (off >= fsize)
         return PyBytes_FromStringAndSize(NULL, 0);
@@ -219,6 +225,19 @@ static PyObject *buffer_range(BufferObject *self, Py_ssize_t a, Py_ssize_t b)
     }
     if (got != n && _PyBytes_Resize(&out, (Py_ssize_t)got) < 0)
         return NULL;
+    return out;
+}
+
+/* The bytes [a, b) relative to the start, across windows. */
+static PyObject *buffer_range(BufferObject *self, Py_ssize_t a, Py_ssize_t b)
+{
+    WindowCursorObject *w = self->cur;
+    PyObject *out;
+    if (b - a <= 0 || w == NULL)
+        return PyBytes_FromStringAndSize(NULL, 0);
+    Py_INCREF(w);
+    out = cursor_range(w, self->start + (uint64_t)a, b - a);
+    Py_DECREF(w);
     return out;
 }
 

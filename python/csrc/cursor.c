@@ -42,20 +42,28 @@ void csm_cursor_release(WindowCursorObject *w)
     smmap_cursor_release(&w->c);
 }
 
-/* Associate with file (NULL: none), dropping what the cursor held. */
+/* Associate with file (NULL: none), dropping what the cursor held. The
+ * references it drops are dropped last, once the cursor is in its new
+ * state: a drop may run Python code (a path's __del__), which may use
+ * this cursor again. */
 static void cursor_set_file(WindowCursorObject *w, FileObject *file)
 {
-    csm_cursor_release(w);
-    if (w->file != NULL) {
+    FileObject *old = w->file;
+    PyObject *buf_exp = (PyObject *)w->buf_exp, *map_exp = (PyObject *)w->map_exp;
+    w->buf_exp = w->map_exp = NULL;
+    smmap_cursor_release(&w->c);
+    if (old != NULL)
         cursor_unlink(w);
-        Py_CLEAR(w->file);
-    }
+    w->file = NULL;
     if (file != NULL) {
         Py_INCREF(file);
         w->file = file;
         cursor_link(w);
     }
     smmap_cursor_init(&w->c, file != NULL ? file->f : NULL);
+    Py_XDECREF(buf_exp);
+    Py_XDECREF(map_exp);
+    Py_XDECREF(old);
 }
 
 /* The slow path of every move: may map or open, so runs without the GIL.
@@ -183,6 +191,10 @@ static int cursor_init(WindowCursorObject *self, PyObject *args, PyObject *kw)
     if (regions != Py_None && !PyObject_TypeCheck(regions, &csm_FileType)) {
         PyErr_SetString(PyExc_TypeError,
                         "regions must be a File from the manager's make_cursor()");
+        return -1;
+    }
+    if (regions != Py_None && ((FileObject *)regions)->mgr == NULL) {
+        PyErr_SetString(PyExc_ValueError, "File not initialized");
         return -1;
     }
     if (csm_check_idle(self) < 0)

@@ -119,31 +119,54 @@ static PyObject *manager_collect(ManagerObject *self, PyObject *unused)
  */
 static PyObject *manager_release_path(ManagerObject *self, PyObject *arg)
 {
-    PyObject *bytes = NULL;
+    PyObject *bytes = NULL, *snapshot;
     const char *prefix;
     size_t plen;
     WindowCursorObject *w;
     smmap_stats before, after;
+    Py_ssize_t i;
     int err;
 
     if (!PyUnicode_FSConverter(arg, &bytes))
         return NULL;
     prefix = PyBytes_AS_STRING(bytes);
     plen = (size_t)PyBytes_GET_SIZE(bytes);
-    for (w = self->cursors; w != NULL; w = w->next) {
-        PyObject *p = w->file != NULL ? w->file->path_or_fd : NULL;
-        PyObject *pb = NULL;
+    /* The cursors first, each with a reference of its own: a path's
+     * __fspath__ (below) may run any code, which may drop or unlink a
+     * cursor of the manager's list. (Appending runs no Python code.) */
+    snapshot = PyList_New(0);
+    if (snapshot == NULL) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    for (w = self->cursors; w != NULL; w = w->next)
+        if (PyList_Append(snapshot, (PyObject *)w) < 0) {
+            Py_DECREF(snapshot);
+            Py_DECREF(bytes);
+            return NULL;
+        }
+    for (i = 0; i < PyList_GET_SIZE(snapshot); i++) {
+        PyObject *p, *pb = NULL;
+        int match;
+        w = (WindowCursorObject *)PyList_GET_ITEM(snapshot, i);
+        p = w->file != NULL ? w->file->path_or_fd : NULL;
         if (w->busy || p == NULL || PyLong_Check(p))
             continue;
+        Py_INCREF(p);
         if (!PyUnicode_FSConverter(p, &pb)) {
+            Py_DECREF(p);
             PyErr_Clear();
             continue;
         }
-        if ((size_t)PyBytes_GET_SIZE(pb) >= plen &&
-            memcmp(PyBytes_AS_STRING(pb), prefix, plen) == 0)
-            csm_cursor_release(w);
+        Py_DECREF(p);
+        match = (size_t)PyBytes_GET_SIZE(pb) >= plen &&
+                memcmp(PyBytes_AS_STRING(pb), prefix, plen) == 0;
         Py_DECREF(pb);
+        /* the conversion may have moved it in another thread's hands */
+        if (match && !w->busy)
+            csm_cursor_release(w);
     }
+    Py_DECREF(snapshot);
     smmap_manager_stats(self->m, &before);
     err = smmap_manager_release_path(self->m, prefix);
     Py_DECREF(bytes);
@@ -310,6 +333,10 @@ static PyObject *file_region_clients(FileObject *self, PyObject *arg)
     long n = 1;
     if (addr == (unsigned long long)-1 && PyErr_Occurred())
         return NULL;
+    if (self->mgr == NULL) {
+        PyErr_SetString(PyExc_ValueError, "File not initialized");
+        return NULL;
+    }
     for (w = self->mgr->cursors; w != NULL; w = w->next)
         if (!w->busy && w->c.data != NULL &&
             (unsigned long long)(uintptr_t)w->c.data == addr)
