@@ -23,6 +23,16 @@ import smmap
 from smmap import SlidingWindowMapBuffer, SlidingWindowMapManager
 BIG, SMALL = {big!r}, {small!r}
 data = open(BIG, "rb").read()
+
+class Path:
+    """A path-like for BIG whose __fspath__ calls hook once, when armed."""
+    def __init__(self):
+        self.hook = None
+    def __fspath__(self):
+        hook, self.hook = self.hook, None
+        if hook is not None:
+            hook()
+        return BIG
 '''
 
 
@@ -42,19 +52,12 @@ def test_fspath_that_gives_the_buffer_another_cursor(tmp_path):
     # buffer another cursor, dropping its last reference to this one
     out = run_case(tmp_path, '''
         mgr = SlidingWindowMapManager(window_size=64 * 1024)
-        armed = False
-        class P:
-            def __fspath__(self):
-                global armed
-                if armed:
-                    armed = False
-                    buf.begin_access(mgr.make_cursor(SMALL), 0)
-                return BIG
+        p = Path()
         c1 = mgr.make_cursor(BIG)
         buf = SlidingWindowMapBuffer(c1, 0)
-        c1.assign(mgr.make_cursor(P()))
+        c1.assign(mgr.make_cursor(p))
         del c1
-        armed = True
+        p.hook = lambda: buf.begin_access(mgr.make_cursor(SMALL), 0)
         print("item", buf[5] == data[5])
         print("now", len(buf) == 4096)
     ''')
@@ -97,19 +100,14 @@ def test_fspath_that_drops_a_cursor_during_release_path(tmp_path):
     out = run_case(tmp_path, '''
         mgr = SlidingWindowMapManager(window_size=64 * 1024)
         keep, junk = [], []
-        armed = False
-        class P:
-            def __fspath__(self):
-                global armed
-                if armed:
-                    armed = False
-                    keep.clear()
-                    junk.extend(bytes([0x41]) * 140 for i in range(200))
-                return BIG
-        c = mgr.make_cursor(P()).use_region(0, 100)
+        def drop():
+            keep.clear()
+            junk.extend(bytes([0x41]) * 140 for i in range(200))
+        p = Path()
+        c = mgr.make_cursor(p).use_region(0, 100)
         keep.append(c)
         del c
-        armed = True
+        p.hook = drop
         import os
         print("removed", mgr._force_map_handle_removal(os.path.dirname(BIG)))
     ''')
@@ -122,9 +120,7 @@ def test_path_del_that_reenters_assign(tmp_path):
     out = run_case(tmp_path, '''
         m = SlidingWindowMapManager(window_size=4096)
         third = m.make_cursor(SMALL)
-        class P:
-            def __fspath__(self):
-                return BIG
+        class P(Path):
             def __del__(self):
                 c.assign(third)
         c = m.make_cursor(P()).use_region(0, 10)
