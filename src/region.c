@@ -525,4 +525,3 @@ int smmap__region_acquire(smmap_cursor *c, uint64_t off, uint64_t need,
     smmap__mutex_unlock(&m->lock);
     return 0;
 }
-
