@@ -20,7 +20,7 @@ int tool_bench(int argc, char **argv)
     int status;
     argv[0] = name;
     status = smmap_bench_main(argc, argv);
-    if (fflush(stdout) != 0)
+    if (fflush(stdout) != 0 || ferror(stdout))
         return tool_write_failed();
     return status;
 #else
@@ -29,8 +29,10 @@ int tool_bench(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             int status = tool_print_help("bench");
             printf("\nThis smmap was built without them.\n");
-            return status == 0 && fflush(stdout) == 0 ? 0
-                                                      : TOOL_EXIT_FILE_ERROR;
+            if (status != 0)
+                return status;
+            return fflush(stdout) == 0 && !ferror(stdout) ? 0
+                                                          : tool_write_failed();
         }
     fprintf(stderr, "smmap: bench: benchmarks were not built (configure with "
                     "-DSMMAP_BUILD_BENCH=ON and a bench/ that defines "

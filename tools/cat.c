@@ -1,8 +1,10 @@
 /*
  * cat.c - `smmap cat`: writes [offset, offset + length) of each file to
- * stdout, straight from the mapped windows (no copy in between), or, for a
- * file whose size does not describe its bytes (files.c), from plain reads
- * of it as a stream.
+ * stdout, straight from the mapped windows (no copy in between: write(2)
+ * from the window, so that a page a truncation removed meanwhile is the
+ * kernel's EFAULT, reported for that file, not a SIGBUS in a copy), or,
+ * for a file whose size does not describe its bytes (files.c), from plain
+ * reads of it as a stream.
  */
 #include "tool.h"
 
@@ -103,6 +105,11 @@ static int cat_file(smmap_manager *m, const tool_options *t, const char *path)
     if (step > SIZE_MAX)
         step = SIZE_MAX;
     smmap_cursor_init(&c, f);
+    /* What stdio holds (a streamed file's bytes) goes out first. */
+    if (fflush(stdout) != 0) {
+        smmap_file_close(f);
+        return -1;
+    }
     while (pos < end) {
         uint64_t want = end - pos, have;
         if (want > step)
@@ -117,8 +124,16 @@ static int cat_file(smmap_manager *m, const tool_options *t, const char *path)
         have = c.begin + c.size - pos;
         if (have > end - pos)
             have = end - pos;
-        if (fwrite(c.data + (size_t)(pos - c.begin), 1, (size_t)have,
-                   stdout) != (size_t)have) {
+        err = tool_plain_write_stdout(c.data + (size_t)(pos - c.begin),
+                                      (size_t)have);
+        if (err == -EFAULT) {
+            /* the window lost pages: the file was truncated meanwhile */
+            tool_file_error(path, -EIO);
+            status = 1;
+            break;
+        }
+        if (err != 0) {
+            errno = -err;
             status = -1;
             break;
         }

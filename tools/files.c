@@ -182,7 +182,37 @@ int64_t tool_plain_read(int fd, unsigned char *buf, size_t len,
     }
     return (int64_t)done;
 }
+int tool_plain_write_stdout(const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    _setmode(1, _O_BINARY);
+    while (len > 0) {
+        unsigned chunk = len > 1u << 30 ? 1u << 30 : (unsigned)len;
+        int n = _write(1, p, chunk);
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
 #else
+int tool_plain_write_stdout(const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(1, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int tool_plain_open(const char *path)
 {
     return strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);

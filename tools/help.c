@@ -120,5 +120,5 @@ int tool_print_help(const char *command)
     } else {
         printf("%s\n%s", bench_usage, bench_text);
     }
-    return fflush(stdout) == 0 && !ferror(stdout) ? 0 : TOOL_EXIT_FILE_ERROR;
+    return fflush(stdout) == 0 && !ferror(stdout) ? 0 : tool_write_failed();
 }

@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("smmap %s\n", SMMAP_VERSION_STRING);
-        return fflush(stdout) == 0 ? 0 : TOOL_EXIT_FILE_ERROR;
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : tool_write_failed();
     }
     if (strcmp(argv[1], "bench") == 0)
         return tool_bench(argc - 1, argv + 1);

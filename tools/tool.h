@@ -123,6 +123,11 @@ int64_t tool_plain_pread(int fd, unsigned char *buf, size_t len,
  * when *stop became non-zero while waiting, e.g. on SIGINT) */
 int64_t tool_plain_read(int fd, unsigned char *buf, size_t len,
                         const volatile sig_atomic_t *stop);
+/* write(2) all of len to stdout, unbuffered (flush stdio first). From a
+ * mapped window, a page a truncation removed makes the kernel refuse the
+ * copy (-EFAULT) where a copy in this process would raise SIGBUS.
+ * @return 0 or -errno */
+int tool_plain_write_stdout(const void *buf, size_t len);
 
 /* ---- stat_report.c ------------------------------------------------------- */
 
