@@ -99,8 +99,11 @@ static int cat_file(smmap_manager *m, const tool_options *t, const char *path)
     end = size;
     if (pos < size && t->length_given && t->length < size - pos)
         end = pos + t->length;
-    /* Ask for a whole window at a time: asking for less lets the library
-     * place the window partly behind pos, where nothing is left to write. */
+    /* Want a whole window at a time: asking for less lets the library
+     * place the window partly behind pos, where nothing is left to write.
+     * Need one byte only: a window already mapped that holds pos serves,
+     * and a window the system refuses (address space: ulimit -v) is
+     * mapped again as small as that. */
     step = t->manager.window_size != 0 ? t->manager.window_size : STATIC_CHUNK;
     if (step > SIZE_MAX)
         step = SIZE_MAX;
@@ -114,7 +117,7 @@ static int cat_file(smmap_manager *m, const tool_options *t, const char *path)
         uint64_t want = end - pos, have;
         if (want > step)
             want = step;
-        err = smmap_cursor_use(&c, pos, (size_t)want);
+        err = smmap_cursor_use_range(&c, pos, 1, (size_t)want);
         if (err != 0) {
             tool_file_error(path, err);
             status = 1;

@@ -52,7 +52,9 @@ static const char stat_text[] =
     "                             same seed, same reads\n"
     "        --verify             also read each range with plain read(),\n"
     "                             compare, and print verify_mismatches; any\n"
-    "                             mismatch exits 1\n"
+    "                             mismatch exits 1. It keeps a plain\n"
+    "                             descriptor per file open, beside the\n"
+    "                             --max-files budget of the manager\n"
     "        --json               print the report as one JSON object\n";
 
 static const char bench_text[] =
