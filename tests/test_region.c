@@ -347,13 +347,18 @@ static void test_region__eviction_keeps_budget(void)
     smmap_manager_free(m);
 }
 
+/* The OS table's map, refusing with ENOMEM the next map_failures_left
+ * calls, and every map of more than refuse_above bytes. */
 static int map_failures_left;
-static int failing_map(smmap_os_fd fd, uint64_t off, size_t len, void **out)
+static uint64_t refuse_above = UINT64_MAX;
+static int refusing_map(smmap_os_fd fd, uint64_t off, size_t len, void **out)
 {
     if (map_failures_left > 0) {
         map_failures_left--;
         return -ENOMEM;
     }
+    if (len > refuse_above)
+        return -ENOMEM;
     return smmap__os_default.map(fd, off, len, out);
 }
 
@@ -373,7 +378,7 @@ static void test_region__os_refusal_collects_and_retries(void)
     REQUIRE_EQ(smmap_cursor_use(&c, 10 * g, 1), 0);
     CHECK_EQ(test_stats(m).regions, 3);
 
-    smmap__os.map = failing_map;
+    smmap__os.map = refusing_map;
     map_failures_left = 1;
     REQUIRE_EQ(smmap_cursor_use(&c, 15 * g, 1), 0);
     s = test_stats(m);
@@ -508,15 +513,6 @@ static void test_region__miss_waits_for_the_same_window_in_flight(void)
  * window_size beyond the address space) is tried again as the smallest
  * window that holds the request, which it gives: the budgets count only
  * that, and no retry is counted (the collect-and-retry did not help). */
-static uint64_t refuse_above;
-static int refusing_large_map(smmap_os_fd fd, uint64_t off, size_t len,
-                              void **out)
-{
-    if (len > refuse_above)
-        return -ENOMEM;
-    return smmap__os_default.map(fd, off, len, out);
-}
-
 static void test_region__refused_window_shrinks_to_the_request(void)
 {
     smmap_manager *m;
@@ -529,7 +525,7 @@ static void test_region__refused_window_shrinks_to_the_request(void)
     f = test_open(m, fixture_file("data", 32 * g));
     smmap_cursor_init(&c, f);
     refuse_above = 2 * g;
-    smmap__os.map = refusing_large_map;
+    smmap__os.map = refusing_map;
     REQUIRE_EQ(smmap_cursor_use(&c, 5 * g + 10, 100), 0);
     CHECK_EQ(c.begin, 5 * g);
     CHECK_EQ(c.size, g);
@@ -546,6 +542,7 @@ static void test_region__refused_window_shrinks_to_the_request(void)
     CHECK_EQ(s.mapped_bytes, 0); /* c's window was let go */
     CHECK_EQ(s.regions, 0);
     smmap__os.map = smmap__os_default.map;
+    refuse_above = UINT64_MAX;
     smmap_cursor_release(&c);
     smmap_file_close(f);
     smmap_manager_free(m);
