@@ -24,6 +24,8 @@
 #define GIB ((uint64_t)1024 * 1024 * 1024)
 #define PAGE ((uint64_t)4096)
 #define MAX_REPS 31
+#define BENCH_MAX_THREADS 64      /* threads in one run of workload 8 */
+#define BENCH_MAX_THREAD_COUNTS 8 /* thread counts it compares */
 
 /* ---- configuration (bench_main.c) -------------------------------------- */
 
@@ -42,6 +44,8 @@ typedef struct bench_config {
     uint64_t small_size; /* each small file's size */
     FILE *csv_regions;   /* regions.csv and budget.csv, NULL without --csv */
     FILE *csv_budget;
+    int nthreads;        /* --threads: workload 8's thread counts, ascending; */
+    int threads[BENCH_MAX_THREAD_COUNTS]; /* 0 counts: 1, 2 and the CPUs */
 } bench_config;
 
 /* ---- failing, allocating, timing, random numbers (bench_util.c) --------- */

@@ -39,6 +39,7 @@ typedef struct bench_options {
     long reps; /* -1: the mode's default */
     const char *dir, *csv;
     unsigned char selected[NWORKLOADS]; /* all 1 without --workloads */
+    int nthreads, threads[BENCH_MAX_THREAD_COUNTS]; /* --threads */
 } bench_options;
 
 static void usage(FILE *out)
@@ -46,7 +47,7 @@ static void usage(FILE *out)
     int i;
     fprintf(out,
             "usage: %s [--quick] [--reps N] [--cold] [--dir DIR] [--keep]\n"
-            "          [--csv DIR] [--workloads N[,N...]]\n"
+            "          [--csv DIR] [--workloads N[,N...]] [--threads T[,T...]]\n"
             "  --quick          small data, short runs (seconds; for CI)\n"
             "  --reps N         timed repetitions per case, 1-%d (the median "
             "is\n"
@@ -60,9 +61,15 @@ static void usage(FILE *out)
             "  --keep           keep the generated data\n"
             "  --csv DIR        write regions.csv and budget.csv for "
             "bench/plot.py\n"
+            "  --threads LIST   workload 8's thread counts, ascending, each "
+            "1-%d,\n"
+            "                   at most %d of them (default 1, 2 and the "
+            "online\n"
+            "                   processors); scaling is against the first\n"
             "  --workloads LIST run only these workloads, e.g. 1,4 (default "
             "all):\n",
-            bench_program, MAX_REPS);
+            bench_program, MAX_REPS, BENCH_MAX_THREADS,
+            BENCH_MAX_THREAD_COUNTS);
     for (i = 0; i < NWORKLOADS; i++)
         fprintf(out, "    %2u  %s\n", workloads[i].number,
                 workloads[i].summary);
@@ -104,22 +111,60 @@ static int parse_number(const char *s, unsigned long lo, unsigned long hi,
     return 0;
 }
 
+/* The next item of a comma-separated list at *p into item (NUL-ended);
+ * advances *p past its comma. Returns 1 for an item, 0 at the end, -1 for
+ * an empty or overlong one. */
+static int list_next(const char **p, char *item, size_t size)
+{
+    size_t n;
+    if (*p == NULL)
+        return 0;
+    n = strcspn(*p, ",");
+    if (n == 0 || n >= size)
+        return -1;
+    memcpy(item, *p, n);
+    item[n] = '\0';
+    *p = (*p)[n] == '\0' ? NULL : *p + n + 1;
+    return 1;
+}
+
+/* "1,2,8,16": ascending thread counts, each 1..BENCH_MAX_THREADS. */
+static int parse_threads(const char *list, bench_options *opt)
+{
+    const char *p = list;
+    char item[32];
+    int got;
+    opt->nthreads = 0;
+    while ((got = list_next(&p, item, sizeof(item))) != 0) {
+        unsigned long v;
+        if (got < 0 || parse_number(item, 1, BENCH_MAX_THREADS, &v) != 0)
+            return usage_error("--threads: '%s' is not a list of thread "
+                               "counts from 1 to %d (e.g. 1,2,4)",
+                               list, BENCH_MAX_THREADS);
+        if (opt->nthreads == BENCH_MAX_THREAD_COUNTS)
+            return usage_error("--threads: at most %d counts",
+                               BENCH_MAX_THREAD_COUNTS);
+        if (opt->nthreads > 0 && (int)v <= opt->threads[opt->nthreads - 1])
+            return usage_error("--threads: '%s' is not ascending", list);
+        opt->threads[opt->nthreads++] = (int)v;
+    }
+    return 0;
+}
+
 /* "1,4,6": each a workload of the table, at least one. */
 static int parse_workloads(const char *list, unsigned char *selected)
 {
     const char *p = list;
+    char item[32];
+    int got;
     memset(selected, 0, NWORKLOADS);
-    for (;;) {
-        char item[32];
-        size_t n = strcspn(p, ",");
+    while ((got = list_next(&p, item, sizeof(item))) != 0) {
         unsigned long v;
         int i, found = 0;
-        if (n == 0 || n >= sizeof(item))
+        if (got < 0)
             return usage_error("--workloads: '%s' is not a list of workload "
                                "numbers (e.g. 1,4)",
                                list);
-        memcpy(item, p, n);
-        item[n] = '\0';
         if (parse_number(item, 0, UINT_MAX, &v) == 0)
             for (i = 0; i < NWORKLOADS; i++)
                 if (workloads[i].number == v) {
@@ -131,10 +176,8 @@ static int parse_workloads(const char *list, unsigned char *selected)
                                "%u-%u; --help lists them)",
                                item, workloads[0].number,
                                workloads[NWORKLOADS - 1].number);
-        if (p[n] == '\0')
-            return 0;
-        p += n + 1;
     }
+    return 0;
 }
 
 /* Returns 0, or 2 after printing a usage error. */
@@ -156,7 +199,8 @@ static int parse_options(int argc, char **argv, bench_options *opt)
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             opt->help = 1;
         else if (strcmp(a, "--reps") == 0 || strcmp(a, "--dir") == 0 ||
-                 strcmp(a, "--csv") == 0 || strcmp(a, "--workloads") == 0) {
+                 strcmp(a, "--csv") == 0 || strcmp(a, "--workloads") == 0 ||
+                 strcmp(a, "--threads") == 0) {
             if (value == NULL)
                 return usage_error("%s needs a value", a);
             i++;
@@ -173,6 +217,9 @@ static int parse_options(int argc, char **argv, bench_options *opt)
                 opt->dir = value;
             } else if (strcmp(a, "--csv") == 0) {
                 opt->csv = value;
+            } else if (strcmp(a, "--threads") == 0) {
+                if ((err = parse_threads(value, opt)) != 0)
+                    return err;
             } else if ((err = parse_workloads(value, opt->selected)) != 0) {
                 return err;
             }
@@ -237,6 +284,8 @@ int smmap_bench_main(int argc, char **argv)
     cfg.keep = opt.keep;
     cfg.dir = opt.dir;
     cfg.csv = opt.csv;
+    cfg.nthreads = opt.nthreads;
+    memcpy(cfg.threads, opt.threads, sizeof(cfg.threads));
     cfg.reps = opt.reps != -1 ? (int)opt.reps : opt.quick ? 3 : 9;
     cfg.target_s = cfg.quick ? 0.02 : 0.08;
     cfg.big_size = cfg.quick ? 64 * MIB : 1 * GIB;

@@ -6,7 +6,7 @@
  * a pack file takes all day. Against the same reads from one whole-file map
  * (the physical limit), and through one window holding the whole file (the
  * hit path alone). Throughput is wall-clock reads per second over all
- * threads; T = 1, 2 and the machine's online processors.
+ * threads; T = 1, 2 and the machine's online processors, or --threads.
  */
 #include "bench_int.h"
 
@@ -37,7 +37,7 @@ struct thr_run {
     size_t n;                  /* reads per thread */
     int threads;
     pthread_barrier_t start;
-    thr_worker workers[64];
+    thr_worker workers[BENCH_MAX_THREADS];
 };
 
 static uint64_t wall_ns(void)
@@ -87,7 +87,7 @@ static void *worker_main(void *arg)
 /* One timed repetition with run->threads threads: reads per second. */
 static double run_once(thr_run *run)
 {
-    pthread_t tid[64];
+    pthread_t tid[BENCH_MAX_THREADS];
     uint64_t first = UINT64_MAX, last = 0;
     int t;
 
@@ -117,7 +117,7 @@ typedef struct thr_case {
     enum thr_kind kind;
     smmap_manager *m;
     smmap_file *f;
-    double rate[3]; /* median reads/s at each thread count */
+    double rate[BENCH_MAX_THREAD_COUNTS]; /* median reads/s per count */
     uint64_t maps;  /* maps during the timed runs */
 } thr_case;
 
@@ -149,10 +149,37 @@ static void warm_windows(smmap_file *f, uint64_t size, uint64_t window)
     smmap_cursor_release(&c);
 }
 
+/* The thread counts: --threads, else 1, 2 and the online processors (at
+ * most BENCH_MAX_THREADS). Returns how many. */
+static int thread_counts(const bench_config *cfg, long online, int *counts)
+{
+    int n = 0;
+    if (cfg->nthreads > 0) {
+        memcpy(counts, cfg->threads, sizeof(int) * (size_t)cfg->nthreads);
+        return cfg->nthreads;
+    }
+    counts[n++] = 1;
+    counts[n++] = 2;
+    if (online > 2)
+        counts[n++] = online > BENCH_MAX_THREADS ? BENCH_MAX_THREADS
+                                                 : (int)online;
+    return n;
+}
+
+/* The index of count in counts, or -1. */
+static int count_index(const int *counts, int ncounts, int count)
+{
+    int i;
+    for (i = 0; i < ncounts; i++)
+        if (counts[i] == count)
+            return i;
+    return -1;
+}
+
 void bench_workload_threads(const bench_config *cfg)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
-    int counts[3], ncounts = 0, ci, rep, k, t;
+    int counts[BENCH_MAX_THREAD_COUNTS], ncounts, ci, rep, k, t, one, two;
     uint64_t size = cfg->big_size, window = size / 16;
     size_t n = bench_ops(cfg, 2000000);
     int fd = bench_open_ro(cfg->big_path);
@@ -160,13 +187,10 @@ void bench_workload_threads(const bench_config *cfg)
     uint64_t *off;
     thr_case cs[3];
     thr_run *runs = bench_malloc(3 * sizeof(*runs));
-    char wsize[32], title[256], text[256];
+    char wsize[32], title[256], text[256], list[128];
     smmap_stats st;
 
-    counts[ncounts++] = 1;
-    counts[ncounts++] = 2;
-    if (online > 2)
-        counts[ncounts++] = online > 64 ? 64 : (int)online;
+    ncounts = thread_counts(cfg, online, counts);
     off = bench_malloc(sizeof(*off) * n * (size_t)counts[ncounts - 1]);
     for (k = 0; k < (int)(n * (size_t)counts[ncounts - 1]); k++)
         off[k] = bench_rng() % (size - 8);
@@ -228,16 +252,22 @@ void bench_workload_threads(const bench_config *cfg)
         }
     }
 
+    list[0] = '\0';
+    for (ci = 0; ci < ncounts; ci++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d",
+                 ci ? ", " : "", counts[ci]);
     snprintf(title, sizeof(title),
              "Workload 8: threads sharing one manager, each with its own "
              "cursor, random 8-byte reads over a %" PRIu64 " MiB file "
-             "(T = 1, 2%s; %ld online processors)",
-             size / MIB, ncounts > 2 ? " and every processor" : "", online);
+             "(T = %s; %ld online processors)",
+             size / MIB, list, online);
     printf("\n### %s\n\n", title);
-    printf("| case | mode | T=1 M reads/s |");
+    printf("| case | mode | T=%d M reads/s |", counts[0]);
     for (ci = 1; ci < ncounts; ci++)
-        printf(" T=%d M reads/s | scaling x%d |", counts[ci], counts[ci]);
-    printf(" 1 thread, x mmap time | maps in the timed runs |\n|---|---|---:|");
+        printf(" T=%d M reads/s | x%d/%d |", counts[ci], counts[ci],
+               counts[0]);
+    printf(" T=%d, x mmap time | maps in the timed runs |\n|---|---|---:|",
+           counts[0]);
     for (ci = 1; ci < ncounts; ci++)
         printf("---:|---:|");
     printf("---:|---:|\n");
@@ -252,18 +282,22 @@ void bench_workload_threads(const bench_config *cfg)
     }
     fflush(stdout);
 
-    bench_target("W8 switching, 2 threads / 1 thread (raw mmap gives about 2)",
-                 cs[1].rate[1] / cs[1].rate[0], 1.9, 1);
-    snprintf(text, sizeof(text),
-             "W8 switching, 1 thread: time per read / raw mmap's");
-    bench_target(text, cs[0].rate[0] / cs[1].rate[0], 2.0, 0);
-    if (ncounts > 2) {
+    one = count_index(counts, ncounts, 1);
+    two = count_index(counts, ncounts, 2);
+    if (one >= 0 && two >= 0)
+        bench_target("W8 switching, 2 threads / 1 thread (raw mmap gives "
+                     "about 2)",
+                     cs[1].rate[two] / cs[1].rate[one], 1.9, 1);
+    if (one >= 0)
+        bench_target("W8 switching, 1 thread: time per read / raw mmap's",
+                     cs[0].rate[one] / cs[1].rate[one], 2.0, 0);
+    if (ncounts > 1 && counts[ncounts - 1] > 2) {
         snprintf(text, sizeof(text),
                  "W8 switching, scaling to %d threads / raw mmap's scaling",
-                 counts[2]);
+                 counts[ncounts - 1]);
         bench_target(text,
-                     (cs[1].rate[2] / cs[1].rate[0]) /
-                         (cs[0].rate[2] / cs[0].rate[0]),
+                     (cs[1].rate[ncounts - 1] / cs[1].rate[0]) /
+                         (cs[0].rate[ncounts - 1] / cs[0].rate[0]),
                      0.9, 1);
     }
     for (k = 1; k < 3; k++) {

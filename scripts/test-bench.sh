@@ -13,6 +13,7 @@
 #   - options: every malformed value is a usage error (exit 2, a message on
 #     stderr naming the program from argv[0], nothing on stdout); a failure
 #     of the system exits 1; --workloads runs only the workloads named;
+#     --threads sets workload 8's thread counts;
 #   - bench/ names nothing of the command-line tool (the tool calls
 #     smmap_bench_main, not the other way round);
 #   - bench/check-hitpath.sh: no lock-prefixed/atomic instruction and no call on
@@ -116,6 +117,11 @@ check "usage error: --workloads 1,x" usage_error workloads-x --workloads 1,x
 check "usage error: --workloads 9 (no such workload)" usage_error workloads-9 --workloads 9
 check "usage error: --workloads 1, (empty item)" usage_error workloads-comma --workloads 1,
 check "usage error: --dir ''" usage_error dir-empty --dir ''
+check "usage error: --threads 2,1 (not ascending)" usage_error threads-order --threads 2,1
+check "usage error: --threads 0" usage_error threads-0 --threads 0
+check "usage error: --threads 65 (above 64)" usage_error threads-65 --threads 65
+check "usage error: --threads 1,2, (empty item)" usage_error threads-comma --threads 1,2,
+check "usage error: --threads with 9 counts (at most 8)" usage_error threads-9 --threads 1,2,3,4,5,6,7,8,9
 check "the program name comes from argv[0]" \
     bash -c "(exec -a /some/where/my-bench '$bench' --bogus) 2>&1 >/dev/null | grep -q '^my-bench: unknown option' &&
              (exec -a /some/where/my-bench '$bench' --help) | grep -q '^usage: my-bench '"
@@ -127,6 +133,12 @@ check "a failure of the system exits 1 with a message (data directory under a fi
 check "--workloads 5,2 runs workloads 2 and 5, in that order, and nothing else" \
     bash -c "'$bench' --quick --workloads 5,2 --dir '$data' --keep > '$build/w52.txt' &&
              [ \"\$(grep -oE '^### (Workload [0-9]+|Memory)' '$build/w52.txt' | tr '\n' ' ')\" = '### Workload 2 ### Workload 5 ' ]"
+check "--threads 1,3 measures workload 8 at 1 and 3 threads, with the scaling target to 3" \
+    bash -c "'$bench' --quick --reps 1 --workloads 8 --threads 1,3 --dir '$data' --keep > '$build/w8.txt' &&
+             grep -q '(T = 1, 3; ' '$build/w8.txt' &&
+             grep -q '^| case | mode | T=1 M reads/s | T=3 M reads/s | x3/1 |' '$build/w8.txt' &&
+             grep -q '^| W8 switching, scaling to 3 threads / raw mmap' '$build/w8.txt' &&
+             ! grep -q '2 threads / 1 thread' '$build/w8.txt'"
 # Line-buffered: in a pipe, the header line arrives a measurement before the
 # first table's last row (block buffering would deliver both in one write).
 check "stdout is line-buffered in a pipe (rows arrive while it runs)" \
