@@ -21,8 +21,11 @@ enum thr_kind { THR_MMAP, THR_SWITCH, THR_ONE_WINDOW };
 
 typedef struct thr_run thr_run;
 
+/* Each worker on lines of its own (two: the adjacent-line prefetcher pairs
+ * them): its cursor is written at every switch, and a neighbour's reads of
+ * a shared line would be false sharing, measured as the library's. */
 typedef struct thr_worker {
-    thr_run *run;
+    _Alignas(128) thr_run *run;
     const uint64_t *off; /* this thread's offsets */
     smmap_cursor cursor;
     uint64_t sum;
@@ -33,7 +36,6 @@ typedef struct thr_worker {
 struct thr_run {
     enum thr_kind kind;
     const unsigned char *base; /* THR_MMAP */
-    smmap_file *file;          /* the others */
     size_t n;                  /* reads per thread */
     int threads;
     pthread_barrier_t start;
@@ -111,21 +113,24 @@ static double run_once(thr_run *run)
     return (double)run->n * run->threads * 1e9 / (double)(last - first);
 }
 
+#define THR_CASES 4
+
 typedef struct thr_case {
     const char *label;
     char mode[96];
     enum thr_kind kind;
-    smmap_manager *m;
-    smmap_file *f;
+    int nmanagers;                     /* 0 (raw mmap), 1, or one per thread */
+    smmap_manager *m[BENCH_MAX_THREADS];
+    smmap_file *f[BENCH_MAX_THREADS];  /* thread t reads f[t % nmanagers] */
     double rate[BENCH_MAX_THREAD_COUNTS]; /* median reads/s per count */
     uint64_t maps;  /* maps during the timed runs */
 } thr_case;
 
-static void cursors_init(thr_run *run, smmap_file *f, int threads)
+static void cursors_init(thr_run *run, const thr_case *cs, int threads)
 {
     int t;
     for (t = 0; t < threads; t++)
-        smmap_cursor_init(&run->workers[t].cursor, f);
+        smmap_cursor_init(&run->workers[t].cursor, cs->f[t % cs->nmanagers]);
 }
 
 static void cursors_release(thr_run *run, int threads)
@@ -133,6 +138,19 @@ static void cursors_release(thr_run *run, int threads)
     int t;
     for (t = 0; t < threads; t++)
         smmap_cursor_release(&run->workers[t].cursor);
+}
+
+/* The maps of all the case's managers so far. */
+static uint64_t case_maps(const thr_case *cs)
+{
+    smmap_stats st;
+    uint64_t maps = 0;
+    int i;
+    for (i = 0; i < cs->nmanagers; i++) {
+        smmap_manager_stats(cs->m[i], &st);
+        maps += st.maps;
+    }
+    return maps;
 }
 
 /* Touch every window of f once, so that all of them are cached. */
@@ -185,12 +203,13 @@ void bench_workload_threads(const bench_config *cfg)
     int fd = bench_open_ro(cfg->big_path);
     const unsigned char *base = bench_map_whole(fd, size, 1);
     uint64_t *off;
-    thr_case cs[3];
-    thr_run *runs = bench_malloc(3 * sizeof(*runs));
+    thr_case cs[THR_CASES];
+    thr_run *runs = NULL;
     char wsize[32], title[256], text[256], list[128];
-    smmap_stats st;
 
     ncounts = thread_counts(cfg, online, counts);
+    if (posix_memalign((void **)&runs, 128, THR_CASES * sizeof(*runs)) != 0)
+        bench_die("out of memory (%zu bytes)", THR_CASES * sizeof(*runs));
     off = bench_malloc(sizeof(*off) * n * (size_t)counts[ncounts - 1]);
     for (k = 0; k < (int)(n * (size_t)counts[ncounts - 1]); k++)
         off[k] = bench_rng() % (size - 8);
@@ -204,27 +223,39 @@ void bench_workload_threads(const bench_config *cfg)
     snprintf(cs[1].mode, sizeof(cs[1].mode),
              "sliding %s, the 16 windows cached (switching)", wsize);
     cs[1].kind = THR_SWITCH;
-    cs[1].m = bench_new_manager(window, size + window, 0, 0, 0);
-    cs[1].f = bench_open_smmap(cs[1].m, cfg->big_path);
-    warm_windows(cs[1].f, size, window);
+    cs[1].nmanagers = 1;
+    /* The control: the same switching with nothing shared between the
+     * threads, each its own manager. What it loses with more threads is
+     * the machine's (frequency, shared cores), not the library's. */
     cs[2].label = "smmap_cursor_at";
-    bench_fmt_size(wsize, sizeof(wsize), size);
     snprintf(cs[2].mode, sizeof(cs[2].mode),
+             "the same, a manager per thread (control: nothing shared)");
+    cs[2].kind = THR_SWITCH;
+    cs[2].nmanagers = counts[ncounts - 1];
+    cs[3].label = "smmap_cursor_at";
+    bench_fmt_size(wsize, sizeof(wsize), size);
+    snprintf(cs[3].mode, sizeof(cs[3].mode),
              "one %s window (the hit path)", wsize);
-    cs[2].kind = THR_ONE_WINDOW;
-    cs[2].m = bench_new_manager(size, size, 0, 0, 0);
-    cs[2].f = bench_open_smmap(cs[2].m, cfg->big_path);
-    warm_windows(cs[2].f, size, size);
+    cs[3].kind = THR_ONE_WINDOW;
+    cs[3].nmanagers = 1;
+    for (k = 1; k < THR_CASES; k++) {
+        uint64_t w = cs[k].kind == THR_ONE_WINDOW ? size : window;
+        for (t = 0; t < cs[k].nmanagers; t++) {
+            cs[k].m[t] = bench_new_manager(w, w == size ? size : size + w, 0,
+                                           0, 0);
+            cs[k].f[t] = bench_open_smmap(cs[k].m[t], cfg->big_path);
+            warm_windows(cs[k].f[t], size, w);
+        }
+    }
 
     for (ci = 0; ci < ncounts; ci++) {
-        double samples[3][MAX_REPS];
-        smmap_stats before[3];
+        double samples[THR_CASES][MAX_REPS];
+        uint64_t before[THR_CASES];
         int threads = counts[ci];
-        for (k = 0; k < 3; k++) {
+        for (k = 0; k < THR_CASES; k++) {
             thr_run *run = &runs[k];
             run->kind = cs[k].kind;
             run->base = base;
-            run->file = cs[k].f;
             run->n = n;
             run->threads = threads;
             for (t = 0; t < threads; t++) {
@@ -232,21 +263,20 @@ void bench_workload_threads(const bench_config *cfg)
                 run->workers[t].run = run;
                 run->workers[t].off = off + (size_t)t * n;
             }
-            if (cs[k].m != NULL) {
-                cursors_init(run, cs[k].f, threads);
-                smmap_manager_stats(cs[k].m, &before[k]);
+            if (cs[k].nmanagers > 0) {
+                cursors_init(run, &cs[k], threads);
+                before[k] = case_maps(&cs[k]);
             }
             (void)run_once(run); /* warm-up */
         }
         /* Interleaved, so that the machine's noise falls on all alike. */
         for (rep = 0; rep < cfg->reps; rep++)
-            for (k = 0; k < 3; k++)
+            for (k = 0; k < THR_CASES; k++)
                 samples[k][rep] = run_once(&runs[k]);
-        for (k = 0; k < 3; k++) {
-            if (cs[k].m != NULL) {
+        for (k = 0; k < THR_CASES; k++) {
+            if (cs[k].nmanagers > 0) {
                 cursors_release(&runs[k], threads);
-                smmap_manager_stats(cs[k].m, &st);
-                cs[k].maps += st.maps - before[k].maps;
+                cs[k].maps += case_maps(&cs[k]) - before[k];
             }
             cs[k].rate[ci] = bench_median(samples[k], cfg->reps);
         }
@@ -271,7 +301,7 @@ void bench_workload_threads(const bench_config *cfg)
     for (ci = 1; ci < ncounts; ci++)
         printf("---:|---:|");
     printf("---:|---:|\n");
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < THR_CASES; k++) {
         printf("| %s | %s | %.1f |", cs[k].label, cs[k].mode,
                cs[k].rate[0] / 1e6);
         for (ci = 1; ci < ncounts; ci++)
@@ -300,10 +330,11 @@ void bench_workload_threads(const bench_config *cfg)
                          (cs[0].rate[ncounts - 1] / cs[0].rate[0]),
                      0.9, 1);
     }
-    for (k = 1; k < 3; k++) {
-        smmap_file_close(cs[k].f);
-        smmap_manager_free(cs[k].m);
-    }
+    for (k = 1; k < THR_CASES; k++)
+        for (t = 0; t < cs[k].nmanagers; t++) {
+            smmap_file_close(cs[k].f[t]);
+            smmap_manager_free(cs[k].m[t]);
+        }
     free(off);
     free(runs);
     munmap((void *)base, (size_t)size);

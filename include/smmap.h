@@ -106,6 +106,14 @@
  * is called on it again): a cursor dropped while it holds a window keeps
  * that window mapped, and its slots, until the manager is freed.
  *
+ * A switch writes the cursor itself (data, begin, size, ...). Cursors of
+ * different threads that share a cache line (an array of cursors, 72 bytes
+ * each on 64-bit; neighbours in one struct) slow each other down on every
+ * switch: give each thread's cursor lines of its own (e.g. _Alignas(128)
+ * on the struct that holds it). Measured on 16 cores: two threads
+ * switching through cursors 120 bytes apart scaled 1.49x; on lines of
+ * their own, 1.83-2.16x, as raw mmap did (BENCHMARKS.md).
+ *
  * Statistics are exact whenever no call is in flight; while calls run in
  * other threads, a snapshot may count a reuse whose switch has not
  * returned yet, or a region whose map is in progress.
