@@ -19,7 +19,8 @@
 #   - bench/check-hitpath.sh: no lock-prefixed/atomic instruction and no call on
 #     smmap_cursor_at's hit path (objdump), only hit_loop runs inside the loop
 #     (callgrind);
-#   - bench/plot.py turns the CSV into two well-formed SVG files.
+#   - bench/plot.py turns the CSV into two well-formed SVG files;
+#   - smmap-switch-probe runs and prints its table.
 # Speed is never asserted. Last line: "N passed, N failed".
 set -euo pipefail
 
@@ -53,9 +54,10 @@ for cc in gcc clang; do
     build=$root/build-test-bench-$cc
     rm -rf "$build"
     echo "== $cc: configure and build ($build)"
-    check "$cc: build smmap-bench and smmap-bench-hitpath" \
+    check "$cc: build smmap-bench, smmap-bench-hitpath and the probes" \
         bash -c "cmake -S '$root' -B '$build' -DCMAKE_C_COMPILER=$cc -DSMMAP_BUILD_TESTS=OFF >/dev/null &&
-                 cmake --build '$build' --target smmap-bench smmap-bench-hitpath -j 2 >/dev/null"
+                 cmake --build '$build' --target smmap-bench smmap-bench-hitpath \
+                     smmap-reuse-probe smmap-switch-probe -j 2 >/dev/null"
 done
 
 build=$root/build-test-bench-gcc
@@ -149,6 +151,12 @@ check "stdout is line-buffered in a pipe (rows arrive while it runs)" \
              [ -n \"\$row\" ] && [ \$((row - first)) -gt 100000000 ]"
 check "bench/ names nothing of the tool (no 'smmap bench', no tools/)" \
     bash -c "! grep -nE 'smmap bench([^a-z]|$)|tools/|SMMAP_TOOL' '$root'/bench/*.c '$root'/bench/*.h '$root'/bench/*.def '$root'/bench/CMakeLists.txt"
+check "smmap-switch-probe prints its 8 cases over the quick data's big file" \
+    bash -c "'$build/bench/smmap-switch-probe' '$data/big.bin' > '$build/probe.txt' &&
+             [ \$(grep -cE '^\| (raw|chase|raw\+work8|raw\+work16|raw\+work32|raw\+branch|hit|switch) \| [0-9.]+ \| [0-9.]+ \|\$' '$build/probe.txt') -eq 8 ]"
+check "smmap-switch-probe: a missing file is an error (exit 1, a message)" \
+    bash -c "err=\$('$build/bench/smmap-switch-probe' /nonexistent 2>&1 >/dev/null); rc=\$?;
+             [ \$rc -eq 1 ] && grep -q '^smmap-switch-probe: /nonexistent' <<<\"\$err\""
 rm -rf "$data"
 
 echo "== check-hitpath.sh"
