@@ -451,7 +451,9 @@ SMMAP_API int smmap_manager_new(smmap_manager **out, const smmap_options *o);
 /*
  * Free a manager. NULL is ignored. With files still open, the manager is only
  * marked, and the last smmap_file_close() frees it; the handles stay usable
- * until then.
+ * until then, but no new one is given: smmap_file_open and
+ * smmap_file_open_fd on a marked manager return -EINVAL. Once the manager
+ * is freed, passing it to any function is undefined.
  */
 SMMAP_API void smmap_manager_free(smmap_manager *m);
 
@@ -482,8 +484,9 @@ SMMAP_API void smmap_manager_stats(smmap_manager *m, smmap_stats *out);
  * changes for this handle only through smmap_file_refresh(); the version
  * (see VERSIONS OF A FILE) is fixed now.
  *
- * @return 0; -EINVAL (NULL argument, not a regular file), -EISDIR, or the
- *         error of open/fstat (-ENOENT, -EACCES, -EMFILE, ...)
+ * @return 0; -EINVAL (NULL argument, not a regular file, a manager marked
+ *         by smmap_manager_free), -EISDIR, or the error of open/fstat
+ *         (-ENOENT, -EACCES, -EMFILE, ...)
  */
 SMMAP_API int smmap_file_open(smmap_manager *m, const char *path,
                               smmap_file **out);
@@ -493,7 +496,8 @@ SMMAP_API int smmap_file_open(smmap_manager *m, const char *path,
  * keeps (and may close) its own. On Windows, fd is a C runtime descriptor
  * (from _open or _fileno); the handle behind it is duplicated.
  *
- * @return 0; -EINVAL, -EBADF, or the error of dup/fstat
+ * @return 0; -EINVAL (as smmap_file_open), -EBADF, or the error of
+ *         dup/fstat
  */
 SMMAP_API int smmap_file_open_fd(smmap_manager *m, int fd, smmap_file **out);
 

@@ -263,6 +263,14 @@ static int attach(smmap_manager *m, smmap_file *f, smmap_os_fd fd,
     /* Only ever accessed atomically (helgrind cannot tell). */
     SMMAP__HG_ATOMIC(&spare->hints, sizeof(spare->hints));
     smmap__mutex_lock(&m->lock);
+    if (m->free_pending) {
+        /* smmap_manager_free was called: no new handle keeps it alive. */
+        smmap__mutex_unlock(&m->lock);
+        (void)smmap__os.close(fd);
+        smmap__os.free(spare);
+        smmap__os.free(entry_path);
+        return -EINVAL;
+    }
     if (m->stats.files + 1 > m->nbuckets) {
         spare_count = m->nbuckets * 2;
         smmap__mutex_unlock(&m->lock);

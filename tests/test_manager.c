@@ -191,6 +191,14 @@ static void test_manager__free_is_deferred_until_last_close(void)
     smmap__os.free = watching_free;
     smmap_manager_free(m); /* marked only: a and b stay usable */
     CHECK_EQ(watched_freed, 0);
+    {
+        /* but no new handle may keep it alive */
+        smmap_file *late = a;
+        CHECK_EQ(smmap_file_open(m, fixture_file("late", g), &late), -EINVAL);
+        CHECK(late == NULL);
+        CHECK_EQ(smmap_file_open(m, fixture_path("a"), &late), -EINVAL);
+        CHECK(late == NULL);
+    }
     smmap_cursor_init(&c, b);
     CHECK_EQ(smmap_read(&c, 2 * g, buf, 8), 8);
     CHECK(pattern_matches(buf, 2 * g, 8));
