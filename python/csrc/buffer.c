@@ -318,6 +318,43 @@ static PyObject *buffer_getslice(BufferObject *self, PyObject *args)
     return buffer_range(self, i, j);
 }
 
+/*
+ * copy.copy(buf): smmap 5.0's buffer copied its slots, so the copy shares
+ * the cursor (the same object) and starts at the same offset with the same
+ * length; a subclass's instance dict is copied too. Reading through either
+ * moves the shared cursor, and end_access() of either releases its window
+ * (the other's next read maps it again). copy.deepcopy stays a TypeError,
+ * as in smmap 5.0: a cursor cannot be deep-copied.
+ */
+static PyObject *buffer_copy(BufferObject *self, PyObject *unused)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    BufferObject *cpy;
+    (void)unused;
+    cpy = (BufferObject *)type->tp_alloc(type, 0);
+    if (cpy == NULL)
+        return NULL;
+    Py_XINCREF(self->cur);
+    cpy->cur = self->cur;
+    cpy->start = self->start;
+    cpy->size = self->size;
+    if (type->tp_dictoffset != 0) {
+        PyObject *dict = PyObject_GenericGetDict((PyObject *)self, NULL);
+        PyObject *dup = dict != NULL ? PyDict_Copy(dict) : NULL;
+        int err = dup == NULL ||
+                  PyObject_GenericSetDict((PyObject *)cpy, dup, NULL) < 0;
+        Py_XDECREF(dup);
+        Py_XDECREF(dict);
+        if (err) {
+            Py_DECREF(cpy);
+            return NULL;
+        }
+    }
+    if (cpy->cur != NULL)
+        csm_guard_refresh();
+    return (PyObject *)cpy;
+}
+
 static PyObject *buffer_enter(BufferObject *self, PyObject *unused)
 {
     (void)unused;
@@ -338,6 +375,8 @@ static PyMethodDef buffer_methods[] = {
     {"end_access", (PyCFunction)buffer_end_access, METH_NOARGS, NULL},
     {"cursor", (PyCFunction)buffer_cursor, METH_NOARGS, NULL},
     {"__getslice__", (PyCFunction)buffer_getslice, METH_VARARGS, NULL},
+    {"__copy__", (PyCFunction)buffer_copy, METH_NOARGS,
+     "copy.copy(buf): a buffer sharing this one's cursor, start and length"},
     {"__enter__", (PyCFunction)buffer_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)buffer_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}};

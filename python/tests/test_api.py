@@ -346,3 +346,36 @@ def test_files_without_cursors_are_forgotten_past_the_cap(tmp_path):
         assert bytes(c.buffer()) == datas[c.path()][:8]
     assert man.num_file_handles() == man.stats()["regions"]
     assert man.num_open_files() <= smmap.mman._MAX_FILES_KEPT
+
+
+# ---- details an outside tester compared with smmap 5.0 (none used by gitdb)
+
+def test_copy_of_a_buffer_shares_its_cursor_as_in_smmap(datafile):
+    # smmap 5.0's copy.copy(buf) copied the slots: the very cursor, the length
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    c = man.make_cursor(path)
+    buf = SlidingWindowMapBuffer(c, 1000, 5000)
+    dup = copy.copy(buf)
+    assert type(dup) is SlidingWindowMapBuffer and dup is not buf
+    assert dup.cursor() is c and dup._c is c
+    assert len(dup) == 5000 and dup._size == 5000
+    assert dup[0] == data[1000] and dup[:] == data[1000:6000]
+    dup.end_access()            # releases the shared cursor's window, as in smmap
+    assert len(dup) == 0 and not c.is_valid()
+    # the original still reads (smmap: AssertionError, its cursor invalid)
+    assert len(buf) == 5000 and buf[4999] == data[5999]
+    # an instance dict of a subclass is copied, as copy.copy does
+    class Tagged(SlidingWindowMapBuffer):
+        pass
+    tagged = Tagged(c, 7)
+    tagged.tag = ["x"]
+    tdup = copy.copy(tagged)
+    assert type(tdup) is Tagged and tdup.tag is tagged.tag and tdup[0] == data[7]
+    empty = copy.copy(SlidingWindowMapBuffer())
+    assert empty.cursor() is None and len(empty) == 0
+    # deep copies are a TypeError, as in smmap 5.0
+    with pytest.raises(TypeError):
+        copy.deepcopy(buf)
+    with pytest.raises(TypeError):
+        copy.deepcopy(c)
