@@ -316,8 +316,13 @@ static PyObject *file_users(FileObject *self, PyObject *unused)
 /* A RegionMap pinning the file bytes [ofs, ofs + size) (clipped to EOF). */
 static PyObject *file_map_range(FileObject *self, PyObject *args)
 {
+    PyObject *ofs_arg, *size_arg;
     unsigned long long ofs, size;
-    if (!PyArg_ParseTuple(args, "KK", &ofs, &size))
+    /* MapRegion's arguments: a negative one is a ValueError naming it
+     * (the "K" format took -1 modulo 2**64: the whole file) */
+    if (!PyArg_ParseTuple(args, "OO", &ofs_arg, &size_arg) ||
+        csm_arg_u64(ofs_arg, "ofs", ULLONG_MAX, &ofs) < 0 ||
+        csm_arg_u64(size_arg, "size", ULLONG_MAX, &size) < 0)
         return NULL;
     if (csm_file_open(self) < 0)
         return NULL;

@@ -87,6 +87,9 @@ class MapWindow:
 
 _standalone = None
 
+# A standalone region's size 0: everything from its offset (clipped to EOF).
+_TO_EOF = 2 ** 64 - 1
+
 
 def _standalone_manager():
     """The private manager standalone MapRegions map through: one-page
@@ -118,7 +121,9 @@ class MapRegion:
         :param path_or_fd: path to the file to map, or the opened file descriptor
         :param ofs: **aligned** offset into the file to be mapped
         :param size: if size is larger then the file on disk, the whole file will be
-            allocated the the size automatically adjusted
+            allocated the the size automatically adjusted. 0 maps from ofs to the
+            end of the file (mmap's length 0, which smmap passed on).
+            A negative ofs or size raises ValueError naming it.
         :param flags: accepted for compatibility; files are opened read-only
         :raise Exception: if no memory can be allocated"""
         self._b = ofs
@@ -126,7 +131,7 @@ class MapRegion:
         self._file = None
         self._addr = None
         f = _csmmap.File(_standalone_manager(), path_or_fd)
-        self._mf = f.map_range(ofs, size)
+        self._mf = f.map_range(ofs, size if size != 0 else _TO_EOF)
         self._size = len(self._mf)
         self.increment_client_count()
 

@@ -379,3 +379,25 @@ def test_copy_of_a_buffer_shares_its_cursor_as_in_smmap(datafile):
         copy.deepcopy(buf)
     with pytest.raises(TypeError):
         copy.deepcopy(c)
+
+
+def test_standalone_region_of_size_zero_maps_to_the_end(datafile):
+    # smmap 5.0 passed size 0 to mmap as length 0: from ofs to the end
+    path, data = datafile
+    r = MapRegion(path, 0, 0)
+    assert (r.ofs_begin(), r.size(), r.ofs_end()) == (0, len(data), len(data))
+    assert len(r.map()) == len(data) and r.map()[len(data) - 1] == data[-1]
+    r = MapRegion(path, 60 * PAGE, 0)
+    assert (r.size(), r.ofs_end()) == (4 * PAGE, len(data))
+    assert r.buffer()[:5] == data[60 * PAGE:60 * PAGE + 5]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert MapRegion(fd, PAGE, 0).size() == len(data) - PAGE
+    finally:
+        os.close(fd)
+    # smmap: OverflowError from mmap; here a ValueError naming the argument
+    # (a negative size was taken modulo 2**64: the whole file)
+    with pytest.raises(ValueError, match="smmap: size=-1 must not be negative"):
+        MapRegion(path, 0, -1)
+    with pytest.raises(ValueError, match="smmap: ofs=-4096 must not be negative"):
+        MapRegion(path, -PAGE, 10)
