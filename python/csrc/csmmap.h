@@ -33,7 +33,8 @@
  *              of a cursor, so a region with a live memoryview is never
  *              unmapped (no "BufferError: cannot close exported pointers
  *              exist", GitPython #2065). Indexing gives ints, slicing bytes,
- *              like the mmap object smmap returns.
+ *              like the mmap object smmap returns. RegionMap() is a closed
+ *              one of no file (a released MapRegion's).
  *   SlidingWindowMapBuffer  smmap.buf's type, indexing relative to its start.
  *
  * Indexes and slices of a RegionMap or a buffer are copies made by

@@ -96,6 +96,24 @@ PyObject *csm_regionmap_from_range(FileObject *file, PyObject *manager,
     return (PyObject *)r;
 }
 
+/* RegionMap(): a closed map of no file, which MapRegion.release() keeps for
+ * a region it never mapped, so that map() and buffer() afterwards give a
+ * closed map, as smmap's released region gave its closed mmap. */
+static PyObject *regionmap_new(PyTypeObject *type, PyObject *args,
+                               PyObject *kw)
+{
+    static char *names[] = {NULL};
+    RegionMapObject *r;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, ":RegionMap", names))
+        return NULL;
+    r = (RegionMapObject *)type->tp_alloc(type, 0);
+    if (r == NULL)
+        return NULL;
+    smmap_cursor_init(&r->c, NULL);
+    r->closed = 1;
+    return (PyObject *)r;
+}
+
 static void regionmap_dealloc(RegionMapObject *self)
 {
     smmap_cursor_release(&self->c);
@@ -290,6 +308,7 @@ PyTypeObject csm_RegionMapType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Read-only bytes of a pinned region (len, [i], [a:b] -> bytes, "
               "buffer protocol), as smmap's mmap objects",
+    .tp_new = regionmap_new,
     .tp_dealloc = (destructor)regionmap_dealloc,
     .tp_repr = (reprfunc)regionmap_repr,
     .tp_as_mapping = &regionmap_as_mapping,

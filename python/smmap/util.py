@@ -108,7 +108,7 @@ class MapRegion:
     **Note:** deallocates used region automatically on destruction"""
     __slots__ = [
         '_b',     # beginning of mapping
-        '_mf',    # the mapped bytes (a RegionMap), or None until needed
+        '_mf',    # the mapped bytes (a RegionMap, closed once released), or None until needed
         '_uc',    # usage count of a standalone region
         '_size',  # size of the mapping
         '_file',  # the cursor's File a reported region belongs to, else None
@@ -209,10 +209,15 @@ class MapRegion:
         return False
 
     def release(self):
-        """Release the mapping: it is unpinned once no exported buffer uses it"""
-        if self._mf is not None:
+        """Release the mapping: it is unpinned once no exported buffer uses it.
+        Afterwards map() and buffer() return the closed map, whose use raises
+        ValueError("mmap closed or invalid"), as smmap's closed mmap did. A
+        region a cursor reported is only a description: the cursor keeps its
+        window."""
+        if self._mf is None:
+            self._mf = _csmmap.RegionMap()
+        else:
             self._mf.close()
-            self._mf = None
 
     #} END interface
 

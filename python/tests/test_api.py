@@ -401,3 +401,35 @@ def test_standalone_region_of_size_zero_maps_to_the_end(datafile):
         MapRegion(path, 0, -1)
     with pytest.raises(ValueError, match="smmap: ofs=-4096 must not be negative"):
         MapRegion(path, -PAGE, 10)
+
+
+def test_released_region_gives_a_closed_map_as_in_smmap(datafile):
+    # smmap 5.0: release() closed the mmap; buffer() and map() still returned
+    # it, and using it raised ValueError("mmap closed or invalid")
+    path, data = datafile
+    r = MapRegion(path, PAGE, 100)
+    before = r.map()
+    assert r.release() is None
+    m = r.buffer()
+    assert m is before and r.map() is m and m.closed
+    for use in (len, lambda m: m[0], lambda m: m[0:2], memoryview):
+        with pytest.raises(ValueError, match="mmap closed or invalid"):
+            use(m)
+    assert (r.ofs_begin(), r.size(), r.ofs_end(), r.client_count()) == (PAGE, 100, PAGE + 100, 1)
+    assert r.includes_ofs(PAGE + 99) and r.release() is None
+    r2 = MapRegion(path, 0, 10)
+    assert r2.increment_client_count(-1) is True
+    with pytest.raises(ValueError, match="mmap closed or invalid"):
+        r2.buffer()[0]
+    # a region a cursor reports, released before it was ever mapped: closed
+    # too; the cursor keeps its window (smmap closed the cursor's mmap)
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    c = man.make_cursor(path).use_region(PAGE, 10)
+    reported = c.region()
+    reported.release()
+    assert reported.map().closed
+    with pytest.raises(ValueError, match="mmap closed or invalid"):
+        len(reported.buffer())
+    assert bytes(c.buffer()) == data[PAGE:PAGE + 10]
+    with pytest.raises(TypeError):
+        smmap._csmmap.RegionMap(1)
