@@ -264,7 +264,18 @@ int csm_file_open(FileObject *self)
         Py_DECREF(bytes);
     }
     if (err != 0) {
-        if (err == -ENOENT || err == -EACCES || err == -EISDIR || err == -EBADF)
+        if (err == -EINVAL) {
+            /* the library maps regular files only (a pipe, a FIFO, a socket
+             * or a device such as /dev/zero has no size to map): say so,
+             * rather than "invalid argument" */
+            PyObject *exc = Py_BuildValue(
+                "(isO)", EINVAL, "not a regular file (smmap maps only regular files)",
+                self->path_or_fd);
+            if (exc != NULL) {
+                PyErr_SetObject(PyExc_OSError, exc);
+                Py_DECREF(exc);
+            }
+        } else if (err == -ENOENT || err == -EACCES || err == -EISDIR || err == -EBADF)
             csm_set_error(err, self->path_or_fd);
         else
             csm_set_error(err, NULL);

@@ -433,3 +433,31 @@ def test_released_region_gives_a_closed_map_as_in_smmap(datafile):
     assert bytes(c.buffer()) == data[PAGE:PAGE + 10]
     with pytest.raises(TypeError):
         smmap._csmmap.RegionMap(1)
+
+
+def test_a_file_that_cannot_be_mapped_is_an_error(datafile, tmp_path):
+    # A pipe, a FIFO or a device has no size to map. smmap 5.0 took
+    # os.stat's 0 (file_size() 0, use_region() an invalid cursor,
+    # SlidingWindowMapBuffer ValueError): "empty", wrong for a pipe holding
+    # data or /dev/zero. Here the first use raises OSError(EINVAL) naming it.
+    path, data = datafile
+    fifo = str(tmp_path / "fifo")
+    os.mkfifo(fifo)
+    rfd, wfd = os.pipe()
+    try:
+        os.write(wfd, b"hello")
+        for src in (rfd, fifo, "/dev/zero"):
+            man = SlidingWindowMapManager()
+            for use in (lambda: man.make_cursor(src).file_size(),
+                        lambda: man.make_cursor(src).use_region(0, 10),
+                        lambda: SlidingWindowMapBuffer(man.make_cursor(src))):
+                with pytest.raises(OSError) as info:
+                    use()
+                assert type(info.value) is OSError and info.value.errno == errno.EINVAL
+                assert info.value.strerror == "not a regular file (smmap maps only regular files)"
+                assert info.value.filename == src
+            assert man.num_open_files() == 0 and man.num_file_handles() == 0
+            assert bytes(man.make_cursor(path).use_region(5, 3).buffer()) == data[5:8]
+    finally:
+        os.close(rfd)
+        os.close(wfd)
