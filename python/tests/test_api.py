@@ -461,3 +461,23 @@ def test_a_file_that_cannot_be_mapped_is_an_error(datafile, tmp_path):
     finally:
         os.close(rfd)
         os.close(wfd)
+
+
+def test_a_directory_is_an_oserror_as_in_smmap(tmp_path):
+    # smmap 5.0: file_size() is the directory's st_size (4096 here), and
+    # use_region() raises OSError(ENODEV) from mmap. Here both raise
+    # IsADirectoryError, an OSError too, so `except OSError` catches both.
+    dfd = os.open(str(tmp_path), os.O_RDONLY)
+    try:
+        for src in (str(tmp_path), dfd):
+            man = SlidingWindowMapManager()
+            for use in (lambda: man.make_cursor(src).file_size(),
+                        lambda: man.make_cursor(src).use_region(0, 10),
+                        lambda: SlidingWindowMapBuffer(man.make_cursor(src))):
+                with pytest.raises(OSError) as info:
+                    use()
+                assert type(info.value) is IsADirectoryError and info.value.errno == errno.EISDIR
+                assert info.value.filename == src
+            assert man.num_open_files() == 0
+    finally:
+        os.close(dfd)
