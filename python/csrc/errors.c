@@ -39,6 +39,12 @@ PyObject *csm_set_error(int err, PyObject *filename)
  */
 PyObject *csm_file_error(FileObject *file, PyObject *manager, int err)
 {
+    /* A descriptor the library has duplicated and keeps open gives -EBADF
+     * only when it is not open for reading (O_WRONLY; O_PATH too): smmap
+     * 5.0's mmap raised PermissionError (EACCES) for O_WRONLY, so say that. */
+    if (err == -EBADF && file != NULL && file->f != NULL &&
+        file->path_or_fd != NULL && PyLong_Check(file->path_or_fd))
+        err = -EACCES;
     if (err == -ESTALE && file != NULL && file->path_or_fd != NULL &&
         !PyLong_Check(file->path_or_fd)) {
         file->stale = 1;

@@ -481,3 +481,23 @@ def test_a_directory_is_an_oserror_as_in_smmap(tmp_path):
             assert man.num_open_files() == 0
     finally:
         os.close(dfd)
+
+
+def test_a_write_only_descriptor_is_a_permission_error_as_in_smmap(datafile):
+    # smmap 5.0: file_size() works (fstat), mapping raises PermissionError
+    # (EACCES from mmap); it was OSError(EBADF) here
+    path, data = datafile
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        man = SlidingWindowMapManager(window_size=4 * PAGE)
+        c = man.make_cursor(fd)
+        assert c.file_size() == len(data)
+        for use in (lambda: c.use_region(0, 10),
+                    lambda: SlidingWindowMapBuffer(man.make_cursor(fd), PAGE),
+                    lambda: MapRegion(fd, 0, 10)):
+            with pytest.raises(PermissionError) as info:
+                use()
+            assert info.value.errno == errno.EACCES
+        assert not c.is_valid() and man.num_file_handles() == 0
+    finally:
+        os.close(fd)
