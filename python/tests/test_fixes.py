@@ -249,6 +249,20 @@ def test_buffer_with_size_and_iteration(datafile):
     assert len(buf) == 0 and not buf.cursor().is_valid()
 
 
+def test_buffer_slices_end_at_its_size(datafile):
+    # smmap 5.0's SlidingWindowMapBuffer(c, 0, 5)[0:100] read 100 bytes of
+    # the file, past the size it was given (and len() said 5)
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=PAGE)
+    buf = SlidingWindowMapBuffer(man.make_cursor(path), PAGE - 2, 5)
+    assert len(buf) == 5
+    assert buf[0:100] == data[PAGE - 2:PAGE + 3]
+    assert buf.__getslice__(0, 100) == data[PAGE - 2:PAGE + 3]
+    assert buf[3:] == data[PAGE + 1:PAGE + 3] and buf[::2] == data[PAGE - 2:PAGE + 3:2]
+    with pytest.raises(IndexError):
+        buf[5]
+
+
 def test_debian_smmap_buffer_ignores_its_start(datafile, debian_smmap):
     path, data = datafile
     man = debian_smmap.SlidingWindowMapManager(window_size=4 * PAGE)
