@@ -577,10 +577,29 @@ static PyMethodDef cursor_methods[] = {
     {"_region_key", (PyCFunction)cursor_region_key, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL}};
 
+/* smmap's private _ofs: the cursor's offset from its region's first byte
+ * (ofs_begin() == region().ofs_begin() + _ofs); 0 while not valid. */
+static PyObject *cursor_get_ofs(WindowCursorObject *self, void *unused)
+{
+    (void)unused;
+    if (csm_check_idle(self) < 0)
+        return NULL;
+    if (self->c.data == NULL)
+        return PyLong_FromLong(0);
+    return PyLong_FromUnsignedLongLong(self->ofs - self->c.begin);
+}
+
 static PyMemberDef cursor_members[] = {
     {"_manager", T_OBJECT, offsetof(WindowCursorObject, manager), READONLY, NULL},
     {"_rlist", T_OBJECT, offsetof(WindowCursorObject, file), READONLY, NULL},
+    {"_size", T_ULONGLONG, offsetof(WindowCursorObject, size), READONLY,
+     "smmap's private _size: size()"},
     {NULL, 0, 0, 0, NULL}};
+
+static PyGetSetDef cursor_getset[] = {
+    {"_ofs", (getter)cursor_get_ofs, NULL,
+     "smmap's private _ofs: offset of ofs_begin() in the region", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
 
 PyTypeObject csm_WindowCursorType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "smmap._csmmap.WindowCursor",
@@ -594,4 +613,5 @@ PyTypeObject csm_WindowCursorType = {
     .tp_clear = (inquiry)cursor_clear,
     .tp_methods = cursor_methods,
     .tp_members = cursor_members,
+    .tp_getset = cursor_getset,
 };

@@ -43,6 +43,12 @@ class WindowCursor(_csmmap.WindowCursor):
     first byte; both keep their region mapped for as long as they live."""
     __slots__ = ()
 
+    @property
+    def _region(self):
+        """smmap's private _region, read-only: region() (None while not
+        valid); a new MapRegion each time, equal (==) to the last."""
+        return self.region()
+
     def region(self):
         """:return: our mapped region, or None if nothing is mapped yet.
         Regions compare equal when they are the same mapping. This is only useful for debugging"""

@@ -501,3 +501,26 @@ def test_a_write_only_descriptor_is_a_permission_error_as_in_smmap(datafile):
         assert not c.is_valid() and man.num_file_handles() == 0
     finally:
         os.close(fd)
+
+
+def test_cursor_private_attributes_of_smmap_read_only(datafile):
+    # smmap 5.0's WindowCursor slots _region, _ofs, _size (and the buffer's
+    # _c, _size), as read-only views: the region held (None while not
+    # valid), the offset into it, and size()
+    path, data = datafile
+    man = SlidingWindowMapManager(window_size=4 * PAGE)
+    c = man.make_cursor(path)
+    assert c._region is None and c._ofs == 0 and c._size == 0
+    c.use_region(5 * PAGE + 100, 10)
+    begin = c.region().ofs_begin()
+    assert c._region == c.region() and c._region._b == begin <= 5 * PAGE
+    assert c._ofs == 5 * PAGE + 100 - begin and c._ofs > 0
+    assert c._region._b + c._ofs == c.ofs_begin()
+    assert c._size == c.size() == 10
+    for name in ("_region", "_ofs", "_size"):
+        with pytest.raises(AttributeError):
+            setattr(c, name, 0)
+    c.unuse_region()
+    assert c._region is None and c._ofs == 0
+    buf = SlidingWindowMapBuffer(c, 7, 20)
+    assert buf._c is c and buf._size == 20
