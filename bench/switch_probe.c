@@ -69,7 +69,8 @@ static uint64_t load8(const unsigned char *p)
             b_ ^= (uint64_t)k_;                                               \
             c_ += b_;                                                         \
             d_ ^= a_;                                                         \
-            __asm__ volatile("" : "+r"(a_), "+r"(b_), "+r"(c_), "+r"(d_));   \
+            __asm__ volatile("" : "+r"(a_), "+r"(b_));                       \
+            __asm__ volatile("" : "+r"(c_), "+r"(d_));                       \
         }                                                                     \
         (acc) += a_ ^ b_ ^ c_ ^ d_;                                           \
     } while (0)

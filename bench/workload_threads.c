@@ -205,7 +205,7 @@ void bench_workload_threads(const bench_config *cfg)
     uint64_t *off;
     thr_case cs[THR_CASES];
     thr_run *runs = NULL;
-    char wsize[32], title[256], text[256], list[128];
+    char wsize[32], title[512], text[256], list[128];
 
     ncounts = thread_counts(cfg, online, counts);
     if (posix_memalign((void **)&runs, 128, THR_CASES * sizeof(*runs)) != 0)
