@@ -82,8 +82,8 @@ static int cat_file(smmap_manager *m, const tool_options *t, const char *path)
 {
     smmap_file *f = NULL;
     smmap_cursor c;
-    uint64_t size, pos, end, step;
-    int err, status = 0;
+    uint64_t size, pos, start, end, step;
+    int err, status = 0, from_stdin = strcmp(path, "-") == 0;
 
     err = tool_open_file(m, path, &f);
     if (tool_stream_reason(path, err, f) != NULL) {
@@ -96,6 +96,17 @@ static int cat_file(smmap_manager *m, const tool_options *t, const char *path)
     }
     size = smmap_file_size(f);
     pos = t->offset;
+    if (from_stdin) {
+        /* Standard input's bytes begin at its position, as cat reads
+         * them (`{ head -c 5 >/dev/null; smmap cat -; } <file`); the
+         * position is left after the last byte written, as head -c
+         * leaves it. */
+        int64_t at = tool_plain_tell(0);
+        if (at > 0)
+            pos = t->offset > UINT64_MAX - (uint64_t)at
+                      ? UINT64_MAX : (uint64_t)at + t->offset;
+    }
+    start = pos;
     end = size;
     if (pos < size && t->length_given && t->length < size - pos)
         end = pos + t->length;
@@ -142,6 +153,8 @@ static int cat_file(smmap_manager *m, const tool_options *t, const char *path)
         }
         pos += have;
     }
+    if (from_stdin && pos > start)
+        (void)tool_plain_seek(0, pos);
     smmap_cursor_release(&c);
     smmap_file_close(f);
     return status;

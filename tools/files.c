@@ -182,6 +182,16 @@ int64_t tool_plain_read(int fd, unsigned char *buf, size_t len,
     }
     return (int64_t)done;
 }
+int64_t tool_plain_tell(int fd)
+{
+    return (int64_t)_lseeki64(fd, 0, SEEK_CUR);
+}
+
+int tool_plain_seek(int fd, uint64_t pos)
+{
+    return _lseeki64(fd, (__int64)pos, SEEK_SET) < 0 ? -errno : 0;
+}
+
 int tool_plain_write_stdout(const void *buf, size_t len)
 {
     const unsigned char *p = buf;
@@ -197,6 +207,18 @@ int tool_plain_write_stdout(const void *buf, size_t len)
     return 0;
 }
 #else
+int64_t tool_plain_tell(int fd)
+{
+    return (int64_t)lseek(fd, 0, SEEK_CUR);
+}
+
+int tool_plain_seek(int fd, uint64_t pos)
+{
+    if (pos > (uint64_t)INT64_MAX)
+        return -EINVAL;
+    return lseek(fd, (off_t)pos, SEEK_SET) < 0 ? -errno : 0;
+}
+
 int tool_plain_write_stdout(const void *buf, size_t len)
 {
     const unsigned char *p = buf;

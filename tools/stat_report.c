@@ -42,8 +42,10 @@ void tool_stat_report_text(const tool_stat_result *r)
                      (t->manager.flags & SMMAP_ALWAYS_MAP) ? 1 : 0);
     printf("mode %s\n", t->static_mode ? "static" : "sliding");
     printf("order %s\n", t->random_given ? "random" : "sequential");
-    if (t->random_given)
+    if (t->random_given) {
+        tool_print_count("random_reads", t->random_reads);
         tool_print_count("seed", t->seed);
+    }
     tool_print_bytes("read_length", t->length);
     tool_print_count("files_read", r->files_read);
     tool_print_count("streamed_files", r->streamed_files);

@@ -128,6 +128,10 @@ int64_t tool_plain_read(int fd, unsigned char *buf, size_t len,
  * copy (-EFAULT) where a copy in this process would raise SIGBUS.
  * @return 0 or -errno */
 int tool_plain_write_stdout(const void *buf, size_t len);
+/* The file position of fd (lseek), or -1 where it has none. */
+int64_t tool_plain_tell(int fd);
+/* Set the file position of fd (lseek). @return 0 or -errno */
+int tool_plain_seek(int fd, uint64_t pos);
 
 /* ---- stat_report.c ------------------------------------------------------- */
 

@@ -323,6 +323,7 @@ EOF
     check_eq "stat random verify: reads" 3000 "$(stat_field reads)"
     check_eq "stat random verify: order" random "$(stat_field order)"
     check_eq "stat random verify: seed" 7 "$(stat_field seed)"
+    check_eq "stat random verify: random_reads (text, as in the JSON)" 3000 "$(stat_field random_reads)"
     local hash7 bytes7
     check_range "stat random verify: peak_mapped_bytes" 1 $((8 * G)) "$(stat_field peak_mapped_bytes)"
     hash7=$(stat_field fnv1a64)
@@ -830,6 +831,21 @@ section_stream() {
         "$(stat_field reads) $(stat_field bytes_read) $(stat_field streamed_files)"
     check_eq "stream stat pipe: fnv1a64" "$(head -c 200000 "$tmp/rand" | "$FNV")" "$(stat_field fnv1a64)"
     check_eq "stream stat pipe: no window" "0 0" "$(stat_field maps) $(stat_field files)"
+
+    # A regular file as standard input is mapped, from its position on, as
+    # cat reads it; the position is left after the last byte written, as
+    # head -c leaves it, for whatever reads next.
+    printf 'hello world\n' >"$tmp/hw"
+    set +e
+    { head -c 6 >/dev/null; "$SMMAP" cat -; } <"$tmp/hw" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    set -e
+    check_eq "stdin file at a position: status, stdout, stderr" "0 world " "$rc $(cat "$tmp/out") $(cat "$tmp/err")"
+    run bash -c '{ "$1" cat -o 2 -n 3 -; echo "|"; cat; } <"$2"' _ "$SMMAP" "$tmp/hw"
+    check_eq "stdin file -o 2 -n 3: the rest left for the next reader" "0 llo|
+ world" "$rc $(cat "$tmp/out")"
+    run bash -c '"$1" cat - - <"$2"' _ "$SMMAP" "$tmp/hw"
+    check_eq "stdin file twice: the second at its end, as cat" "0 hello world" "$rc $(cat "$tmp/out")"
 
     if [[ $SYSTEM != posix || ! -r /proc/self/maps ]]; then
         echo "stream: no /proc here: the size-0 file checks are left out"
