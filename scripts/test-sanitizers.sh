@@ -93,8 +93,9 @@ tsan() {
 
 memcheck() {
   # The emulator prefixes every test that runs a program built here; tests
-  # that run scripts or Python run as they are.
-  local vg="valgrind;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect;--show-leak-kinds=definite,indirect;--track-fds=no;--quiet"
+  # that run scripts or Python run as they are. valgrind-rerun.sh runs a
+  # test once more only when valgrind itself failed ("Valgrind: FATAL").
+  local vg="$root/scripts/valgrind-rerun.sh;--error-exitcode=1;--leak-check=full;--errors-for-leak-kinds=definite,indirect;--show-leak-kinds=definite,indirect;--track-fds=no;--quiet"
   configure build-san-valgrind -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_CROSSCOMPILING_EMULATOR="$vg" \
     -DSMMAP_MODEL_ARGS="--seeds;25;--ops;400" \
