@@ -16,6 +16,7 @@
  * probe's numbers are steadier here.
  */
 #include "smmap.h"
+#include "probe.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,22 +28,6 @@
 #define PAGE 4096ull
 #define NFILES 500
 #define FILE_SIZE (2ull << 20)
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t rng_state = 88172645463325252ull;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 /* The same reads through whole-file maps: best of 5, ns per read (-1 when
  * a file cannot be mapped). */
@@ -71,11 +56,11 @@ static double raw_reads(const char *dir, const uint32_t *fi,
     for (i = 0; i < n; i++) /* page tables, as the regions had theirs */
         sum += base[fi[i]][of[i]];
     for (r = 0; r < 5; r++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = probe_now_ns();
         double ns;
         for (i = 0; i < n; i++)
             sum += base[fi[i]][of[i]];
-        ns = (double)(now_ns() - t0) / (double)n;
+        ns = (double)(probe_now_ns() - t0) / (double)n;
         if (ns < best)
             best = ns;
     }
@@ -113,7 +98,7 @@ int main(int argc, char **argv)
     for (i = 0; i < nslots; i++)
         slot[i] = (uint32_t)i;
     for (i = nslots - 1; i > 0; i--) {
-        uint64_t j = rng() % (i + 1);
+        uint64_t j = probe_rng() % (i + 1);
         uint32_t t = slot[i];
         slot[i] = slot[j];
         slot[j] = t;
@@ -134,9 +119,9 @@ int main(int argc, char **argv)
         }
     }
     for (i = 0; i < n; i++) {
-        uint32_t a = slot[rng() % nreg];
+        uint32_t a = slot[probe_rng() % nreg];
         fi[i] = (uint32_t)(a / per_file);
-        of[i] = (2 * (a % per_file) + 1) * PAGE + rng() % (PAGE - 8);
+        of[i] = (2 * (a % per_file) + 1) * PAGE + probe_rng() % (PAGE - 8);
     }
     smmap_cursor_init(&c, f[0]);
     for (i = 0; i < nreg; i++) {
@@ -148,7 +133,7 @@ int main(int argc, char **argv)
     }
     smmap_cursor_release(&c);
     for (r = 0; r < 5; r++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = probe_now_ns();
         double ns;
         for (i = 0; i < n; i++) {
             const unsigned char *p;
@@ -159,7 +144,7 @@ int main(int argc, char **argv)
                 return 1;
             sum += p[0];
         }
-        ns = (double)(now_ns() - t0) / (double)n;
+        ns = (double)(probe_now_ns() - t0) / (double)n;
         if (ns < best)
             best = ns;
     }

@@ -6,9 +6,11 @@
  *   raw          whole-file map, read in place (the physical limit)
  *   chase        the same map, each offset taken from the bytes read before
  *                (one read in flight at a time: the machine's latency)
- *   raw+workN    raw, plus about 4.5 N instructions per read that do not
- *                depend on the read (N = 8, 16, 32): what only the length
- *                of the loop body costs, through fewer reads in flight
+ *   raw+workN    raw, plus instructions that do not depend on the read
+ *                (N = 8, 16, 32 steps: 44, 76 and 240 instructions per
+ *                read in all with gcc 12 -O3, which unrolls the first two;
+ *                count them in the binary at hand): what only the length of
+ *                the loop body costs, through fewer reads in flight
  *   raw+branch   raw, plus one branch per read taken at random 1 time in 16
  *                (the cursor's hit test in this pattern)
  *   hit          smmap_cursor_at, one window holding the whole file
@@ -17,11 +19,12 @@
  *
  *   smmap-switch-probe FILE
  *
- * If switch is near raw+work32 (a switch runs about 130 instructions,
- * bench/check-hitpath.sh), its cost is the loop's length; if near chase,
- * something in it serializes the reads.
+ * If switch lands where its instruction count (about 130 per read,
+ * bench/check-hitpath.sh) falls among the raw+workN cases, its cost is the
+ * loop's length; if near chase, something in it serializes the reads.
  */
 #include "smmap.h"
+#include "probe.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,22 +38,6 @@
 #define N_READS 2000000u
 #define RUNS 5
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t rng_state = 88172645463325252ull;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
 static uint64_t load8(const unsigned char *p)
 {
     uint64_t v;
@@ -58,8 +45,8 @@ static uint64_t load8(const unsigned char *p)
     return v;
 }
 
-/* About 4.5 n instructions in four chains that depend on i, never on a
- * read; the empty asm keeps the compiler from folding them. */
+/* n steps of four chains that depend on i, never on a read; the empty
+ * asm keeps the compiler from folding them. */
 #define WORK(n, i, acc)                                                       \
     do {                                                                      \
         uint64_t a_ = (i), b_ = (i) + 1, c_ = (i) + 2, d_ = (i) + 3;         \
@@ -73,6 +60,16 @@ static uint64_t load8(const unsigned char *p)
             __asm__ volatile("" : "+r"(c_), "+r"(d_));                       \
         }                                                                     \
         (acc) += a_ ^ b_ ^ c_ ^ d_;                                           \
+    } while (0)
+
+/* raw reads plus WORK(n) per read */
+#define WORK_LOOP(x, n, sum)                                                  \
+    do {                                                                      \
+        size_t j_;                                                            \
+        for (j_ = 0; j_ < N_READS; j_++) {                                    \
+            (sum) += load8((x)->base + (x)->off[j_]);                         \
+            WORK(n, j_, sum);                                                 \
+        }                                                                     \
     } while (0)
 
 enum probe { RAW, CHASE, WORK8, WORK16, WORK32, BRANCH, HIT, SWITCH, NPROBES };
@@ -123,22 +120,15 @@ static uint64_t run(const probe_ctx *x, enum probe which)
         }
         break;
     case WORK8:
-        for (i = 0; i < N_READS; i++) {
-            sum += load8(x->base + x->off[i]);
-            WORK(8, i, sum);
-        }
-        break;
     case WORK16:
-        for (i = 0; i < N_READS; i++) {
-            sum += load8(x->base + x->off[i]);
-            WORK(16, i, sum);
-        }
-        break;
     case WORK32:
-        for (i = 0; i < N_READS; i++) {
-            sum += load8(x->base + x->off[i]);
-            WORK(32, i, sum);
-        }
+        /* a constant count in each loop, so that it is unrolled */
+        if (which == WORK8)
+            WORK_LOOP(x, 8, sum);
+        else if (which == WORK16)
+            WORK_LOOP(x, 16, sum);
+        else
+            WORK_LOOP(x, 32, sum);
         break;
     case BRANCH:
         for (i = 0; i < N_READS; i++) {
@@ -217,8 +207,8 @@ int main(int argc, char **argv)
     if (off == NULL || taken == NULL)
         return 1;
     for (i = 0; i < N_READS; i++) {
-        off[i] = rng() % (x.size - 8);
-        taken[i] = (rng() & 15) == 0;
+        off[i] = probe_rng() % (x.size - 8);
+        taken[i] = (probe_rng() & 15) == 0;
     }
     for (i = 0; i + 8 <= x.size; i += 4096)
         sink += x.base[i];
@@ -234,9 +224,9 @@ int main(int argc, char **argv)
     /* Interleaved: the machine's noise falls on every case alike. */
     for (r = 0; r < RUNS; r++)
         for (p = 0; p < NPROBES; p++) {
-            uint64_t t0 = now_ns(), t1;
+            uint64_t t0 = probe_now_ns(), t1;
             sink += run(&x, (enum probe)p);
-            t1 = now_ns();
+            t1 = probe_now_ns();
             if ((double)(t1 - t0) / N_READS < best[p])
                 best[p] = (double)(t1 - t0) / N_READS;
         }

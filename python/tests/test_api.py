@@ -435,6 +435,13 @@ def test_released_region_gives_a_closed_map_as_in_smmap(datafile):
         smmap._csmmap.RegionMap(1)
 
 
+def _first_uses(man, src):
+    """The three calls that open src first: its size, a region, a buffer."""
+    return (lambda: man.make_cursor(src).file_size(),
+            lambda: man.make_cursor(src).use_region(0, 10),
+            lambda: SlidingWindowMapBuffer(man.make_cursor(src)))
+
+
 def test_a_file_that_cannot_be_mapped_is_an_error(datafile, tmp_path):
     # A pipe, a FIFO or a device has no size to map. smmap 5.0 took
     # os.stat's 0 (file_size() 0, use_region() an invalid cursor,
@@ -448,9 +455,7 @@ def test_a_file_that_cannot_be_mapped_is_an_error(datafile, tmp_path):
         os.write(wfd, b"hello")
         for src in (rfd, fifo, "/dev/zero"):
             man = SlidingWindowMapManager()
-            for use in (lambda: man.make_cursor(src).file_size(),
-                        lambda: man.make_cursor(src).use_region(0, 10),
-                        lambda: SlidingWindowMapBuffer(man.make_cursor(src))):
+            for use in _first_uses(man, src):
                 with pytest.raises(OSError) as info:
                     use()
                 assert type(info.value) is OSError and info.value.errno == errno.EINVAL
@@ -471,9 +476,7 @@ def test_a_directory_is_an_oserror_as_in_smmap(tmp_path):
     try:
         for src in (str(tmp_path), dfd):
             man = SlidingWindowMapManager()
-            for use in (lambda: man.make_cursor(src).file_size(),
-                        lambda: man.make_cursor(src).use_region(0, 10),
-                        lambda: SlidingWindowMapBuffer(man.make_cursor(src))):
+            for use in _first_uses(man, src):
                 with pytest.raises(OSError) as info:
                     use()
                 assert type(info.value) is IsADirectoryError and info.value.errno == errno.EISDIR
