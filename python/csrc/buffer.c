@@ -319,12 +319,69 @@ static PyObject *buffer_getslice(BufferObject *self, PyObject *args)
 }
 
 /*
- * copy.copy(buf): smmap 5.0's buffer copied its slots, so the copy shares
- * the cursor (the same object) and starts at the same offset with the same
- * length; a subclass's instance dict is copied too. Reading through either
- * moves the shared cursor, and end_access() of either releases its window
- * (the other's next read maps it again). copy.deepcopy stays a TypeError,
- * as in smmap 5.0: a cursor cannot be deep-copied.
+ * The state a subclass adds (its __dict__ and __slots__), carried to cpy as
+ * copy.copy does for any object: __getstate__ (object's, from Python 3.11,
+ * gives the dict, or (dict, slots)), then cpy.__setstate__(state) when the
+ * subclass has one, else the dict updated and each slot set. Before 3.11,
+ * the dict alone.
+ */
+static int copy_state(PyObject *self, PyObject *cpy)
+{
+    PyObject *state, *dictstate, *slotstate = NULL, *dict;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    int err = 0;
+
+    if (PyObject_HasAttrString(self, "__getstate__"))
+        state = PyObject_CallMethod(self, "__getstate__", NULL);
+    else if (Py_TYPE(self)->tp_dictoffset != 0)
+        state = PyObject_GenericGetDict(self, NULL);
+    else {
+        Py_INCREF(Py_None);
+        state = Py_None;
+    }
+    if (state == NULL)
+        return -1;
+    if (state == Py_None) {
+        Py_DECREF(state);
+        return 0;
+    }
+    if (PyObject_HasAttrString(cpy, "__setstate__")) {
+        PyObject *r = PyObject_CallMethod(cpy, "__setstate__", "O", state);
+        Py_DECREF(state);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 0;
+    }
+    dictstate = state;
+    if (PyTuple_Check(state) && PyTuple_GET_SIZE(state) == 2) {
+        dictstate = PyTuple_GET_ITEM(state, 0);
+        slotstate = PyTuple_GET_ITEM(state, 1);
+    }
+    if (dictstate != Py_None) {
+        dict = PyObject_GetAttrString(cpy, "__dict__");
+        err = dict == NULL || PyDict_Update(dict, dictstate) < 0;
+        Py_XDECREF(dict);
+    }
+    if (!err && slotstate != NULL && slotstate != Py_None) {
+        if (!PyDict_Check(slotstate)) {
+            PyErr_SetString(PyExc_TypeError, "slot state is not a dict");
+            err = 1;
+        }
+        while (!err && PyDict_Next(slotstate, &pos, &key, &value))
+            err = PyObject_SetAttr(cpy, key, value) < 0;
+    }
+    Py_DECREF(state);
+    return err ? -1 : 0;
+}
+
+/*
+ * copy.copy(buf): smmap 5.0's buffer was copied as any Python object, so
+ * the copy shares the cursor (the same object) and starts at the same
+ * offset with the same length, and a subclass's __dict__ and __slots__ are
+ * copied too (copy_state). Reading through either moves the shared cursor,
+ * and end_access() of either releases its window (the other's next read
+ * maps it again). copy.deepcopy stays a TypeError, as in smmap 5.0: a
+ * cursor cannot be deep-copied.
  */
 static PyObject *buffer_copy(BufferObject *self, PyObject *unused)
 {
@@ -338,17 +395,10 @@ static PyObject *buffer_copy(BufferObject *self, PyObject *unused)
     cpy->cur = self->cur;
     cpy->start = self->start;
     cpy->size = self->size;
-    if (type->tp_dictoffset != 0) {
-        PyObject *dict = PyObject_GenericGetDict((PyObject *)self, NULL);
-        PyObject *dup = dict != NULL ? PyDict_Copy(dict) : NULL;
-        int err = dup == NULL ||
-                  PyObject_GenericSetDict((PyObject *)cpy, dup, NULL) < 0;
-        Py_XDECREF(dup);
-        Py_XDECREF(dict);
-        if (err) {
-            Py_DECREF(cpy);
-            return NULL;
-        }
+    if (type != &csm_BufferType &&
+        copy_state((PyObject *)self, (PyObject *)cpy) < 0) {
+        Py_DECREF(cpy);
+        return NULL;
     }
     if (cpy->cur != NULL)
         csm_guard_refresh();

@@ -471,6 +471,7 @@ static PyObject *cursor_destroy(WindowCursorObject *self, PyObject *unused)
 static PyObject *cursor_copy_from(WindowCursorObject *self, PyObject *rhs)
 {
     WindowCursorObject *r;
+    PyObject *manager;
     if (!PyObject_TypeCheck(rhs, &csm_WindowCursorType)) {
         PyErr_SetString(PyExc_TypeError, "can only copy from a WindowCursor");
         return NULL;
@@ -491,8 +492,11 @@ static PyObject *cursor_copy_from(WindowCursorObject *self, PyObject *rhs)
             smmap_cursor_init(&self->c, r->c.file);
         smmap_cursor_copy(&self->c, &r->c);
     }
-    Py_INCREF(r->manager);
-    Py_XSETREF(self->manager, r->manager);
+    /* NULL: a cursor whose __init__ never ran, or one the garbage
+     * collector cleared; it has no manager, as WindowCursor(None). */
+    manager = r->manager != NULL ? r->manager : Py_None;
+    Py_INCREF(manager);
+    Py_XSETREF(self->manager, manager);
     self->ofs = r->ofs;
     self->size = r->size;
     if (self->file != NULL)

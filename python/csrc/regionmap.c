@@ -216,13 +216,16 @@ static PyObject *regionmap_subscript(RegionMapObject *self, PyObject *key)
     Py_ssize_t len;
     if (regionmap_check(self) < 0)
         return NULL;
-    base = self->c.begin + self->view_ofs;
-    len = (Py_ssize_t)self->view_len;
     if (PyIndex_Check(key)) {
         unsigned char b;
         Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
         if (i == -1 && PyErr_Occurred())
             return NULL;
+        /* __index__ may have closed the map */
+        if (regionmap_check(self) < 0)
+            return NULL;
+        base = self->c.begin + self->view_ofs;
+        len = (Py_ssize_t)self->view_len;
         if (i < 0)
             i += len;
         if (i < 0 || i >= len) {
@@ -235,8 +238,11 @@ static PyObject *regionmap_subscript(RegionMapObject *self, PyObject *key)
     }
     if (PySlice_Check(key)) {
         Py_ssize_t start, stop, step, n;
-        if (PySlice_Unpack(key, &start, &stop, &step) < 0)
+        if (PySlice_Unpack(key, &start, &stop, &step) < 0 ||
+            regionmap_check(self) < 0) /* as __index__ above */
             return NULL;
+        base = self->c.begin + self->view_ofs;
+        len = (Py_ssize_t)self->view_len;
         n = PySlice_AdjustIndices(len, &start, &stop, step);
         return csm_held_gather(&self->c, base + (uint64_t)start, n, step);
     }
@@ -291,11 +297,29 @@ static PyGetSetDef regionmap_getset[] = {
     {"exports", (getter)regionmap_get_exports, NULL, "live buffer views", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
+/* Iteration and `in` go through this, as in Python's mmap: each byte as a
+ * bytes object of length 1 (m[i] gives an int). */
+static PyObject *regionmap_item(RegionMapObject *self, Py_ssize_t i)
+{
+    unsigned char b;
+    if (regionmap_check(self) < 0)
+        return NULL;
+    if (i < 0 || (size_t)i >= self->view_len) {
+        PyErr_SetString(PyExc_IndexError, "mmap index out of range");
+        return NULL;
+    }
+    if (csm_held_read(&self->c, self->c.begin + self->view_ofs + (uint64_t)i,
+                      &b, 1) < 0)
+        return NULL;
+    return PyBytes_FromStringAndSize((const char *)&b, 1);
+}
+
 static PyMappingMethods regionmap_as_mapping = {
     (lenfunc)regionmap_len, (binaryfunc)regionmap_subscript, NULL};
 
 static PySequenceMethods regionmap_as_sequence = {
     .sq_length = (lenfunc)regionmap_len,
+    .sq_item = (ssizeargfunc)regionmap_item,
 };
 
 static PyBufferProcs regionmap_as_buffer = {
@@ -307,7 +331,7 @@ PyTypeObject csm_RegionMapType = {
     .tp_basicsize = sizeof(RegionMapObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Read-only bytes of a pinned region (len, [i], [a:b] -> bytes, "
-              "buffer protocol), as smmap's mmap objects",
+              "iteration, in, buffer protocol), as smmap's mmap objects",
     .tp_new = regionmap_new,
     .tp_dealloc = (destructor)regionmap_dealloc,
     .tp_repr = (reprfunc)regionmap_repr,

@@ -372,6 +372,21 @@ def test_copy_of_a_buffer_shares_its_cursor_as_in_smmap(datafile):
     tagged.tag = ["x"]
     tdup = copy.copy(tagged)
     assert type(tdup) is Tagged and tdup.tag is tagged.tag and tdup[0] == data[7]
+    # and its __slots__, and a __setstate__ of its own is used (smmap 5.0's
+    # copy went through __reduce_ex__: slots were lost here, found by an
+    # outside crash hunt)
+    class Slotted(SlidingWindowMapBuffer):
+        __slots__ = ("a", "__dict__")
+    slotted = Slotted(c, 7)
+    slotted.a, slotted.x = 1, 2
+    sdup = copy.copy(slotted)
+    assert (sdup.a, sdup.x) == (1, 2) and sdup[0] == data[7]
+    class Restoring(SlidingWindowMapBuffer):
+        def __setstate__(self, state):
+            self.restored = state
+    restoring = Restoring(c, 7)
+    restoring.y = 3
+    assert copy.copy(restoring).restored == {"y": 3}
     empty = copy.copy(SlidingWindowMapBuffer())
     assert empty.cursor() is None and len(empty) == 0
     # deep copies are a TypeError, as in smmap 5.0
@@ -379,6 +394,36 @@ def test_copy_of_a_buffer_shares_its_cursor_as_in_smmap(datafile):
         copy.deepcopy(buf)
     with pytest.raises(TypeError):
         copy.deepcopy(c)
+
+
+def test_map_closed_by_an_index_is_a_value_error(datafile):
+    # an index whose __index__ releases the region (closing the map) gave
+    # SystemError; smmap 5.0's mmap segfaulted there (Python 3.11)
+    path, _ = datafile
+    for make_key in (lambda e: e, lambda e: slice(e, 5), lambda e: slice(0, 5, e)):
+        r = MapRegion(path, 0, 100)
+        m = r.map()
+
+        class Closing:
+            def __index__(self):
+                r.release()
+                return 1
+        with pytest.raises(ValueError, match="mmap closed or invalid"):
+            m[make_key(Closing())]
+
+
+def test_map_iterates_bytes_of_one_as_mmap(datafile):
+    # smmap 5.0's map() was an mmap: iteration and `in` give 1-byte bytes
+    # (m[i] gives an int); ours raised TypeError
+    path, data = datafile
+    m = SlidingWindowMapManager().make_cursor(path).use_region(0, 100).map()
+    assert list(m) == [data[i:i + 1] for i in range(len(m))]
+    assert data[5:6] in m and data[0] not in m and data[0:2] not in m
+    r = MapRegion(path, 0, 10)
+    assert b"".join(r.map()) == data[:10]
+    r.release()
+    with pytest.raises(ValueError, match="mmap closed or invalid"):
+        list(r.map())
 
 
 def test_standalone_region_of_size_zero_maps_to_the_end(datafile):

@@ -150,3 +150,19 @@ def test_file_made_without_init(tmp_path):
                 print(what, "ValueError", e)
     ''')
     assert "region_clients ValueError" in out and "cursor ValueError" in out
+
+
+def test_cursor_made_without_init_copied(tmp_path):
+    # assign() and copy.copy() from a cursor whose __init__ never ran took
+    # its NULL manager for an object: a segfault (an outside crash hunt).
+    # It is a cursor of no manager and no file, as WindowCursor() is.
+    out = run_case(tmp_path, '''
+        import copy
+        u = smmap.WindowCursor.__new__(smmap.WindowCursor)
+        c = smmap.WindowCursor()
+        c.assign(u)
+        print("assign", c.is_valid(), c._manager)
+        d = copy.copy(u)
+        print("copy", d.is_valid(), d._manager)
+    ''')
+    assert "assign False None" in out and "copy False None" in out
