@@ -5,7 +5,9 @@
 # stress_versions' churn of file maps): that is no finding about the
 # program, and the rerun is said on stderr. A report of valgrind about the
 # program (--error-exitcode) is never rerun. test-sanitizers.sh's memcheck
-# stage uses it as ctest's emulator.
+# stage runs stress_versions through it. Not for programs whose stderr must
+# stay a terminal or that take signals: valgrind's stderr goes through tee,
+# and a signal sent to this script alone does not reach valgrind.
 set -u
 log=$(mktemp "${TMPDIR:-/tmp}/valgrind-rerun.XXXXXX")
 trap 'rm -f "$log"' EXIT
