@@ -182,6 +182,7 @@ int64_t tool_plain_read(int fd, unsigned char *buf, size_t len,
     }
     return (int64_t)done;
 }
+
 int64_t tool_plain_tell(int fd)
 {
     return (int64_t)_lseeki64(fd, 0, SEEK_CUR);
@@ -189,6 +190,8 @@ int64_t tool_plain_tell(int fd)
 
 int tool_plain_seek(int fd, uint64_t pos)
 {
+    if (pos > (uint64_t)INT64_MAX)
+        return -EINVAL;
     return _lseeki64(fd, (__int64)pos, SEEK_SET) < 0 ? -errno : 0;
 }
 
