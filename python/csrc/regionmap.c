@@ -207,6 +207,22 @@ PyObject *csm_held_gather(smmap_cursor *c, uint64_t off, Py_ssize_t n,
     return out;
 }
 
+/* The byte at index i (0 <= i < len) into *b, through the guarded read: 0,
+ * or -1 with an exception (closed, out of range, OSError(EIO) for a page
+ * a truncation took). */
+static int regionmap_byte(RegionMapObject *self, Py_ssize_t i,
+                          unsigned char *b)
+{
+    if (regionmap_check(self) < 0)
+        return -1;
+    if (i < 0 || (size_t)i >= self->view_len) {
+        PyErr_SetString(PyExc_IndexError, "mmap index out of range");
+        return -1;
+    }
+    return csm_held_read(&self->c, self->c.begin + self->view_ofs +
+                                       (uint64_t)i, b, 1) < 0 ? -1 : 0;
+}
+
 /* m[i] and m[a:b:c] copy, through the guarded read (a truncated file gives
  * OSError(EIO)); only the buffer protocol (memoryview, struct.unpack_from)
  * reads the map's raw memory. */
@@ -221,25 +237,17 @@ static PyObject *regionmap_subscript(RegionMapObject *self, PyObject *key)
         Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
         if (i == -1 && PyErr_Occurred())
             return NULL;
-        /* __index__ may have closed the map */
-        if (regionmap_check(self) < 0)
-            return NULL;
-        base = self->c.begin + self->view_ofs;
-        len = (Py_ssize_t)self->view_len;
+        /* regionmap_byte checks again: __index__ may have closed the map */
         if (i < 0)
-            i += len;
-        if (i < 0 || i >= len) {
-            PyErr_SetString(PyExc_IndexError, "mmap index out of range");
-            return NULL;
-        }
-        if (csm_held_read(&self->c, base + (uint64_t)i, &b, 1) < 0)
+            i += (Py_ssize_t)self->view_len;
+        if (regionmap_byte(self, i, &b) < 0)
             return NULL;
         return PyLong_FromLong(b);
     }
     if (PySlice_Check(key)) {
         Py_ssize_t start, stop, step, n;
         if (PySlice_Unpack(key, &start, &stop, &step) < 0 ||
-            regionmap_check(self) < 0) /* as __index__ above */
+            regionmap_check(self) < 0) /* __index__ may have closed it */
             return NULL;
         base = self->c.begin + self->view_ofs;
         len = (Py_ssize_t)self->view_len;
@@ -302,14 +310,7 @@ static PyGetSetDef regionmap_getset[] = {
 static PyObject *regionmap_item(RegionMapObject *self, Py_ssize_t i)
 {
     unsigned char b;
-    if (regionmap_check(self) < 0)
-        return NULL;
-    if (i < 0 || (size_t)i >= self->view_len) {
-        PyErr_SetString(PyExc_IndexError, "mmap index out of range");
-        return NULL;
-    }
-    if (csm_held_read(&self->c, self->c.begin + self->view_ofs + (uint64_t)i,
-                      &b, 1) < 0)
+    if (regionmap_byte(self, i, &b) < 0)
         return NULL;
     return PyBytes_FromStringAndSize((const char *)&b, 1);
 }
