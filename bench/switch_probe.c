@@ -122,7 +122,7 @@ static uint64_t run(const probe_ctx *x, enum probe which)
     case WORK8:
     case WORK16:
     case WORK32:
-        /* a constant count in each loop, so that it is unrolled */
+        /* a constant count in each loop, which the compiler may unroll */
         if (which == WORK8)
             WORK_LOOP(x, 8, sum);
         else if (which == WORK16)
@@ -140,13 +140,12 @@ static uint64_t run(const probe_ctx *x, enum probe which)
         }
         break;
     case HIT:
+    case SWITCH: {
+        smmap_cursor *c = which == HIT ? x->hit : x->sw;
         for (i = 0; i < N_READS; i++)
-            sum += load8(at(x->hit, x->off[i]));
+            sum += load8(at(c, x->off[i]));
         break;
-    case SWITCH:
-        for (i = 0; i < N_READS; i++)
-            sum += load8(at(x->sw, x->off[i]));
-        break;
+    }
     case NPROBES:
         break;
     }

@@ -239,10 +239,13 @@ void bench_workload_threads(const bench_config *cfg)
     cs[3].kind = THR_ONE_WINDOW;
     cs[3].nmanagers = 1;
     for (k = 1; k < THR_CASES; k++) {
-        uint64_t w = cs[k].kind == THR_ONE_WINDOW ? size : window;
+        /* the whole file as one window; or 16 windows and room for one
+         * more, so that all stay cached */
+        int whole = cs[k].kind == THR_ONE_WINDOW;
+        uint64_t w = whole ? size : window;
         for (t = 0; t < cs[k].nmanagers; t++) {
-            cs[k].m[t] = bench_new_manager(w, w == size ? size : size + w, 0,
-                                           0, 0);
+            cs[k].m[t] = bench_new_manager(w, whole ? size : size + w, 0, 0,
+                                           0);
             cs[k].f[t] = bench_open_smmap(cs[k].m[t], cfg->big_path);
             warm_windows(cs[k].f[t], size, w);
         }
