@@ -836,10 +836,7 @@ section_stream() {
     # cat reads it; the position is left after the last byte written, as
     # head -c leaves it, for whatever reads next.
     printf 'hello world\n' >"$tmp/hw"
-    set +e
-    { head -c 6 >/dev/null; "$SMMAP" cat -; } <"$tmp/hw" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    set -e
+    run bash -c '{ head -c 6 >/dev/null; "$1" cat -; } <"$2"' _ "$SMMAP" "$tmp/hw"
     check_eq "stdin file at a position: status, stdout, stderr" "0 world " "$rc $(cat "$tmp/out") $(cat "$tmp/err")"
     run bash -c '{ "$1" cat -o 2 -n 3 -; echo "|"; cat; } <"$2"' _ "$SMMAP" "$tmp/hw"
     check_eq "stdin file -o 2 -n 3: the rest left for the next reader" "0 llo|
